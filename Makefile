@@ -1,0 +1,48 @@
+# funnel — set up, run, test, browse and benchmark the lakehouse.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FUNNEL_ROOT ?= $(CURDIR)/lake
+HOST ?= 127.0.0.1
+PORT ?= 3000
+export FUNNEL_ROOT
+
+.PHONY: install java run test lint ui bench clean
+
+install: java $(VENV)/.installed
+
+# Spark needs Java 17 or newer; install the headless JRE from Debian where it is missing.
+java:
+	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ -z "$$major" ] || [ "$$major" -lt 17 ]; then \
+		echo "Java 17 not found (got '$${major:-none}'): installing openjdk-17-jre-headless"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/funnel run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+ui: install
+	$(BIN)/funnel ui --host $(HOST) --port $(PORT)
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) lake

@@ -1,0 +1,1 @@
+"""Orchestration: the Dagster definitions, jobs, sensor, schedule and the `funnel` CLI."""

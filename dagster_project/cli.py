@@ -1,0 +1,235 @@
+"""`funnel`: run the funnel and look into the lakehouse from a shell.
+
+Exit status: 0 on success, 2 on bad usage or configuration, 1 when a run or a check fails.
+Every command that prints a table also speaks JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from assets.resources import LakehouseResource, default_recipe_path
+from lakehouse.batches import BatchError
+from lakehouse.catalog import Catalog
+from lakehouse.recipe import RecipeError
+from lakehouse.sql import connect
+from lakehouse.storage import PROJECT_DIR, StorageConfigError, resolve_root
+from lakehouse.tables import OPS_BATCHES, UnknownTableError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+USAGE_ERRORS = (RecipeError, StorageConfigError, UnknownTableError, BatchError)
+
+
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for line in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif rows:
+        _print_table(rows, columns)
+    else:
+        print("(nothing)")
+
+
+def _lakehouse(args: argparse.Namespace) -> LakehouseResource:
+    lakehouse = LakehouseResource(root=resolve_root(args.root), recipe_path=args.recipe)
+    lakehouse.recipe()
+    return lakehouse
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Register new landing files and run the funnel for each pending batch."""
+    from dagster_project.runs import pending_batches, prepare_instance, run_batch
+
+    lakehouse = _lakehouse(args)
+    instance = prepare_instance(lakehouse.root)
+    batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
+    if not batches:
+        if not args.json:
+            print("nothing to do: no new landing files and every batch is through the funnel")
+        else:
+            print("[]")
+        return EXIT_OK
+    outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
+    if args.json:
+        print(json.dumps([asdict(outcome) for outcome in outcomes], indent=2, default=str))
+    else:
+        for outcome in outcomes:
+            status = "SUCCESS" if outcome.success else "FAILED"
+            print(f"batch {outcome.batch_id}  run {outcome.run_id}  {status}")
+            _print_table(
+                [
+                    {
+                        "stage": entry.stage,
+                        "rows_in": entry.rows_in,
+                        "rows_out": entry.rows_out,
+                        "rejected": entry.rows_rejected,
+                        "quarantined": entry.rows_quarantined,
+                        "table": entry.output_table,
+                        "version": entry.output_version,
+                    }
+                    for entry in outcome.stages
+                ],
+                ["stage", "rows_in", "rows_out", "rejected", "quarantined", "table", "version"],
+            )
+            for check, passed in sorted(outcome.checks.items()):
+                print(f"check {check}: {'PASSED' if passed else 'FAILED'}")
+            if outcome.error:
+                print(f"error: {outcome.error}")
+        print(f"lakehouse: {lakehouse.root}   (funnel tables · funnel sql · make ui)")
+    return EXIT_OK if all(outcome.success for outcome in outcomes) else EXIT_FAILED
+
+
+def command_tables(args: argparse.Namespace) -> int:
+    """Each table's version, row count and last writer."""
+    catalog = Catalog(args.root)
+    rows = []
+    for spec in catalog.existing_tables():
+        latest = catalog.history(spec, limit=1)[0]
+        rows.append(
+            {
+                "table": spec.key,
+                "version": latest.version,
+                "rows": catalog.row_count(spec, latest.version),
+                "last_run": latest.run_id,
+                "stage": latest.stage,
+                "recipe_sha256": (latest.recipe_sha256 or "")[:12],
+                "updated": latest.timestamp.isoformat(timespec="seconds"),
+            }
+        )
+    _emit(
+        rows,
+        ["table", "version", "rows", "last_run", "stage", "recipe_sha256", "updated"],
+        args.json,
+    )
+    return EXIT_OK
+
+
+def command_history(args: argparse.Namespace) -> int:
+    """Which run, recipe and code produced each version of a table."""
+    catalog = Catalog(args.root)
+    if not catalog.exists(args.table):
+        print(f"error: table {args.table} has not been written yet", file=sys.stderr)
+        return EXIT_USAGE
+    rows = [asdict(entry) for entry in catalog.history(args.table, limit=args.limit)]
+    columns = [
+        "version",
+        "timestamp",
+        "operation",
+        "rows_added",
+        "run_id",
+        "stage",
+        "recipe_sha256",
+        "code_version",
+        "input_versions",
+    ]
+    _emit(rows, columns, args.json)
+    return EXIT_OK
+
+
+def command_batches(args: argparse.Namespace) -> int:
+    """Registered batches and their files."""
+    table = (
+        Catalog(args.root)
+        .read(OPS_BATCHES)
+        .sort_by([("batch_id", "ascending"), ("file_uri", "ascending")])
+    )
+    _emit(
+        table.to_pylist(),
+        ["batch_id", "source", "file_uri", "file_bytes", "registered_at"],
+        args.json,
+    )
+    return EXIT_OK
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    """A SQL query over every table (views named `layer.name`)."""
+    connection = connect(Catalog(args.root))
+    try:
+        result = connection.sql(args.query)
+    except duckdb.Error as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if result is None:
+        return EXIT_OK
+    table = result.fetch_arrow_table()
+    _emit(table.to_pylist(), table.column_names, args.json)
+    return EXIT_OK
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    """Start the Dagster webserver and daemon (`dagster dev`) on this lakehouse."""
+    from dagster_project.runs import prepare_instance
+
+    lakehouse = _lakehouse(args)
+    prepare_instance(lakehouse.root)
+    os.environ["FUNNEL_ROOT"] = lakehouse.root
+    os.environ["FUNNEL_RECIPE"] = lakehouse.recipe_path
+    workspace = str(PROJECT_DIR / "workspace.yaml")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace]
+    command += ["--host", args.host, "--port", str(args.port)]
+    os.chdir(PROJECT_DIR)
+    os.execv(sys.executable, command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `funnel` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="funnel", description="A lakehouse that turns raw text into training data."
+    )
+    parser.add_argument("--root", help="data root (default: $FUNNEL_ROOT or ./lake)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    run = add("run", command_run, "register new landing files and run the funnel on them")
+    run.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
+    run.add_argument("--batch", help="re-run one registered batch (replaces its rows)")
+    ui = add("ui", command_ui, "start the Dagster UI and daemon (bound to 127.0.0.1)")
+    ui.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind")
+    ui.add_argument("--port", type=int, default=3000, help="port to bind")
+    add("tables", command_tables, "every table with its version, rows and last writer run")
+    history = add("history", command_history, "versions of a table and what produced them")
+    history.add_argument("table", help="table name, e.g. bronze/documents")
+    history.add_argument("--limit", type=int, default=None, help="newest N versions")
+    add("batches", command_batches, "registered ingestion batches and their files")
+    sql = add("sql", command_sql, "run SQL over the tables (e.g. select * from bronze.documents)")
+    sql.add_argument("query", help="a DuckDB SQL query")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `funnel` console script."""
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    try:
+        return args.handler(args)
+    except USAGE_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

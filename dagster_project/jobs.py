@@ -1,0 +1,20 @@
+"""The funnel job: every batch-partitioned asset of the funnel, with its checks."""
+
+import dagster as dg
+
+from assets.ingest import ingest
+from assets.partitions import batches
+
+FUNNEL_ASSETS = [ingest]
+
+funnel_job = dg.define_asset_job(
+    name="funnel",
+    selection=dg.AssetSelection.assets(*FUNNEL_ASSETS),
+    partitions_def=batches,
+    description="Carry one ingestion batch through every stage of the funnel.",
+)
+
+
+def funnel_asset_keys() -> list[dg.AssetKey]:
+    """Keys of every asset the funnel job materializes."""
+    return [key for assets_def in FUNNEL_ASSETS for key in assets_def.keys]

@@ -1,0 +1,92 @@
+"""Running the funnel from the command line: real Dagster runs recorded in the instance."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import BATCH_PARTITIONS_NAME
+from assets.resources import LakehouseResource
+from dagster_project.batching import register_landing, unmaterialized_batches
+from dagster_project.definitions import build_definitions
+from dagster_project.jobs import funnel_asset_keys
+from lakehouse.batches import batch_files
+from lakehouse.ledger import LedgerEntry, ledger_entries
+from lakehouse.storage import dagster_home
+
+_INSTANCE_SETTINGS = """\
+# Written by funnel on first use. Runs, schedules and sensors persist here (SQLite).
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass
+class BatchRun:
+    """The outcome of one funnel run over one batch."""
+
+    batch_id: str
+    run_id: str
+    success: bool
+    stages: list[LedgerEntry]
+    checks: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+def prepare_instance(root: str) -> dg.DagsterInstance:
+    """The Dagster instance under `DAGSTER_HOME` (default `<root>/_dagster`), created if new."""
+    home = dagster_home(root)
+    home.mkdir(parents=True, exist_ok=True)
+    settings = Path(home) / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text(_INSTANCE_SETTINGS)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def pending_batches(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:
+    """Register new landing files, then every batch not yet through the whole funnel."""
+    fresh = register_landing(instance, lakehouse, writer=f"cli:{uuid.uuid4()}")
+    if fresh:
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, fresh)
+    known = instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)
+    return unmaterialized_batches(instance, funnel_asset_keys(), known)
+
+
+def run_batch(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, batch_id: str
+) -> BatchRun:
+    """Materialize the funnel for one registered batch in a Dagster run; never raises on failure."""
+    catalog = lakehouse.catalog()
+    batch_files(catalog, batch_id)
+    if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, batch_id):
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [batch_id])
+    job = build_definitions(lakehouse).resolve_job_def("funnel")
+    result = job.execute_in_process(instance=instance, partition_key=batch_id, raise_on_error=False)
+    checks = {
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = (
+            "; ".join(
+                f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+                for event in failures
+                if event.step_failure_data and event.step_failure_data.error
+            )
+            or "the run failed"
+        )
+    return BatchRun(
+        batch_id=batch_id,
+        run_id=result.run_id,
+        success=result.success and all(checks.values()),
+        stages=ledger_entries(catalog, batch_id=batch_id),
+        checks=checks,
+        error=error,
+    )

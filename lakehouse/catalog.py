@@ -1,0 +1,227 @@
+"""The table catalog: table name → location, plus versioned reads and writes with commit metadata.
+
+Every write goes through `Catalog.write`, which commits with the custom metadata that makes a table
+version explainable (run id, stage, recipe sha256, code version, input table versions). Every read
+names the version it reads, so a stage never reads a table that is being written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from lakehouse.storage import is_remote_uri, resolve_root, storage_options_from_env
+from lakehouse.tables import TABLES, TableSpec, table_spec
+
+METADATA_PREFIX = "funnel."
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/+=-]+$")
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """Who and what produced a table version; stored in the Delta commit."""
+
+    run_id: str
+    stage: str
+    recipe_sha256: str
+    code_version: str
+    input_versions: Mapping[str, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, str]:
+        """The commit's custom metadata, every key prefixed with `funnel.`."""
+        return {
+            f"{METADATA_PREFIX}run_id": self.run_id,
+            f"{METADATA_PREFIX}stage": self.stage,
+            f"{METADATA_PREFIX}recipe_sha256": self.recipe_sha256,
+            f"{METADATA_PREFIX}code_version": self.code_version,
+            f"{METADATA_PREFIX}input_versions": json.dumps(
+                dict(self.input_versions), sort_keys=True
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """One commit of a table, with the funnel metadata it carries (empty for foreign writers)."""
+
+    table: str
+    version: int
+    timestamp: datetime
+    operation: str
+    rows_added: int | None
+    run_id: str | None
+    stage: str | None
+    recipe_sha256: str | None
+    code_version: str | None
+    input_versions: dict[str, int]
+
+
+def sql_literal(value: str) -> str:
+    """A quoted SQL string literal for a predicate; only plain identifiers-like values pass."""
+    if not _SAFE_VALUE.match(value):
+        raise ValueError(f"refusing to use {value!r} in a table predicate: unexpected characters")
+    return f"'{value}'"
+
+
+class Catalog:
+    """Tables of one lakehouse root."""
+
+    def __init__(self, root: str | None = None, storage_options: dict[str, str] | None = None):
+        self.root = resolve_root(root)
+        self.storage_options = (
+            storage_options if storage_options is not None else storage_options_from_env()
+        )
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.root!r})"
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the root is an object-store URI."""
+        return is_remote_uri(self.root)
+
+    def uri(self, table: str | TableSpec) -> str:
+        """Location of a table: `<root>/<layer>/<name>`."""
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        return f"{self.root}/{spec.layer}/{spec.name}"
+
+    def _delta(self, table: str | TableSpec, version: int | None = None) -> DeltaTable:
+        return DeltaTable(
+            self.uri(table), version=version, storage_options=self.storage_options or None
+        )
+
+    def exists(self, table: str | TableSpec) -> bool:
+        """Whether the table has at least one commit."""
+        return self.version(table) is not None
+
+    def version(self, table: str | TableSpec) -> int | None:
+        """The latest committed version, or None when the table was never written."""
+        try:
+            return self._delta(table).version()
+        except TableNotFoundError:
+            return None
+
+    def existing_tables(self) -> list[TableSpec]:
+        """Specs of the catalog's tables that have been written, in catalog order."""
+        return [spec for spec in TABLES.values() if self.exists(spec)]
+
+    def write(
+        self,
+        table: str | TableSpec,
+        data: pa.Table | pa.RecordBatchReader,
+        commit: CommitInfo,
+        *,
+        replace: Mapping[str, str] | None = None,
+    ) -> int:
+        """Commit `data` to a table and return the new version.
+
+        With `replace` (column → value), rows matching those values are replaced atomically
+        (re-running a batch replaces its rows); without it the data is appended.
+        """
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        source = _conform(data, spec.schema)
+        predicate = None
+        if replace:
+            predicate = " AND ".join(
+                f"{column} = {sql_literal(value)}" for column, value in sorted(replace.items())
+            )
+        write_deltalake(
+            self.uri(spec),
+            source,
+            mode="overwrite" if predicate else "append",
+            predicate=predicate,
+            partition_by=list(spec.partition_by) or None,
+            storage_options=self.storage_options or None,
+            commit_properties=CommitProperties(custom_metadata=commit.as_metadata()),
+        )
+        version = self.version(spec)
+        if version is None:
+            raise RuntimeError(f"write to {spec.key} did not create a table")
+        return version
+
+    def dataset(self, table: str | TableSpec, version: int) -> ds.Dataset:
+        """A pyarrow dataset of a pinned table version (lazy: files are read on scan)."""
+        return self._delta(table, version).to_pyarrow_dataset()
+
+    def read(
+        self,
+        table: str | TableSpec,
+        version: int | None = None,
+        *,
+        where: Mapping[str, str] | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> pa.Table:
+        """Rows of a table version (latest when None), optionally filtered by column equality."""
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        pinned = self.version(spec) if version is None else version
+        if pinned is None:
+            return spec.schema.empty_table()
+        dataset = self.dataset(spec, pinned)
+        return dataset.to_table(
+            columns=list(columns) if columns is not None else None,
+            filter=_equality_filter(where),
+        )
+
+    def count(
+        self, table: str | TableSpec, version: int, *, where: Mapping[str, str] | None = None
+    ) -> int:
+        """Row count of a pinned table version, optionally filtered by column equality."""
+        return self.dataset(table, version).count_rows(filter=_equality_filter(where))
+
+    def history(self, table: str | TableSpec, limit: int | None = None) -> list[TableVersion]:
+        """Commits of a table, newest first, with their funnel metadata."""
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        return [_table_version(spec.key, entry) for entry in self._delta(spec).history(limit)]
+
+    def row_count(self, table: str | TableSpec, version: int | None = None) -> int:
+        """Rows in a table version, from the Delta log statistics (no data files read)."""
+        delta = self._delta(table, version)
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+
+
+def _equality_filter(where: Mapping[str, str] | None) -> pc.Expression | None:
+    expression = None
+    for column, value in (where or {}).items():
+        term = pc.field(column) == value
+        expression = term if expression is None else expression & term
+    return expression
+
+
+def _conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema) -> Any:
+    """Data cast to the table's schema (column order and types), streaming readers lazily."""
+    if isinstance(data, pa.Table):
+        return data.select(schema.names).cast(schema)
+
+    def batches() -> Iterable[pa.RecordBatch]:
+        for batch in data:
+            yield batch.select(schema.names).cast(schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _table_version(table: str, entry: dict[str, Any]) -> TableVersion:
+    metrics = entry.get("operationMetrics") or {}
+    inputs = entry.get(f"{METADATA_PREFIX}input_versions")
+    return TableVersion(
+        table=table,
+        version=int(entry["version"]),
+        timestamp=datetime.fromtimestamp(entry["timestamp"] / 1000, tz=UTC),
+        operation=str(entry.get("operation", "")),
+        rows_added=metrics.get("num_added_rows"),
+        run_id=entry.get(f"{METADATA_PREFIX}run_id"),
+        stage=entry.get(f"{METADATA_PREFIX}stage"),
+        recipe_sha256=entry.get(f"{METADATA_PREFIX}recipe_sha256"),
+        code_version=entry.get(f"{METADATA_PREFIX}code_version"),
+        input_versions=json.loads(inputs) if inputs else {},
+    )

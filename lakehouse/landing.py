@@ -1,0 +1,559 @@
+"""Reading landing files into bronze rows, in bounded memory, quarantining whatever is unusable.
+
+Supported: JSON lines (plain, `.gz`, `.zst`) and Parquet, from local paths or any fsspec URI.
+Each file is decoded `read_block_bytes` at a time. A block of JSON lines is parsed by Arrow's
+multithreaded reader; a block that Arrow rejects (malformed JSON, invalid UTF-8, a wrong type, an
+oversized or blank line) is re-read line by line so that exactly the bad records are quarantined.
+
+Every record read ends up in exactly one place: a bronze row or a quarantine row (`IngestStats`
+keeps the count). A file that cannot be opened counts as one quarantined record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+import zstandard
+
+from lakehouse.batches import LandingFile
+from lakehouse.recipe import IngestConfig, SourceConfig
+from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
+
+PREVIEW_BYTES = 512
+_SPOOL_ROWS = 4096
+_PARQUET_BATCH_ROWS = 8192
+_INGESTED_AT_TYPE = BRONZE_DOCUMENTS.schema.field("ingested_at").type
+
+
+class Reason:
+    """Machine-readable quarantine reasons."""
+
+    FILE_MISSING = "file_missing"
+    UNREADABLE_FILE = "unreadable_file"
+    TRUNCATED_FILE = "truncated_file"
+    CORRUPT_FILE = "corrupt_file"
+    INVALID_UTF8 = "invalid_utf8"
+    MALFORMED_JSON = "malformed_json"
+    NOT_AN_OBJECT = "not_an_object"
+    TEXT_MISSING = "text_missing"
+    TEXT_NOT_STRING = "text_not_string"
+    TEXT_EMPTY = "text_empty"
+    OVERSIZED_RECORD = "oversized_record"
+
+
+@dataclass
+class IngestStats:
+    """Counts of one ingestion: every record read is either written or quarantined."""
+
+    files: int = 0
+    bytes_read: int = 0
+    records_read: int = 0
+    rows_written: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """All quarantined records, whatever the reason."""
+        return sum(self.quarantined.values())
+
+
+def doc_id(source_uri: str, record: int) -> str:
+    """The stable id of record `record` of `source_uri`: 32 hex chars of a sha256."""
+    return hashlib.sha256(f"{source_uri}#{record}".encode()).hexdigest()[:32]
+
+
+def _preview(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+
+
+class QuarantineSink:
+    """Collects quarantine rows for one ingestion, spooling them to a temporary Parquet file.
+
+    Memory stays bounded however much of a batch is bad.
+    """
+
+    def __init__(self, batch_id: str, run_id: str, quarantined_at: datetime, stats: IngestStats):
+        self.batch_id = batch_id
+        self.run_id = run_id
+        self.quarantined_at = quarantined_at
+        self.stats = stats
+        self._pending: list[dict[str, Any]] = []
+        self._directory = tempfile.TemporaryDirectory(prefix="funnel-quarantine-")
+        self._path = Path(self._directory.name) / "quarantine.parquet"
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(
+        self,
+        landing_file: LandingFile,
+        record: int | None,
+        reason: str,
+        detail: str,
+        raw: bytes | None = None,
+        raw_bytes: int | None = None,
+    ) -> None:
+        """Quarantine one record (or, with `record` None, a whole file)."""
+        self.stats.quarantined[reason] += 1
+        self.stats.records_read += 1
+        self._pending.append(
+            {
+                "doc_id": None if record is None else doc_id(landing_file.uri, record),
+                "batch_id": self.batch_id,
+                "source": landing_file.source,
+                "source_uri": landing_file.uri,
+                "source_record": record,
+                "reason": reason,
+                "detail": detail,
+                "raw_preview": _preview(raw),
+                "raw_bytes": raw_bytes if raw_bytes is not None else (len(raw) if raw else None),
+                "run_id": self.run_id,
+                "quarantined_at": self.quarantined_at,
+            }
+        )
+        if len(self._pending) >= _SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_pylist(self._pending, schema=BRONZE_QUARANTINE.schema)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._path, BRONZE_QUARANTINE.schema)
+        self._writer.write_table(table)
+        self._pending = []
+
+    def rows(self) -> pa.Table:
+        """All quarantine rows collected (memory-mapped from the spool file)."""
+        self._flush()
+        if self._writer is None:
+            return BRONZE_QUARANTINE.schema.empty_table()
+        self._writer.close()
+        self._writer = None
+        return pq.read_table(self._path, memory_map=True)
+
+    def close(self) -> None:
+        """Remove the spool file."""
+        if self._writer is not None:
+            self._writer.close()
+        self._directory.cleanup()
+
+
+@dataclass(frozen=True)
+class _Block:
+    first_line: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class _Oversized:
+    line: int
+    size: int
+    prefix: bytes
+
+
+@dataclass(frozen=True)
+class _StreamError:
+    line: int
+    reason: str
+    detail: str
+    partial: bytes
+
+
+def _decompressing(raw: IO[bytes], uri: str) -> IO[bytes]:
+    name = uri.lower()
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if name.endswith((".zst", ".zstd")):
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return raw
+
+
+def _line_blocks(
+    stream: IO[bytes], block_bytes: int, max_record_bytes: int
+) -> Iterator[_Block | _Oversized | _StreamError]:
+    """Whole lines of a byte stream in blocks of about `block_bytes`.
+
+    A line longer than `max_record_bytes` that has not ended within the buffer is skipped without
+    holding it in memory and reported as `_Oversized`; a decoding failure ends the stream with a
+    `_StreamError` carrying whatever partial line was buffered.
+    """
+    buffer = b""
+    line = 0
+    skipping: _Oversized | None = None
+    while True:
+        try:
+            chunk = stream.read(block_bytes)
+        except EOFError as error:
+            yield _StreamError(line, Reason.TRUNCATED_FILE, f"file ends early: {error}", buffer)
+            return
+        except (OSError, zlib.error, zstandard.ZstdError) as error:
+            reason = Reason.CORRUPT_FILE if line or buffer else Reason.UNREADABLE_FILE
+            yield _StreamError(line, reason, f"cannot decode: {error}", buffer)
+            return
+        if not chunk:
+            break
+        if skipping is not None:
+            end = chunk.find(b"\n")
+            if end == -1:
+                skipping = _Oversized(skipping.line, skipping.size + len(chunk), skipping.prefix)
+                continue
+            yield _Oversized(skipping.line, skipping.size + end, skipping.prefix)
+            line += 1
+            skipping = None
+            chunk = chunk[end + 1 :]
+        buffer += chunk
+        cut = buffer.rfind(b"\n")
+        if cut != -1:
+            block, buffer = buffer[: cut + 1], buffer[cut + 1 :]
+            yield _Block(line, block)
+            line += block.count(b"\n")
+        if len(buffer) > max_record_bytes:
+            skipping = _Oversized(line, len(buffer), buffer[:PREVIEW_BYTES])
+            buffer = b""
+    if skipping is not None:
+        yield _Oversized(skipping.line, skipping.size, skipping.prefix)
+    elif buffer:
+        yield _Block(line, buffer + b"\n")
+
+
+def _string_column(values: pa.Array) -> pa.Array:
+    """Any scalar column as strings (ids may be numbers in one source, strings in another)."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values
+    return pc.cast(values, pa.string())
+
+
+class _FileReader:
+    """Turns one landing file into bronze record batches, quarantining bad records."""
+
+    def __init__(
+        self,
+        landing_file: LandingFile,
+        source: SourceConfig,
+        limits: IngestConfig,
+        batch_id: str,
+        ingested_at: datetime,
+        quarantine: QuarantineSink,
+    ):
+        self.file = landing_file
+        self.source = source
+        self.limits = limits
+        self.batch_id = batch_id
+        self.ingested_at = ingested_at
+        self.quarantine = quarantine
+        self.stats = quarantine.stats
+        self._id_prefix = f"{landing_file.uri}#".encode()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Bronze rows of the file, block by block."""
+        self.stats.files += 1
+        try:
+            raw = fsspec.open(self.file.uri, "rb").open()
+        except FileNotFoundError:
+            self.quarantine.add(
+                self.file, None, Reason.FILE_MISSING, "file vanished before it could be read"
+            )
+            return
+        except OSError as error:
+            self.quarantine.add(self.file, None, Reason.UNREADABLE_FILE, f"cannot open: {error}")
+            return
+        with raw:
+            if self.source.format == "parquet":
+                yield from self._parquet(raw)
+            else:
+                yield from self._jsonl(_decompressing(raw, self.file.uri))
+            self.stats.bytes_read += raw.tell() if hasattr(raw, "tell") else 0
+
+    def _jsonl(self, stream: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        limit = self.limits.max_record_bytes
+        for item in _line_blocks(stream, self.limits.read_block_bytes, limit):
+            if isinstance(item, _Block):
+                batch = self._jsonl_block(item)
+                if batch is not None:
+                    yield batch
+            elif isinstance(item, _Oversized):
+                detail = f"record of {item.size} bytes exceeds ingest.max_record_bytes={limit}"
+                self.quarantine.add(
+                    self.file, item.line, Reason.OVERSIZED_RECORD, detail, item.prefix, item.size
+                )
+            else:
+                self.quarantine.add(
+                    self.file, item.line, item.reason, item.detail, item.partial or None
+                )
+
+    def _jsonl_block(self, block: _Block) -> pa.RecordBatch | None:
+        data = block.data
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        lengths = ends - starts
+        fast = lengths.min(initial=1) > 0 and lengths.max(initial=0) <= self.limits.max_record_bytes
+        if fast:
+            parsed = self._arrow_parse(data, int(lengths.max()), len(ends))
+            if parsed is not None:
+                return self._fast_rows(parsed, block, starts, ends)
+        return self._line_by_line(block, starts, ends)
+
+    def _arrow_parse(self, data: bytes, longest: int, lines: int) -> pa.Table | None:
+        text_field = self.source.text_field
+        options = pa_json.ParseOptions(
+            explicit_schema=pa.schema([(text_field, pa.string())]),
+            unexpected_field_behavior="infer",
+        )
+        read = pa_json.ReadOptions(block_size=max(1 << 22, longest + 2))
+        try:
+            parsed = pa_json.read_json(io.BytesIO(data), read_options=read, parse_options=options)
+        except (pa.ArrowInvalid, UnicodeDecodeError, pa.ArrowNotImplementedError):
+            return None
+        if parsed.num_rows != lines:
+            return None
+        id_field = self.source.id_field
+        if id_field and id_field in parsed.column_names:
+            try:
+                _string_column(parsed[id_field].combine_chunks())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
+        return parsed
+
+    def _fast_rows(
+        self, parsed: pa.Table, block: _Block, starts: np.ndarray, ends: np.ndarray
+    ) -> pa.RecordBatch | None:
+        texts = parsed[self.source.text_field].combine_chunks()
+        id_field = self.source.id_field
+        ids = (
+            _string_column(parsed[id_field].combine_chunks())
+            if id_field and id_field in parsed.column_names
+            else pa.nulls(len(texts), pa.string())
+        )
+        missing = pc.is_null(texts)
+        blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), False)
+        bad = pc.or_(missing, blank)
+        for index in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
+            raw = block.data[starts[index] : ends[index]]
+            if missing[index].as_py():
+                reason, detail = Reason.TEXT_MISSING, f"no {self.source.text_field!r} or null"
+            else:
+                reason, detail = Reason.TEXT_EMPTY, "text is empty or only whitespace"
+            self.quarantine.add(self.file, block.first_line + int(index), reason, detail, raw)
+        keep = pc.invert(bad)
+        records = np.arange(block.first_line, block.first_line + len(texts), dtype=np.int64)
+        return self._bronze(
+            pc.filter(texts, keep), pc.filter(ids, keep), records[keep.to_numpy(False)]
+        )
+
+    def _line_by_line(
+        self, block: _Block, starts: np.ndarray, ends: np.ndarray
+    ) -> pa.RecordBatch | None:
+        texts: list[str] = []
+        ids: list[str | None] = []
+        records: list[int] = []
+        text_field, id_field = self.source.text_field, self.source.id_field
+        limit = self.limits.max_record_bytes
+        for offset, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            raw = block.data[start:end]
+            record = block.first_line + offset
+            if not raw.strip():
+                continue  # a blank line is not a record
+            outcome = _parse_record(raw, text_field, id_field, limit)
+            if isinstance(outcome, tuple):
+                texts.append(outcome[0])
+                ids.append(outcome[1])
+                records.append(record)
+            else:
+                self.quarantine.add(self.file, record, outcome.reason, outcome.detail, raw)
+        if not texts:
+            return None
+        return self._bronze(
+            pa.array(texts, pa.string()),
+            pa.array(ids, pa.string()),
+            np.array(records, dtype=np.int64),
+        )
+
+    def _parquet(self, raw: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        try:
+            parquet = pq.ParquetFile(raw)
+        except (pa.ArrowException, OSError) as error:
+            self.quarantine.add(
+                self.file, None, Reason.UNREADABLE_FILE, f"not a readable Parquet file: {error}"
+            )
+            return
+        names = parquet.schema_arrow.names
+        text_field, id_field = self.source.text_field, self.source.id_field
+        columns = [name for name in (text_field, id_field) if name and name in names]
+        first = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=columns):
+                yield from self._parquet_batch(batch, first)
+                first += batch.num_rows
+        except (pa.ArrowException, OSError) as error:
+            self.quarantine.add(
+                self.file,
+                first,
+                Reason.CORRUPT_FILE,
+                f"Parquet read failed at row {first}: {error}",
+            )
+
+    def _parquet_batch(self, batch: pa.RecordBatch, first: int) -> Iterator[pa.RecordBatch]:
+        text_field, id_field = self.source.text_field, self.source.id_field
+        size = batch.num_rows
+        records = np.arange(first, first + size, dtype=np.int64)
+        if text_field not in batch.schema.names:
+            for record in records:
+                self.quarantine.add(
+                    self.file, int(record), Reason.TEXT_MISSING, f"no {text_field!r} column"
+                )
+            return
+        texts = batch[text_field]
+        if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+            for record in records:
+                self.quarantine.add(
+                    self.file,
+                    int(record),
+                    Reason.TEXT_NOT_STRING,
+                    f"{text_field!r} column is {texts.type}, not a string",
+                )
+            return
+        ids = (
+            _string_column(batch[id_field])
+            if id_field and id_field in batch.schema.names
+            else pa.nulls(size, pa.string())
+        )
+        lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+        missing = pc.is_null(texts).to_numpy(zero_copy_only=False)
+        blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), True)
+        blank = blank.to_numpy(zero_copy_only=False) & ~missing
+        oversized = lengths > self.limits.max_record_bytes
+        for index in np.flatnonzero(missing | blank | oversized):
+            if missing[index]:
+                reason, detail = Reason.TEXT_MISSING, f"{text_field!r} is null"
+            elif oversized[index]:
+                reason = Reason.OVERSIZED_RECORD
+                detail = (
+                    f"text of {lengths[index]} bytes exceeds "
+                    f"ingest.max_record_bytes={self.limits.max_record_bytes}"
+                )
+            else:
+                reason, detail = Reason.TEXT_EMPTY, "text is empty or only whitespace"
+            value = texts[index].as_py()
+            raw = value.encode("utf-8")[:PREVIEW_BYTES] if value else None
+            self.quarantine.add(
+                self.file, int(records[index]), reason, detail, raw, int(lengths[index])
+            )
+        keep = ~(missing | blank | oversized)
+        if keep.any():
+            mask = pa.array(keep)
+            yield self._bronze(pc.filter(texts, mask), pc.filter(ids, mask), records[keep])
+
+    def _bronze(self, texts: pa.Array, ids: pa.Array, records: np.ndarray) -> pa.RecordBatch:
+        """Bronze rows for valid texts: provenance columns, ids and hashes added."""
+        texts = pc.cast(texts, pa.large_string())
+        size = len(texts)
+        self.stats.records_read += size
+        self.stats.rows_written += size
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[
+            texts.offset : texts.offset + size + 1
+        ]
+        data_buffer = texts.buffers()[2]
+        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+        hashes = [
+            hashlib.sha256(data[start:end]).hexdigest()
+            for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+        doc_ids = []
+        for record in records.tolist():
+            digest = hashlib.sha256(self._id_prefix)
+            digest.update(str(record).encode())
+            doc_ids.append(digest.hexdigest()[:32])
+        constant = {
+            "batch_id": self.batch_id,
+            "source": self.source.name,
+            "domain": self.source.domain,
+            "license": self.source.license,
+            "source_uri": self.file.uri,
+        }
+        columns: dict[str, pa.Array] = {
+            "doc_id": pa.array(doc_ids, pa.string()),
+            **{name: pa.array([value] * size, pa.string()) for name, value in constant.items()},
+            "source_record": pa.array(records, pa.int64()),
+            "source_id": ids,
+            "text": texts,
+            "text_sha256": pa.array(hashes, pa.string()),
+            "text_bytes": pa.array(np.diff(offsets), pa.int64()),
+            "ingested_at": pa.array([self.ingested_at] * size, _INGESTED_AT_TYPE),
+        }
+        return pa.RecordBatch.from_arrays(
+            [columns[name] for name in BRONZE_DOCUMENTS.schema.names],
+            schema=BRONZE_DOCUMENTS.schema,
+        )
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    reason: str
+    detail: str
+
+
+def _parse_record(
+    raw: bytes, text_field: str, id_field: str | None, limit: int
+) -> tuple[str, str | None] | _Rejected:
+    """(text, source_id) of one JSON line, or why it cannot be used."""
+    if len(raw) > limit:
+        return _Rejected(
+            Reason.OVERSIZED_RECORD,
+            f"record of {len(raw)} bytes exceeds ingest.max_record_bytes={limit}",
+        )
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _Rejected(Reason.INVALID_UTF8, f"invalid UTF-8 at byte {error.start}")
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return _Rejected(Reason.MALFORMED_JSON, f"{error.msg} at column {error.colno}")
+    if not isinstance(value, dict):
+        return _Rejected(
+            Reason.NOT_AN_OBJECT, f"a record is a JSON object, got {type(value).__name__}"
+        )
+    text = value.get(text_field)
+    if text is None:
+        return _Rejected(Reason.TEXT_MISSING, f"no {text_field!r} or null")
+    if not isinstance(text, str):
+        return _Rejected(
+            Reason.TEXT_NOT_STRING, f"{text_field!r} is a JSON {type(text).__name__}, not a string"
+        )
+    if not text.strip():
+        return _Rejected(Reason.TEXT_EMPTY, "text is empty or only whitespace")
+    source_id = value.get(id_field) if id_field else None
+    if source_id is not None and not isinstance(source_id, str):
+        source_id = json.dumps(source_id, ensure_ascii=False)
+    return text, source_id
+
+
+def read_landing_files(
+    files: list[tuple[LandingFile, SourceConfig]],
+    limits: IngestConfig,
+    batch_id: str,
+    ingested_at: datetime,
+    quarantine: QuarantineSink,
+) -> Iterator[pa.RecordBatch]:
+    """Bronze record batches of every file in turn; bad records go to `quarantine`."""
+    for landing_file, source in files:
+        reader = _FileReader(landing_file, source, limits, batch_id, ingested_at, quarantine)
+        yield from reader.batches()

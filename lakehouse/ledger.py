@@ -1,0 +1,134 @@
+"""The ledger and the rejections table: where every row that leaves a stage is accounted for.
+
+Per stage and batch the ledger holds `rows_in = rows_out + rows_rejected + rows_quarantined`, and
+the rejections table holds one row per dropped document with the rule, value and threshold that
+dropped it. Re-running a stage for a batch replaces that stage's rows for the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """Row counts of one stage for one batch, and the table version the stage wrote."""
+
+    stage: str
+    batch_id: str
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    rows_quarantined: int
+    output_table: str
+    output_version: int
+    run_id: str
+    quarantine_table: str | None = None
+    quarantine_version: int | None = None
+    rejections_version: int | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every row that came in is accounted for."""
+        return self.rows_in == self.rows_out + self.rows_rejected + self.rows_quarantined
+
+
+def record_stage(catalog: Catalog, entry: LedgerEntry, commit: CommitInfo) -> int:
+    """Write (or replace) the ledger row of `entry.stage` for `entry.batch_id`; returns version."""
+    row = asdict(entry) | {"recorded_at": datetime.now(UTC)}
+    table = pa.Table.from_pylist([row], schema=OPS_LEDGER.schema)
+    return catalog.write(
+        OPS_LEDGER, table, commit, replace={"stage": entry.stage, "batch_id": entry.batch_id}
+    )
+
+
+def ledger_entries(
+    catalog: Catalog,
+    *,
+    stage: str | None = None,
+    batch_id: str | None = None,
+    version: int | None = None,
+) -> list[LedgerEntry]:
+    """Ledger rows, optionally for one stage and/or batch, ordered by batch then stage."""
+    where = {key: value for key, value in (("stage", stage), ("batch_id", batch_id)) if value}
+    rows = catalog.read(OPS_LEDGER, version, where=where).to_pylist()
+    fields = LedgerEntry.__dataclass_fields__
+    entries = [LedgerEntry(**{key: row[key] for key in fields}) for row in rows]
+    return sorted(entries, key=lambda entry: (entry.batch_id, entry.stage))
+
+
+def record_rejections(
+    catalog: Catalog, stage: str, batch_id: str, rejections: pa.Table, commit: CommitInfo
+) -> int:
+    """Write (or replace) a stage's rejections for a batch; returns the new table version.
+
+    `rejections` has the columns of `ops/rejections` except `stage`, `batch_id` and `run_id`,
+    which are filled in here.
+    """
+    size = rejections.num_rows
+    filled = rejections
+    for name, value in (("stage", stage), ("batch_id", batch_id), ("run_id", commit.run_id)):
+        column = pa.array([value] * size, pa.string())
+        if name in filled.column_names:
+            filled = filled.set_column(filled.schema.get_field_index(name), name, column)
+        else:
+            filled = filled.append_column(name, column)
+    return catalog.write(
+        OPS_REJECTIONS, filled, commit, replace={"stage": stage, "batch_id": batch_id}
+    )
+
+
+@dataclass(frozen=True)
+class ConservationAudit:
+    """A stage's ledger row for a batch checked against the rows actually in the tables."""
+
+    stage: str
+    batch_id: str
+    entry: LedgerEntry | None
+    found: dict[str, int]
+    problems: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """True when the ledger balances and matches every table it names."""
+        return not self.problems
+
+
+def audit_conservation(catalog: Catalog, stage: str, batch_id: str) -> ConservationAudit:
+    """Check `rows_in = out + rejected + quarantined` and each count against its table version."""
+    entries = ledger_entries(catalog, stage=stage, batch_id=batch_id)
+    if not entries:
+        problem = f"no ledger row for stage {stage!r} and batch {batch_id!r}"
+        return ConservationAudit(stage, batch_id, None, {}, [problem])
+    entry = entries[-1]
+    problems = []
+    if not entry.balanced:
+        problems.append(
+            f"rows_in {entry.rows_in} != rows_out {entry.rows_out} + rows_rejected "
+            f"{entry.rows_rejected} + rows_quarantined {entry.rows_quarantined}"
+        )
+    batch = {"batch_id": batch_id}
+    found = {"rows_out": catalog.count(entry.output_table, entry.output_version, where=batch)}
+    if entry.quarantine_table is not None and entry.quarantine_version is not None:
+        found["rows_quarantined"] = catalog.count(
+            entry.quarantine_table, entry.quarantine_version, where=batch
+        )
+    else:
+        found["rows_quarantined"] = 0
+    if entry.rejections_version is not None:
+        found["rows_rejected"] = catalog.count(
+            OPS_REJECTIONS, entry.rejections_version, where=batch | {"stage": stage}
+        )
+    else:
+        found["rows_rejected"] = 0
+    for name, actual in found.items():
+        claimed = getattr(entry, name)
+        if claimed != actual:
+            problems.append(f"ledger says {name}={claimed} but the table holds {actual}")
+    return ConservationAudit(stage, batch_id, entry, found, problems)
