@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource
@@ -48,6 +49,13 @@ def prepare_instance(root: str) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _root_cause(error: SerializableErrorInfo) -> str:
+    """The innermost error message: what actually went wrong, not Dagster's wrapper."""
+    while (inner := error.cause or error.context) is not None:
+        error = inner
+    return error.message.strip()
+
+
 def pending_batches(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:
     """Register new landing files, then every batch not yet through the whole funnel."""
     fresh = register_landing(instance, lakehouse, writer=f"cli:{uuid.uuid4()}")
@@ -76,7 +84,7 @@ def run_batch(
         failures = [event for event in result.all_events if event.is_step_failure]
         error = (
             "; ".join(
-                f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+                f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
                 for event in failures
                 if event.step_failure_data and event.step_failure_data.error
             )

@@ -166,17 +166,16 @@ class Catalog:
         pinned = self.version(spec) if version is None else version
         if pinned is None:
             return spec.schema.empty_table()
-        dataset = self.dataset(spec, pinned)
-        return dataset.to_table(
-            columns=list(columns) if columns is not None else None,
-            filter=_equality_filter(where),
-        )
+        return _filtered_table(self.dataset(spec, pinned), where, columns)
 
     def count(
         self, table: str | TableSpec, version: int, *, where: Mapping[str, str] | None = None
     ) -> int:
         """Row count of a pinned table version, optionally filtered by column equality."""
-        return self.dataset(table, version).count_rows(filter=_equality_filter(where))
+        dataset = self.dataset(table, version)
+        if not where:
+            return dataset.count_rows()
+        return _filtered_table(dataset, where, list(where)).num_rows
 
     def history(self, table: str | TableSpec, limit: int | None = None) -> list[TableVersion]:
         """Commits of a table, newest first, with their funnel metadata."""
@@ -196,6 +195,34 @@ def _equality_filter(where: Mapping[str, str] | None) -> pc.Expression | None:
         term = pc.field(column) == value
         expression = term if expression is None else expression & term
     return expression
+
+
+def _filtered_table(
+    dataset: ds.Dataset, where: Mapping[str, str] | None, columns: Iterable[str] | None
+) -> pa.Table:
+    """Rows of `dataset` whose columns equal `where`'s values.
+
+    The filter is pushed down to the scan; files that delta-rs rewrote (delete, merge) store
+    strings as Arrow string views, which the pushed-down comparison cannot handle, so those
+    scans filter batch by batch after casting instead.
+    """
+    names = list(columns) if columns is not None else None
+    try:
+        return dataset.to_table(columns=names, filter=_equality_filter(where))
+    except pa.ArrowNotImplementedError:
+        pass
+    wanted = list(dict.fromkeys([*(names or dataset.schema.names), *(where or {})]))
+    schema = pa.schema([dataset.schema.field(name) for name in wanted])
+    kept = []
+    for batch in dataset.to_batches(columns=wanted):
+        table = pa.Table.from_batches([batch]).cast(schema)
+        mask = None
+        for column, value in (where or {}).items():
+            term = pc.equal(table[column], value)
+            mask = term if mask is None else pc.and_(mask, term)
+        kept.append(table.filter(mask) if mask is not None else table)
+    result = pa.concat_tables(kept) if kept else schema.empty_table()
+    return result.select(names or dataset.schema.names)
 
 
 def _conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema) -> Any:

@@ -177,17 +177,45 @@ class _StreamError:
     partial: bytes
 
 
-def _decompressing(raw: IO[bytes], uri: str) -> IO[bytes]:
+class _ZstdStream:
+    """Reads concatenated zstd frames; unlike zstandard's stream reader, a cut frame is an error."""
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False
+
+    def read(self, size: int) -> bytes:
+        """Up to about `size` decompressed bytes; b"" at the end; EOFError if the end is cut."""
+        while True:
+            chunk = self._raw.read(size)
+            if not chunk:
+                if self._fed and not self._frame.eof:
+                    raise EOFError("zstd frame is incomplete")
+                return b""
+            out = []
+            while chunk:
+                if self._frame.eof:
+                    self._frame = zstandard.ZstdDecompressor().decompressobj()
+                out.append(self._frame.decompress(chunk))
+                self._fed = True
+                chunk = self._frame.unused_data if self._frame.eof else b""
+            data = b"".join(out)
+            if data:
+                return data
+
+
+def _decompressing(raw: IO[bytes], uri: str) -> IO[bytes] | _ZstdStream:
     name = uri.lower()
     if name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if name.endswith((".zst", ".zstd")):
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return _ZstdStream(raw)
     return raw
 
 
 def _line_blocks(
-    stream: IO[bytes], block_bytes: int, max_record_bytes: int
+    stream: IO[bytes] | _ZstdStream, block_bytes: int, max_record_bytes: int
 ) -> Iterator[_Block | _Oversized | _StreamError]:
     """Whole lines of a byte stream in blocks of about `block_bytes`.
 
@@ -282,7 +310,7 @@ class _FileReader:
                 yield from self._jsonl(_decompressing(raw, self.file.uri))
             self.stats.bytes_read += raw.tell() if hasattr(raw, "tell") else 0
 
-    def _jsonl(self, stream: IO[bytes]) -> Iterator[pa.RecordBatch]:
+    def _jsonl(self, stream: IO[bytes] | _ZstdStream) -> Iterator[pa.RecordBatch]:
         limit = self.limits.max_record_bytes
         for item in _line_blocks(stream, self.limits.read_block_bytes, limit):
             if isinstance(item, _Block):

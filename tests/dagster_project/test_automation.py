@@ -1,0 +1,70 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import BATCH_PARTITIONS_NAME
+from assets.resources import LakehouseResource
+from dagster_project.definitions import build_definitions
+from dagster_project.runs import run_batch
+from tests.landing_files import note_text, write_jsonl_gz
+
+
+def _tick(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> dg.SensorResult:
+    sensor = build_definitions(lakehouse).resolve_sensor_def("landing_sensor")
+    context = dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse})
+    return sensor(context)
+
+
+def test_sensor_turns_new_landing_files_into_a_partition_and_a_run(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
+) -> None:
+    result = _tick(instance, lakehouse)
+    assert isinstance(result, dg.SensorResult)
+    (request,) = result.run_requests
+    (add,) = result.dynamic_partitions_requests
+    assert add.partitions_def_name == BATCH_PARTITIONS_NAME
+    assert list(add.partition_keys) == [request.partition_key]
+    instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, list(add.partition_keys))
+
+    assert isinstance(_tick(instance, lakehouse), dg.SkipReason)
+
+    write_jsonl_gz(landing / "notes" / "part-9.jsonl.gz", [{"text": note_text(9)}])
+    later = _tick(instance, lakehouse)
+    assert isinstance(later, dg.SensorResult)
+    assert [r.partition_key for r in later.run_requests] != [request.partition_key]
+
+
+def test_sensor_recovers_a_batch_whose_partition_was_never_added(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource
+) -> None:
+    first = _tick(instance, lakehouse)
+    # The first tick's partition request was lost (say, the daemon died): ask again.
+    again = _tick(instance, lakehouse)
+    assert isinstance(again, dg.SensorResult)
+    assert [r.partition_key for r in again.run_requests] == [
+        r.partition_key for r in first.run_requests
+    ]
+
+
+def test_schedule_requests_runs_only_for_batches_not_yet_materialized(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
+) -> None:
+    schedule = build_definitions(lakehouse).resolve_schedule_def("daily_funnel")
+
+    def evaluate(day: int) -> list[dg.RunRequest]:
+        context = dg.build_schedule_context(
+            instance=instance,
+            resources={"lakehouse": lakehouse},
+            scheduled_execution_time=datetime(2026, 11, day, 2, tzinfo=UTC),
+        )
+        return list(schedule(context))
+
+    (request,) = evaluate(1)
+    assert instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, request.partition_key)
+    assert request.run_key == f"2026-11-01:{request.partition_key}"
+    assert run_batch(instance, lakehouse, request.partition_key).success
+    assert evaluate(2) == []
+    write_jsonl_gz(landing / "notes" / "part-5.jsonl.gz", [{"text": note_text(5)}])
+    (newer,) = evaluate(3)
+    assert newer.partition_key != request.partition_key

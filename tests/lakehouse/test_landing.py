@@ -1,0 +1,323 @@
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from lakehouse.batches import LandingFile
+from lakehouse.landing import (
+    IngestStats,
+    QuarantineSink,
+    Reason,
+    doc_id,
+    read_landing_files,
+)
+from lakehouse.recipe import IngestConfig, SourceConfig
+from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
+
+JSONL = SourceConfig(name="notes", path="*", format="jsonl", domain="prose", license="CC0-1.0")
+PARQUET = JSONL.model_copy(update={"format": "parquet"})
+LIMITS = IngestConfig(max_record_bytes=10_000, read_block_bytes=64 * 1024)
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def ingest(
+    paths: list[Path], source: SourceConfig = JSONL, limits: IngestConfig = LIMITS
+) -> tuple[pa.Table, pa.Table, IngestStats]:
+    """Read files like the ingest asset does; return bronze rows, quarantine rows, counts."""
+    stats = IngestStats()
+    sink = QuarantineSink("b1", "run-1", NOW, stats)
+    files = [(LandingFile(source.name, str(path), None), source) for path in paths]
+    try:
+        batches = list(read_landing_files(files, limits, "b1", NOW, sink))
+        rows = pa.Table.from_batches(batches, schema=BRONZE_DOCUMENTS.schema)
+        quarantined = sink.rows()
+    finally:
+        sink.close()
+    assert quarantined.schema.equals(BRONZE_QUARANTINE.schema)
+    assert stats.records_read == rows.num_rows + quarantined.num_rows
+    assert stats.rows_written == rows.num_rows
+    assert stats.rows_quarantined == quarantined.num_rows
+    return rows, quarantined, stats
+
+
+def lines(path: Path, raw_lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(raw_lines) + b"\n")
+    return path
+
+
+def good(i: int) -> bytes:
+    return json.dumps({"id": f"r{i}", "text": f"document {i} has words"}).encode()
+
+
+def reasons(quarantined: pa.Table) -> dict[int | None, str]:
+    return dict(
+        zip(
+            quarantined["source_record"].to_pylist(),
+            quarantined["reason"].to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def test_clean_file_keeps_every_record_with_provenance(tmp_path: Path) -> None:
+    path = lines(tmp_path / "a.jsonl", [good(i) for i in range(5)])
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows == 5 and quarantined.num_rows == 0
+    first = rows.slice(0, 1).to_pylist()[0]
+    assert first["doc_id"] == doc_id(str(path), 0)
+    assert first["source_id"] == "r0" and first["source_record"] == 0
+    assert (first["source"], first["domain"], first["license"]) == ("notes", "prose", "CC0-1.0")
+    assert first["text"] == "document 0 has words"
+    assert first["text_bytes"] == len(b"document 0 has words")
+    assert len(first["text_sha256"]) == 64
+    assert first["batch_id"] == "b1" and first["ingested_at"] == NOW
+
+
+def test_doc_ids_are_stable_across_reingest(tmp_path: Path) -> None:
+    path = lines(tmp_path / "a.jsonl", [good(i) for i in range(3)])
+    once, _, _ = ingest([path])
+    twice, _, _ = ingest([path])
+    assert once["doc_id"].to_pylist() == twice["doc_id"].to_pylist()
+    assert len(set(once["doc_id"].to_pylist())) == 3
+
+
+def test_every_bad_record_is_quarantined_with_its_reason(tmp_path: Path) -> None:
+    path = lines(
+        tmp_path / "bad.jsonl",
+        [
+            good(0),
+            b"{not json",
+            b'{"text": "caf\xe9"}',
+            b'{"id": 1}',
+            b'{"text": null}',
+            b'{"text": ""}',
+            b'{"text": "   \\n  "}',
+            b'{"text": 42}',
+            b'{"text": ["a"]}',
+            b"[1, 2, 3]",
+            good(10),
+        ],
+    )
+    rows, quarantined, _ = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 10]
+    assert reasons(quarantined) == {
+        1: Reason.MALFORMED_JSON,
+        2: Reason.INVALID_UTF8,
+        3: Reason.TEXT_MISSING,
+        4: Reason.TEXT_MISSING,
+        5: Reason.TEXT_EMPTY,
+        6: Reason.TEXT_EMPTY,
+        7: Reason.TEXT_NOT_STRING,
+        8: Reason.TEXT_NOT_STRING,
+        9: Reason.NOT_AN_OBJECT,
+    }
+    malformed = quarantined.filter(pa.compute.equal(quarantined["reason"], "malformed_json"))
+    assert malformed["raw_preview"].to_pylist() == ["{not json"]
+    assert malformed["doc_id"].to_pylist() == [doc_id(str(path), 1)]
+
+
+def test_fast_path_quarantines_null_and_blank_text(tmp_path: Path) -> None:
+    path = lines(
+        tmp_path / "a.jsonl", [good(0), b'{"text": null, "id": "x"}', b'{"text": "  "}', good(3)]
+    )
+    rows, quarantined, _ = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 3]
+    assert reasons(quarantined) == {1: Reason.TEXT_MISSING, 2: Reason.TEXT_EMPTY}
+
+
+def test_numeric_and_mixed_ids_become_strings(tmp_path: Path) -> None:
+    numeric = lines(tmp_path / "n.jsonl", [b'{"id": 7, "text": "a b"}', b'{"id": 8, "text": "c"}'])
+    mixed = lines(tmp_path / "m.jsonl", [b'{"id": 7, "text": "a b"}', b'{"id": "x", "text": "c"}'])
+    rows, _, _ = ingest([numeric, mixed])
+    assert rows["source_id"].to_pylist() == ["7", "8", "7", "x"]
+
+
+def test_blank_lines_are_not_records_and_keep_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(good(0) + b"\n\n   \n" + good(3) + b"\n")
+    rows, quarantined, stats = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 3]
+    assert quarantined.num_rows == 0 and stats.records_read == 2
+
+
+def test_last_line_without_newline_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(good(0) + b"\n" + good(1))
+    rows, _, _ = ingest([path])
+    assert rows.num_rows == 2
+
+
+def test_oversized_records_inside_a_block_and_streamed(tmp_path: Path) -> None:
+    big = json.dumps({"text": "x" * 20_000}).encode()
+    huge = json.dumps({"text": "y" * 300_000}).encode()
+    path = lines(tmp_path / "big.jsonl", [good(0), big, good(2), huge, good(4)])
+    rows, quarantined, _ = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 2, 4]
+    assert reasons(quarantined) == {1: Reason.OVERSIZED_RECORD, 3: Reason.OVERSIZED_RECORD}
+    sizes = dict(
+        zip(
+            quarantined["source_record"].to_pylist(),
+            quarantined["raw_bytes"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert sizes == {1: len(big), 3: len(huge)}
+    assert all(len(p) <= 512 for p in quarantined["raw_preview"].to_pylist())
+
+
+def test_oversized_last_line_without_newline(tmp_path: Path) -> None:
+    path = tmp_path / "tail.jsonl"
+    path.write_bytes(good(0) + b"\n" + json.dumps({"text": "z" * 200_000}).encode())
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows == 1
+    assert reasons(quarantined) == {1: Reason.OVERSIZED_RECORD}
+
+
+def test_gzip_and_zstd_files(tmp_path: Path) -> None:
+    payload = b"\n".join(good(i) for i in range(100)) + b"\n"
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress(payload))
+    zst = tmp_path / "a.jsonl.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(payload))
+    rows, quarantined, stats = ingest([gz, zst])
+    assert rows.num_rows == 200 and quarantined.num_rows == 0
+    assert stats.files == 2 and stats.bytes_read == gz.stat().st_size + zst.stat().st_size
+
+
+def test_truncated_gzip_keeps_what_was_read_and_quarantines_the_rest(tmp_path: Path) -> None:
+    payload = b"\n".join(good(i) for i in range(20_000)) + b"\n"
+    compressed = gzip.compress(payload)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(compressed[: len(compressed) // 2])
+    rows, quarantined, _ = ingest([path])
+    assert 0 < rows.num_rows < 20_000
+    assert quarantined["reason"].to_pylist() == [Reason.TRUNCATED_FILE]
+    assert quarantined["source_record"].to_pylist() == [rows.num_rows]
+    assert rows["source_record"].to_pylist() == list(range(rows.num_rows))
+
+
+def test_truncated_zstd_is_quarantined(tmp_path: Path) -> None:
+    payload = b"\n".join(good(i) for i in range(20_000)) + b"\n"
+    compressed = zstandard.ZstdCompressor().compress(payload)
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(compressed[: len(compressed) // 2])
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows < 20_000
+    assert quarantined["reason"].to_pylist() == [Reason.TRUNCATED_FILE]
+    assert rows["source_record"].to_pylist() == list(range(rows.num_rows))
+
+
+def test_concatenated_zstd_frames_are_read(tmp_path: Path) -> None:
+    compressor = zstandard.ZstdCompressor()
+    frames = [
+        compressor.compress(b"\n".join(good(i) for i in range(k, k + 50)) + b"\n")
+        for k in (0, 50, 100)
+    ]
+    path = tmp_path / "frames.jsonl.zst"
+    path.write_bytes(b"".join(frames))
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows == 150 and quarantined.num_rows == 0
+
+
+def test_garbage_compressed_file_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "junk.jsonl.gz"
+    path.write_bytes(b"this was never gzip")
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows == 0
+    assert quarantined["reason"].to_pylist() == [Reason.UNREADABLE_FILE]
+
+
+def test_vanished_file_is_quarantined_and_others_still_read(tmp_path: Path) -> None:
+    present = lines(tmp_path / "a.jsonl", [good(0)])
+    rows, quarantined, _ = ingest([tmp_path / "gone.jsonl", present])
+    assert rows.num_rows == 1
+    row = quarantined.to_pylist()[0]
+    assert row["reason"] == Reason.FILE_MISSING
+    assert row["source_record"] is None and row["doc_id"] is None
+
+
+def test_directory_in_place_of_a_file_is_unreadable(tmp_path: Path) -> None:
+    folder = tmp_path / "dir.jsonl"
+    folder.mkdir()
+    _, quarantined, _ = ingest([folder])
+    assert quarantined["reason"].to_pylist() == [Reason.UNREADABLE_FILE]
+
+
+def test_line_by_line_and_arrow_paths_agree(tmp_path: Path) -> None:
+    records = [good(i) for i in range(200)]
+    clean = lines(tmp_path / "clean.jsonl", records)
+    dirty = lines(tmp_path / "dirty.jsonl", [*records, b"{broken"])
+    fast, _, _ = ingest([clean])
+    slow, _, _ = ingest([dirty])
+    columns = ["source_record", "source_id", "text", "text_sha256", "text_bytes"]
+    assert fast.select(columns).equals(slow.select(columns))
+
+
+def test_unicode_text_is_kept_exactly(tmp_path: Path) -> None:
+    text = "Grüße — 日本語 — emoji 🙂\ttab"
+    path = lines(tmp_path / "u.jsonl", [json.dumps({"text": text}).encode()])
+    rows, _, _ = ingest([path])
+    assert rows["text"].to_pylist() == [text]
+    assert rows["text_bytes"].to_pylist() == [len(text.encode())]
+
+
+def test_quarantine_spools_many_bad_records(tmp_path: Path) -> None:
+    path = lines(tmp_path / "bad.jsonl", [b"{oops" for _ in range(10_000)])
+    rows, quarantined, _ = ingest([path])
+    assert rows.num_rows == 0 and quarantined.num_rows == 10_000
+
+
+def test_parquet_source(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": [1, 2, 3, 4, 5],
+                "text": ["alpha beta", None, "", "x" * 20_000, "gamma"],
+            }
+        ),
+        path,
+    )
+    rows, quarantined, _ = ingest([path], PARQUET)
+    assert rows["source_record"].to_pylist() == [0, 4]
+    assert rows["source_id"].to_pylist() == ["1", "5"]
+    assert reasons(quarantined) == {
+        1: Reason.TEXT_MISSING,
+        2: Reason.TEXT_EMPTY,
+        3: Reason.OVERSIZED_RECORD,
+    }
+
+
+def test_parquet_without_a_string_text_column(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.parquet"
+    pq.write_table(pa.table({"body": ["a", "b"]}), missing)
+    numeric = tmp_path / "numeric.parquet"
+    pq.write_table(pa.table({"text": [1, 2, 3]}), numeric)
+    rows, quarantined, _ = ingest([missing, numeric], PARQUET)
+    assert rows.num_rows == 0
+    assert (
+        sorted(quarantined["reason"].to_pylist())
+        == [Reason.TEXT_MISSING] * 2 + [Reason.TEXT_NOT_STRING] * 3
+    )
+
+
+def test_corrupt_parquet_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    rows, quarantined, _ = ingest([path], PARQUET)
+    assert rows.num_rows == 0
+    assert quarantined["reason"].to_pylist() == [Reason.UNREADABLE_FILE]
+
+
+@pytest.mark.parametrize("block_bytes", [64 * 1024, 1 << 20])
+def test_block_size_does_not_change_the_result(tmp_path: Path, block_bytes: int) -> None:
+    records = [good(i) for i in range(3000)]
+    path = lines(tmp_path / "a.jsonl", records)
+    limits = IngestConfig(max_record_bytes=10_000, read_block_bytes=block_bytes)
+    rows, _, _ = ingest([path], limits=limits)
+    assert rows["source_record"].to_pylist() == list(range(3000))

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from lakehouse.recipe import RecipeError, load_recipe, parse_recipe
+from lakehouse.storage import PROJECT_DIR
+
+VALID = """
+name: small
+landing: landing
+sources:
+  - {name: notes, path: "notes/*.jsonl", format: jsonl, domain: prose, license: CC0-1.0}
+"""
+
+
+def test_default_recipe_is_valid_and_hashed() -> None:
+    loaded = load_recipe(PROJECT_DIR / "recipes" / "default.yaml")
+    assert len(loaded.sha256) == 64
+    assert len(loaded.recipe.sources) >= 4
+    assert Path(loaded.landing_uri).is_dir()
+
+
+def test_relative_landing_resolves_against_recipe_folder(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(VALID)
+    loaded = load_recipe(path)
+    assert loaded.landing_uri == str(tmp_path / "landing")
+    source = loaded.recipe.source("notes")
+    assert loaded.source_glob(source) == f"{tmp_path}/landing/notes/*.jsonl"
+
+
+def test_remote_source_path_is_kept_as_is(tmp_path: Path) -> None:
+    text = VALID.replace('"notes/*.jsonl"', '"s3://bucket/raw/*.jsonl"')
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    loaded = load_recipe(path)
+    assert loaded.source_glob(loaded.recipe.sources[0]) == "s3://bucket/raw/*.jsonl"
+
+
+def test_unknown_key_names_its_path() -> None:
+    with pytest.raises(RecipeError, match=r"sources\.0\.colour: unknown key"):
+        parse_recipe(VALID.replace("license: CC0-1.0", "license: CC0-1.0, colour: red"))
+
+
+def test_bad_value_names_its_path() -> None:
+    with pytest.raises(RecipeError, match=r"sources\.0\.format: Input should be 'jsonl'"):
+        parse_recipe(VALID.replace("format: jsonl", "format: csv"))
+
+
+def test_bad_nested_number_names_its_path() -> None:
+    text = VALID + "ingest:\n  max_record_bytes: -3\n"
+    with pytest.raises(RecipeError, match=r"ingest\.max_record_bytes: Input should be greater"):
+        parse_recipe(text)
+
+
+def test_duplicate_source_names_are_refused() -> None:
+    text = VALID + (
+        '  - {name: notes, path: "x/*", format: jsonl, domain: prose, license: CC0-1.0}\n'
+    )
+    with pytest.raises(RecipeError, match="repeated: notes"):
+        parse_recipe(text)
+
+
+def test_missing_sources_is_refused() -> None:
+    with pytest.raises(RecipeError, match="sources: Field required"):
+        parse_recipe("name: x\nlanding: y\n")
+
+
+def test_invalid_yaml_and_non_mapping() -> None:
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        parse_recipe("name: [unclosed")
+    with pytest.raises(RecipeError, match="a recipe is a mapping"):
+        parse_recipe("- just\n- a list\n")
+
+
+def test_unreadable_recipe_file(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="cannot read recipe"):
+        load_recipe(tmp_path / "missing.yaml")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(RecipeError, match="not UTF-8"):
+        load_recipe(binary)
+
+
+def test_unknown_source_lookup_lists_known() -> None:
+    recipe = parse_recipe(VALID)
+    with pytest.raises(KeyError, match="it has: notes"):
+        recipe.source("other")
