@@ -59,15 +59,16 @@ def command_run(args: argparse.Namespace) -> int:
     from dagster_project.runs import pending_batches, prepare_instance, run_batch
 
     lakehouse = _lakehouse(args)
-    instance = prepare_instance(lakehouse.root)
-    batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
-    if not batches:
-        if not args.json:
-            print("nothing to do: no new landing files and every batch is through the funnel")
-        else:
-            print("[]")
+    with prepare_instance(lakehouse.root) as instance:
+        batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
+        outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
+    if not outcomes:
+        print(
+            "[]"
+            if args.json
+            else "nothing to do: no new landing files and every batch is through the funnel"
+        )
         return EXIT_OK
-    outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
     if args.json:
         print(json.dumps([asdict(outcome) for outcome in outcomes], indent=2, default=str))
     else:
@@ -179,7 +180,8 @@ def command_ui(args: argparse.Namespace) -> int:
     from dagster_project.runs import prepare_instance
 
     lakehouse = _lakehouse(args)
-    prepare_instance(lakehouse.root)
+    instance = prepare_instance(lakehouse.root)
+    os.environ["DAGSTER_HOME"] = instance.root_directory
     os.environ["FUNNEL_ROOT"] = lakehouse.root
     os.environ["FUNNEL_RECIPE"] = lakehouse.recipe_path
     workspace = str(PROJECT_DIR / "workspace.yaml")

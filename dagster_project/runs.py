@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,7 @@ def prepare_instance(root: str) -> dg.DagsterInstance:
     settings = Path(home) / "dagster.yaml"
     if not settings.exists():
         settings.write_text(_INSTANCE_SETTINGS)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def _root_cause(error: SerializableErrorInfo) -> str:

@@ -14,13 +14,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
+import os
 import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +43,8 @@ from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 PREVIEW_BYTES = 512
 _SPOOL_ROWS = 4096
 _PARQUET_BATCH_ROWS = 8192
+_HASH_CHUNK = 1024
+_HASH_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="sha256")
 _INGESTED_AT_TYPE = BRONZE_DOCUMENTS.schema.field("ingested_at").type
 
 
@@ -500,10 +506,7 @@ class _FileReader:
         ]
         data_buffer = texts.buffers()[2]
         data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
-        hashes = [
-            hashlib.sha256(data[start:end]).hexdigest()
-            for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-        ]
+        hashes = _sha256_hex(data, offsets.tolist())
         doc_ids = []
         for record in records.tolist():
             digest = hashlib.sha256(self._id_prefix)
@@ -530,6 +533,28 @@ class _FileReader:
             [columns[name] for name in BRONZE_DOCUMENTS.schema.names],
             schema=BRONZE_DOCUMENTS.schema,
         )
+
+
+def _sha256_hex_range(data: memoryview, bounds: list[int]) -> list[str]:
+    return [
+        hashlib.sha256(data[start:end]).hexdigest() for start, end in itertools.pairwise(bounds)
+    ]
+
+
+def _sha256_hex(data: memoryview, bounds: list[int]) -> list[str]:
+    """sha256 hex digests of `data[bounds[i]:bounds[i + 1]]`, hashed on all cores.
+
+    hashlib releases the GIL for inputs over 2 KiB, so threads hash documents in parallel.
+    """
+    count = len(bounds) - 1
+    if count < 2 * _HASH_CHUNK:
+        return _sha256_hex_range(data, bounds)
+    pieces = [bounds[start : start + _HASH_CHUNK + 1] for start in range(0, count, _HASH_CHUNK)]
+    return [
+        digest
+        for part in _HASH_POOL.map(partial(_sha256_hex_range, data), pieces)
+        for digest in part
+    ]
 
 
 @dataclass(frozen=True)

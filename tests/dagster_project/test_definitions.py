@@ -2,11 +2,13 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from assets.ingest import BRONZE_DOCUMENTS_KEY, BRONZE_QUARANTINE_KEY
 from lakehouse.storage import PROJECT_DIR
 
 
+@pytest.mark.usefixtures("instance")
 def test_definitions_load_with_everything_the_ui_shows() -> None:
     from dagster_project.definitions import defs
 
