@@ -22,6 +22,8 @@ _INSTANCE_SETTINGS = """\
 # Written by funnel on first use. Runs, schedules and sensors persist here (SQLite).
 telemetry:
   enabled: false
+python_logs:
+  python_log_level: INFO
 """
 
 
