@@ -24,6 +24,11 @@ telemetry:
   enabled: false
 python_logs:
   python_log_level: INFO
+# Runs of different batches share the ops tables (ledger, rejections), which delta-rs commits
+# optimistically; running one batch at a time keeps those commits free of conflicts.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 

@@ -28,6 +28,7 @@ METADATA_PREFIX = "funnel."
 # they keep the writer's memory flat (benchmarks/ingest.py).
 TARGET_FILE_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 8192
+_HISTORY_SEARCH = 50
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/+=-]+$")
 
 
@@ -150,10 +151,17 @@ class Catalog:
             target_file_size=TARGET_FILE_BYTES,
             writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
         )
-        version = self.version(spec)
-        if version is None:
-            raise RuntimeError(f"write to {spec.key} did not create a table")
-        return version
+        return self._committed_version(spec, commit)
+
+    def _committed_version(self, spec: TableSpec, commit: CommitInfo) -> int:
+        """The version our write created: the newest commit carrying this run and stage.
+
+        Reading the latest version instead could return another writer's later commit.
+        """
+        for entry in self.history(spec, limit=_HISTORY_SEARCH):
+            if entry.run_id == commit.run_id and entry.stage == commit.stage:
+                return entry.version
+        raise RuntimeError(f"write to {spec.key} by run {commit.run_id} left no commit")
 
     def dataset(self, table: str | TableSpec, version: int) -> ds.Dataset:
         """A pyarrow dataset of a pinned table version (lazy: files are read on scan)."""

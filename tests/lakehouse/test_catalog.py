@@ -104,3 +104,14 @@ def test_write_with_wrong_columns_fails_without_a_new_version(
         catalog.write(OPS_LEDGER, pa.table({"stage": ["x"]}), commit)
     assert catalog.version(OPS_LEDGER) is None
     assert catalog.version(OPS_BATCHES) == 0
+
+
+def test_write_returns_its_own_commit_even_after_a_later_writer(
+    catalog: Catalog, commit: CommitInfo
+) -> None:
+    first = catalog.write(OPS_BATCHES, _batches("b1", ["f1"]), commit)
+    other = CommitInfo("run-other", "register", "c" * 64, "1.0")
+    catalog.write(OPS_BATCHES, _batches("b2", ["f2"]), other)
+    assert catalog._committed_version(OPS_BATCHES, commit) == first == 0
+    with pytest.raises(RuntimeError, match="left no commit"):
+        catalog._committed_version(OPS_BATCHES, CommitInfo("never", "x", "d" * 64, "1.0"))
