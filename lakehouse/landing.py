@@ -17,7 +17,9 @@ import io
 import itertools
 import json
 import os
+import queue
 import tempfile
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import fsspec
 import numpy as np
@@ -39,6 +41,8 @@ import zstandard
 from lakehouse.batches import LandingFile
 from lakehouse.recipe import IngestConfig, SourceConfig
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
+
+T = TypeVar("T")
 
 PREVIEW_BYTES = 512
 _SPOOL_ROWS = 4096
@@ -170,14 +174,12 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Oversized:
-    line: int
     size: int
     prefix: bytes
 
 
 @dataclass(frozen=True)
 class _StreamError:
-    line: int
     reason: str
     detail: str
     partial: bytes
@@ -222,50 +224,98 @@ def _decompressing(raw: IO[bytes], uri: str) -> IO[bytes] | _ZstdStream:
 
 def _line_blocks(
     stream: IO[bytes] | _ZstdStream, block_bytes: int, max_record_bytes: int
-) -> Iterator[_Block | _Oversized | _StreamError]:
-    """Whole lines of a byte stream in blocks of about `block_bytes`.
+) -> Iterator[bytes | _Oversized | _StreamError]:
+    """Whole lines of a byte stream, in blocks of about `block_bytes`, in file order.
 
     A line longer than `max_record_bytes` that has not ended within the buffer is skipped without
-    holding it in memory and reported as `_Oversized`; a decoding failure ends the stream with a
-    `_StreamError` carrying whatever partial line was buffered.
+    holding it in memory and reported as `_Oversized` in its place; a decoding failure ends the
+    stream with a `_StreamError` carrying whatever partial line was buffered.
     """
     buffer = b""
-    line = 0
     skipping: _Oversized | None = None
+    decoded_any = False
     while True:
         try:
             chunk = stream.read(block_bytes)
         except EOFError as error:
-            yield _StreamError(line, Reason.TRUNCATED_FILE, f"file ends early: {error}", buffer)
+            yield _StreamError(Reason.TRUNCATED_FILE, f"file ends early: {error}", buffer)
             return
         except (OSError, zlib.error, zstandard.ZstdError) as error:
-            reason = Reason.CORRUPT_FILE if line or buffer else Reason.UNREADABLE_FILE
-            yield _StreamError(line, reason, f"cannot decode: {error}", buffer)
+            reason = Reason.CORRUPT_FILE if decoded_any else Reason.UNREADABLE_FILE
+            yield _StreamError(reason, f"cannot decode: {error}", buffer)
             return
+        decoded_any = True
         if not chunk:
             break
         if skipping is not None:
             end = chunk.find(b"\n")
             if end == -1:
-                skipping = _Oversized(skipping.line, skipping.size + len(chunk), skipping.prefix)
+                skipping = _Oversized(skipping.size + len(chunk), skipping.prefix)
                 continue
-            yield _Oversized(skipping.line, skipping.size + end, skipping.prefix)
-            line += 1
+            yield _Oversized(skipping.size + end, skipping.prefix)
             skipping = None
             chunk = chunk[end + 1 :]
         buffer += chunk
         cut = buffer.rfind(b"\n")
         if cut != -1:
-            block, buffer = buffer[: cut + 1], buffer[cut + 1 :]
-            yield _Block(line, block)
-            line += block.count(b"\n")
+            yield buffer[: cut + 1]
+            buffer = buffer[cut + 1 :]
         if len(buffer) > max_record_bytes:
-            skipping = _Oversized(line, len(buffer), buffer[:PREVIEW_BYTES])
+            skipping = _Oversized(len(buffer), buffer[:PREVIEW_BYTES])
             buffer = b""
     if skipping is not None:
-        yield _Oversized(skipping.line, skipping.size, skipping.prefix)
+        yield skipping
     elif buffer:
-        yield _Block(line, buffer + b"\n")
+        yield buffer + b"\n"
+
+
+def _blank(texts: pa.Array) -> pa.Array:
+    """True where a text is empty or only whitespace (scanned in place, no copy of the text)."""
+    return pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
+
+
+def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
+    """`items`, produced by a background thread up to `depth` ahead of the consumer.
+
+    Decompression, Arrow parsing and hashing release the GIL, so producing the next block
+    overlaps with consuming this one. An exception in the producer is raised to the consumer;
+    a consumer that stops early stops the producer.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            slots.put(("error", error))
+
+    producer = threading.Thread(target=produce, name="funnel-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while producer.is_alive():
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                producer.join(timeout=0.1)
 
 
 def _string_column(values: pa.Array) -> pa.Array:
@@ -318,22 +368,25 @@ class _FileReader:
 
     def _jsonl(self, stream: IO[bytes] | _ZstdStream) -> Iterator[pa.RecordBatch]:
         limit = self.limits.max_record_bytes
-        for item in _line_blocks(stream, self.limits.read_block_bytes, limit):
-            if isinstance(item, _Block):
-                batch = self._jsonl_block(item)
+        line = 0
+        blocks = _line_blocks(stream, self.limits.read_block_bytes, limit)
+        for item in prefetched(blocks, depth=2):
+            if isinstance(item, bytes):
+                batch, lines = self._jsonl_block(_Block(line, item))
+                line += lines
                 if batch is not None:
                     yield batch
             elif isinstance(item, _Oversized):
                 detail = f"record of {item.size} bytes exceeds ingest.max_record_bytes={limit}"
                 self.quarantine.add(
-                    self.file, item.line, Reason.OVERSIZED_RECORD, detail, item.prefix, item.size
+                    self.file, line, Reason.OVERSIZED_RECORD, detail, item.prefix, item.size
                 )
+                line += 1
             else:
-                self.quarantine.add(
-                    self.file, item.line, item.reason, item.detail, item.partial or None
-                )
+                self.quarantine.add(self.file, line, item.reason, item.detail, item.partial or None)
 
-    def _jsonl_block(self, block: _Block) -> pa.RecordBatch | None:
+    def _jsonl_block(self, block: _Block) -> tuple[pa.RecordBatch | None, int]:
+        """Bronze rows of a block of whole lines, and how many lines it held."""
         data = block.data
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
         starts = np.concatenate(([0], ends[:-1] + 1))
@@ -342,8 +395,8 @@ class _FileReader:
         if fast:
             parsed = self._arrow_parse(data, int(lengths.max()), len(ends))
             if parsed is not None:
-                return self._fast_rows(parsed, block, starts, ends)
-        return self._line_by_line(block, starts, ends)
+                return self._fast_rows(parsed, block, starts, ends), len(ends)
+        return self._line_by_line(block, starts, ends), len(ends)
 
     def _arrow_parse(self, data: bytes, longest: int, lines: int) -> pa.Table | None:
         text_field = self.source.text_field
@@ -377,7 +430,7 @@ class _FileReader:
             else pa.nulls(len(texts), pa.string())
         )
         missing = pc.is_null(texts)
-        blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), False)
+        blank = pc.fill_null(_blank(texts), False)
         bad = pc.or_(missing, blank)
         for index in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
             raw = block.data[starts[index] : ends[index]]
@@ -471,8 +524,7 @@ class _FileReader:
         )
         lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
         missing = pc.is_null(texts).to_numpy(zero_copy_only=False)
-        blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), True)
-        blank = blank.to_numpy(zero_copy_only=False) & ~missing
+        blank = pc.fill_null(_blank(texts), True).to_numpy(zero_copy_only=False) & ~missing
         oversized = lengths > self.limits.max_record_bytes
         for index in np.flatnonzero(missing | blank | oversized):
             if missing[index]:
@@ -606,7 +658,14 @@ def read_landing_files(
     ingested_at: datetime,
     quarantine: QuarantineSink,
 ) -> Iterator[pa.RecordBatch]:
-    """Bronze record batches of every file in turn; bad records go to `quarantine`."""
-    for landing_file, source in files:
-        reader = _FileReader(landing_file, source, limits, batch_id, ingested_at, quarantine)
-        yield from reader.batches()
+    """Bronze record batches of every file in turn; bad records go to `quarantine`.
+
+    Batches are produced one ahead of the consumer, so reading overlaps with writing.
+    """
+
+    def every_file() -> Iterator[pa.RecordBatch]:
+        for landing_file, source in files:
+            reader = _FileReader(landing_file, source, limits, batch_id, ingested_at, quarantine)
+            yield from reader.batches()
+
+    return prefetched(every_file(), depth=1)
