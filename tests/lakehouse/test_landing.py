@@ -1,5 +1,8 @@
 import gzip
+import itertools
 import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from lakehouse.landing import (
     QuarantineSink,
     Reason,
     doc_id,
+    prefetched,
     read_landing_files,
 )
 from lakehouse.recipe import IngestConfig, SourceConfig
@@ -321,3 +325,30 @@ def test_block_size_does_not_change_the_result(tmp_path: Path, block_bytes: int)
     limits = IngestConfig(max_record_bytes=10_000, read_block_bytes=block_bytes)
     rows, _, _ = ingest([path], limits=limits)
     assert rows["source_record"].to_pylist() == list(range(3000))
+
+
+def test_prefetched_keeps_order_and_raises_the_producers_error() -> None:
+    assert list(prefetched(iter(range(100)), depth=2)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("decoder broke")
+
+    with pytest.raises(ValueError, match="decoder broke"):
+        list(prefetched(failing(), depth=1))
+
+
+def test_prefetched_stops_its_producer_when_the_consumer_stops() -> None:
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        for value in itertools.count():
+            produced.append(value)
+            yield value
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    settled = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == settled <= 5
