@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pyarrow as pa
 
+from assets.lineage import LANDING, Derived, with_lineage
 from assets.partitions import batches
 from assets.resources import LakehouseResource
 from assets.tables import asset_key, table_metadata
@@ -20,6 +21,20 @@ OWNERS = ["team:data-engineering"]
 
 BRONZE_DOCUMENTS_KEY = asset_key(BRONZE_DOCUMENTS)
 BRONZE_QUARANTINE_KEY = asset_key(BRONZE_QUARANTINE)
+
+# Which raw fields each bronze column comes from: `dagster/column_lineage` and OpenLineage.
+COLUMN_LINEAGE = {
+    BRONZE_DOCUMENTS.key: {
+        "text": [Derived(LANDING, "text_field", "text exactly as it landed")],
+        "source_id": [Derived(LANDING, "id_field", "the record's own id, as a string")],
+        "text_sha256": [
+            Derived(LANDING, "text_field", "sha256 of the UTF-8 text", "TRANSFORMATION")
+        ],
+        "text_bytes": [
+            Derived(LANDING, "text_field", "UTF-8 length of the text, bytes", "TRANSFORMATION")
+        ],
+    },
+}
 
 
 @dg.multi_asset(
@@ -53,6 +68,7 @@ BRONZE_QUARANTINE_KEY = asset_key(BRONZE_QUARANTINE)
     partitions_def=batches,
     code_version="1",
 )
+@with_lineage(STAGE, COLUMN_LINEAGE)
 def ingest(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource
 ) -> Iterator[dg.MaterializeResult]:

@@ -21,6 +21,7 @@ import duckdb
 from assets.resources import LakehouseResource, default_recipe_path
 from lakehouse.batches import BatchError
 from lakehouse.catalog import Catalog
+from lakehouse.provenance import NotFoundError, ProvenanceError
 from lakehouse.recipe import RecipeError
 from lakehouse.sql import connect
 from lakehouse.storage import PROJECT_DIR, StorageConfigError, resolve_root
@@ -28,7 +29,7 @@ from lakehouse.tables import OPS_BATCHES, UnknownTableError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-USAGE_ERRORS = (RecipeError, StorageConfigError, UnknownTableError, BatchError)
+USAGE_ERRORS = (RecipeError, StorageConfigError, UnknownTableError, BatchError, ProvenanceError)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -175,6 +176,62 @@ def command_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_lineage(args: argparse.Namespace) -> int:
+    """The runs and inputs behind a table version, back to the raw landing files."""
+    from lakehouse.lineage_views import render_html, render_mermaid, render_text
+    from lakehouse.provenance import lineage_graph
+
+    try:
+        graph = lineage_graph(Catalog(args.root), args.target)
+    except NotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    output_format = "json" if args.json else args.format
+    if output_format == "json":
+        print(json.dumps(graph.as_dict(), indent=2, default=str))
+    elif output_format == "mermaid":
+        print(render_mermaid(graph))
+    elif output_format == "html":
+        print(render_html(graph), end="")
+    else:
+        print(render_text(graph))
+    return EXIT_OK
+
+
+def command_trace(args: argparse.Namespace) -> int:
+    """Where a document came from and what every stage did with it."""
+    from lakehouse.provenance import trace
+
+    try:
+        found = trace(Catalog(args.root), args.doc_id)
+    except NotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(asdict(found) | {"table_versions": found.table_versions()}, indent=2))
+        return EXIT_OK
+    print(f"doc {found.doc_id}  batch {found.batch_id}  source {found.source}")
+    print(f"from {found.source_uri}  record {found.source_record}  id {found.source_id or '-'}")
+    _print_table(
+        [asdict(outcome) for outcome in found.stages],
+        ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"],
+    )
+    return EXIT_OK
+
+
+def command_rejections(args: argparse.Namespace) -> int:
+    """How many rows each stage dropped, by rule and source, with example doc ids."""
+    from lakehouse.provenance import rejection_summary
+
+    rows = rejection_summary(
+        Catalog(args.root), stage=args.stage, rule=args.rule, source=args.source
+    )
+    if not args.json:
+        rows = [row | {"examples": " ".join(row["examples"])} for row in rows]
+    _emit(rows, ["stage", "rule", "source", "kind", "count", "examples"], args.json)
+    return EXIT_OK
+
+
 def command_ui(args: argparse.Namespace) -> int:
     """Start the Dagster webserver and daemon (`dagster dev`) on this lakehouse."""
     from dagster_project.runs import prepare_instance
@@ -219,6 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("batches", command_batches, "registered ingestion batches and their files")
     sql = add("sql", command_sql, "run SQL over the tables (e.g. select * from bronze.documents)")
     sql.add_argument("query", help="a DuckDB SQL query")
+    lineage = add("lineage", command_lineage, "runs and inputs behind a table version")
+    lineage.add_argument("target", help="table, or table@VERSION, e.g. bronze/documents@3")
+    lineage.add_argument(
+        "--format", choices=["text", "json", "mermaid", "html"], default="text", help="output"
+    )
+    trace = add("trace", command_trace, "a document's raw origin and every stage's outcome")
+    trace.add_argument("doc_id", help="32-hex-char document id")
+    rejections = add("rejections", command_rejections, "counts and examples of dropped rows")
+    rejections.add_argument("--stage", help="only this stage, e.g. ingest")
+    rejections.add_argument("--rule", help="only this rule or quarantine reason")
+    rejections.add_argument("--source", help="only this recipe source")
     return parser
 
 

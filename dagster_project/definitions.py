@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.ingest import BRONZE_DOCUMENTS_KEY
 from assets.ingest import STAGE as INGEST_STAGE
 from assets.resources import LakehouseResource
-from checks.conservation import conservation_check
+from checks.stage import stage_checks
 from dagster_project.jobs import FUNNEL_ASSETS, funnel_job
 from dagster_project.schedules import daily_funnel
 from dagster_project.sensors import landing_sensor
+from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 
 
 def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
     """Definitions bound to one lakehouse root and recipe."""
-    schedule = lakehouse.recipe().recipe.schedule
+    recipe = lakehouse.recipe().recipe
+    schedule = recipe.schedule
+    quality = recipe.checks.enabled
     return dg.Definitions(
         assets=FUNNEL_ASSETS,
-        asset_checks=[conservation_check(BRONZE_DOCUMENTS_KEY, INGEST_STAGE)],
+        asset_checks=[
+            *stage_checks(INGEST_STAGE, BRONZE_DOCUMENTS, BRONZE_QUARANTINE, quality=quality),
+        ],
         jobs=[funnel_job],
         sensors=[landing_sensor(schedule.sensor_interval_seconds)],
         schedules=[daily_funnel(schedule.cron, schedule.timezone)],

@@ -73,6 +73,38 @@ class ScheduleConfig(_Section):
     )
 
 
+class DriftTolerances(_Section):
+    """How far a batch may move from the previous table version before a drift warning."""
+
+    row_count_change: float = Field(
+        default=0.5,
+        ge=0,
+        description="Relative change of the batch's rows against the previous rows per batch.",
+    )
+    mean_length_change: float = Field(
+        default=0.25, ge=0, description="Relative change of the mean text length."
+    )
+    distribution_distance: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Total variation distance of a categorical column (domain, language).",
+    )
+    score_mean_shift: float = Field(
+        default=0.1, ge=0, description="Absolute shift of the mean of a score column."
+    )
+
+
+class ChecksConfig(_Section):
+    """Quality gates: data contracts (blocking) and drift against the previous version (warn)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run the Great Expectations contracts and drift checks of every table.",
+    )
+    drift: DriftTolerances = DriftTolerances()
+
+
 class Recipe(_Section):
     """A whole funnel configuration."""
 
@@ -81,6 +113,7 @@ class Recipe(_Section):
     sources: list[SourceConfig] = Field(min_length=1)
     ingest: IngestConfig = IngestConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    checks: ChecksConfig = ChecksConfig()
 
     @field_validator("sources")
     @classmethod

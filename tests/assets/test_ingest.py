@@ -23,7 +23,13 @@ def test_dagster_run_ingests_a_batch_into_bronze(
     (batch,) = pending_batches(instance, lakehouse)
     outcome = run_batch(instance, lakehouse, batch)
     assert outcome.success, outcome.error
-    assert outcome.checks == {"bronze/documents:conservation": True}
+    assert outcome.checks == {
+        "bronze/documents:conservation": True,
+        "bronze/documents:contract": True,
+        "bronze/documents:drift": True,
+        "bronze/quarantine:contract": True,
+        "bronze/quarantine:drift": True,
+    }
     (entry,) = outcome.stages
     assert (entry.rows_in, entry.rows_out, entry.rows_quarantined) == (53, 51, 2)
     catalog = lakehouse.catalog()
@@ -106,3 +112,17 @@ def test_failed_run_reports_the_error_and_writes_nothing(
     assert outcome.error is not None and "recipe has no source 'notes'" in outcome.error
     assert lakehouse.catalog().version(BRONZE_DOCUMENTS) is None
     assert outcome.stages == []
+
+
+def test_file_that_vanished_after_registration_is_quarantined(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
+) -> None:
+    doomed = write_jsonl_gz(landing / "notes" / "part-9.jsonl.gz", [{"text": note_text(9)}])
+    (batch,) = pending_batches(instance, lakehouse)
+    doomed.unlink()
+    outcome = run_batch(instance, lakehouse, batch)
+    assert outcome.success, outcome.error
+    (entry,) = outcome.stages
+    assert (entry.rows_in, entry.rows_out, entry.rows_quarantined) == (51, 50, 1)
+    (row,) = lakehouse.catalog().read(BRONZE_QUARANTINE).to_pylist()
+    assert row["reason"] == "file_missing" and row["source_uri"] == str(doomed)
