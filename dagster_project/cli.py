@@ -92,7 +92,10 @@ def command_run(args: argparse.Namespace) -> int:
                 ["stage", "rows_in", "rows_out", "rejected", "quarantined", "table", "version"],
             )
             for check, passed in sorted(outcome.checks.items()):
-                print(f"check {check}: {'PASSED' if passed else 'FAILED'}")
+                verdict = (
+                    "PASSED" if passed else "WARNING" if check in outcome.warnings else "FAILED"
+                )
+                print(f"check {check}: {verdict}")
             if outcome.error:
                 print(f"error: {outcome.error}")
         print(f"lakehouse: {lakehouse.root}   (funnel tables · funnel sql · make ui)")

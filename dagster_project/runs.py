@@ -42,6 +42,7 @@ class BatchRun:
     success: bool
     stages: list[LedgerEntry]
     checks: dict[str, bool] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -119,5 +120,10 @@ def run_batch(
         success=result.success and contracts_held,
         stages=ledger_entries(catalog, batch_id=batch_id),
         checks=checks,
+        warnings=sorted(
+            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            for evaluation in evaluations
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+        ),
         error=error,
     )

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.cli import main
+from tests.landing_files import note_text, write_jsonl_gz
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +108,16 @@ def test_bad_storage_options_exit_2(
 
 def test_tables_on_an_empty_lakehouse(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _json(capsys, ["--root", str(root), "tables", "--json"]) == []
+
+
+def test_drift_is_reported_as_a_warning_without_failing_the_run(
+    root: Path, recipe_path: Path, landing: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--root", str(root), "run", "--recipe", str(recipe_path)]) == 0
+    capsys.readouterr()
+    write_jsonl_gz(landing / "notes" / "part-1.jsonl.gz", [{"text": note_text(1)}])
+    assert main(["--root", str(root), "run", "--recipe", str(recipe_path)]) == 0
+    out = capsys.readouterr().out
+    assert "check bronze/documents:drift: WARNING" in out
+    assert "check bronze/documents:contract: PASSED" in out
+    assert "SUCCESS" in out
