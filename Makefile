@@ -8,9 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export FUNNEL_ROOT
 
-.PHONY: install java run test lint ui bench clean
+.PHONY: install java browser run test lint ui bench clean
 
-install: java $(VENV)/.installed
+install: java browser $(VENV)/.installed
 
 # Spark needs Java 17 or newer; install the headless JRE from Debian where it is missing.
 java:
@@ -20,6 +20,15 @@ java:
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+
+# Headless Chromium renders the project's web pages in tests (lineage graph, review page).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Chromium not found: installing Debian's chromium"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
