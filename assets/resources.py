@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 from pydantic import Field
+from pyspark.sql import SparkSession
 
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import LoadedRecipe, load_recipe
@@ -49,3 +50,28 @@ class LakehouseResource(dg.ConfigurableResource):
             code_version=code_version(),
             input_versions=inputs or {},
         )
+
+
+class SparkResource(dg.ConfigurableResource):
+    """The Spark session of a run: one per process, shared by every stage that needs Spark."""
+
+    master: str | None = Field(
+        default=None,
+        description="Spark master; None takes FUNNEL_SPARK_MASTER, then the recipe, then local[*].",
+    )
+    settings: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark settings (spark.* keys)."
+    )
+
+    def resolved_master(self, recipe: LoadedRecipe | None = None) -> str:
+        """The master this resource connects to, by precedence: field, env, recipe, local[*]."""
+        from spark_jobs.session import DEFAULT_MASTER
+
+        configured = recipe.recipe.clean.spark_master if recipe is not None else None
+        return self.master or os.environ.get("FUNNEL_SPARK_MASTER") or configured or DEFAULT_MASTER
+
+    def session(self, recipe: LoadedRecipe | None = None) -> SparkSession:
+        """The process's Spark session (started on first use, then reused)."""
+        from spark_jobs.session import spark_session
+
+        return spark_session(self.resolved_master(recipe), settings=self.settings)

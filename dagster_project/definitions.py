@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.clean import STAGE as CLEAN_STAGE
+from assets.dedup import STAGE as DEDUP_STAGE
 from assets.ingest import STAGE as INGEST_STAGE
-from assets.resources import LakehouseResource
+from assets.resources import LakehouseResource, SparkResource
 from checks.stage import stage_checks
 from dagster_project.jobs import FUNNEL_ASSETS, funnel_job
 from dagster_project.schedules import daily_funnel
 from dagster_project.sensors import landing_sensor
-from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
+from lakehouse.tables import (
+    BRONZE_DOCUMENTS,
+    BRONZE_QUARANTINE,
+    SILVER_DOCUMENTS,
+    SILVER_UNIQUE_DOCUMENTS,
+)
 
 
 def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
@@ -22,11 +29,13 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
         assets=FUNNEL_ASSETS,
         asset_checks=[
             *stage_checks(INGEST_STAGE, BRONZE_DOCUMENTS, BRONZE_QUARANTINE, quality=quality),
+            *stage_checks(CLEAN_STAGE, SILVER_DOCUMENTS, quality=quality),
+            *stage_checks(DEDUP_STAGE, SILVER_UNIQUE_DOCUMENTS, quality=quality),
         ],
         jobs=[funnel_job],
         sensors=[landing_sensor(schedule.sensor_interval_seconds)],
         schedules=[daily_funnel(schedule.cron, schedule.timezone)],
-        resources={"lakehouse": lakehouse},
+        resources={"lakehouse": lakehouse, "spark": SparkResource()},
     )
 
 

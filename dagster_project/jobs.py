@@ -2,10 +2,12 @@
 
 import dagster as dg
 
+from assets.clean import clean
+from assets.dedup import dedup
 from assets.ingest import ingest
 from assets.partitions import batches
 
-FUNNEL_ASSETS = [ingest]
+FUNNEL_ASSETS = [ingest, clean, dedup]
 
 funnel_job = dg.define_asset_job(
     name="funnel",

@@ -12,7 +12,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from lakehouse.recipe import Recipe
-from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE, TableSpec
+from lakehouse.tables import (
+    BRONZE_DOCUMENTS,
+    BRONZE_QUARANTINE,
+    SILVER_DOCUMENTS,
+    SILVER_UNIQUE_DOCUMENTS,
+    TableSpec,
+)
 
 AllowedValues = Callable[[Recipe], Collection[str]]
 Bounds = Callable[[Recipe], tuple[float | None, float | None]]
@@ -113,9 +119,44 @@ BRONZE_QUARANTINE_CONTRACT = TableContract(
     drift=DriftProfile(categorical=("reason",)),
 )
 
+
+def allowed_languages(recipe: Recipe) -> Collection[str]:
+    """Languages the clean stage keeps."""
+    return sorted(recipe.clean.language.allow)
+
+
+def language_score_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
+    """A kept document's language confidence is at least the recipe's minimum, at most 1."""
+    return (recipe.clean.language.min_score, 1.0)
+
+
+def _silver_contract(table: TableSpec, stage: str) -> TableContract:
+    return TableContract(
+        table=table,
+        stage=stage,
+        keys=("doc_id", "text_sha256", "lang"),
+        unique=("doc_id",),
+        allowed_values={
+            "domain": recipe_domains,
+            "source": recipe_sources,
+            "lang": allowed_languages,
+        },
+        bounds={"lang_score": language_score_bounds, "text_chars": lambda _recipe: (1, None)},
+        drift=DriftProfile(length_column="text_chars", categorical=("domain", "lang")),
+    )
+
+
+SILVER_DOCUMENTS_CONTRACT = _silver_contract(SILVER_DOCUMENTS, "clean")
+SILVER_UNIQUE_DOCUMENTS_CONTRACT = _silver_contract(SILVER_UNIQUE_DOCUMENTS, "dedup")
+
 CONTRACTS: dict[str, TableContract] = {
     contract.table.key: contract
-    for contract in (BRONZE_DOCUMENTS_CONTRACT, BRONZE_QUARANTINE_CONTRACT)
+    for contract in (
+        BRONZE_DOCUMENTS_CONTRACT,
+        BRONZE_QUARANTINE_CONTRACT,
+        SILVER_DOCUMENTS_CONTRACT,
+        SILVER_UNIQUE_DOCUMENTS_CONTRACT,
+    )
 }
 
 

@@ -105,6 +105,158 @@ class ChecksConfig(_Section):
     drift: DriftTolerances = DriftTolerances()
 
 
+class NormalizeConfig(_Section):
+    """Text normalization of the clean stage (the first step; later signals see its output)."""
+
+    unicode_form: Literal["NFC", "NFKC"] = Field(
+        default="NFC", description="Unicode normalization form applied to every document."
+    )
+    max_text_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="UTF-8 bytes of text above which a document is rejected (text_too_large).",
+    )
+
+
+class LanguageConfig(_Section):
+    """Language identification (fastText lid.176, bundled) and which languages are kept."""
+
+    allow: list[str] = Field(
+        default=["en"], min_length=1, description="ISO 639-1 codes of the languages kept."
+    )
+    min_score: float = Field(
+        default=0.65, ge=0, le=1, description="Lowest confidence of the top language kept."
+    )
+
+
+class GopherQualityConfig(_Section):
+    """Gopher quality rules (Rae et al. 2021); null disables one rule."""
+
+    enabled: bool = True
+    min_doc_words: int | None = Field(default=50, ge=0)
+    max_doc_words: int | None = Field(default=100_000, ge=0)
+    min_avg_word_length: float | None = Field(default=3, ge=0)
+    max_avg_word_length: float | None = Field(default=10, ge=0)
+    max_symbol_word_ratio: float | None = Field(default=0.1, ge=0)
+    max_bullet_lines_ratio: float | None = Field(default=0.9, ge=0, le=1)
+    max_ellipsis_lines_ratio: float | None = Field(default=0.3, ge=0, le=1)
+    min_alpha_words_ratio: float | None = Field(default=0.8, ge=0, le=1)
+    min_stop_words: int | None = Field(default=2, ge=0)
+
+
+class GopherRepetitionConfig(_Section):
+    """Gopher repetition rules (Rae et al. 2021, table A1); null disables one rule."""
+
+    enabled: bool = True
+    dup_para_frac: float | None = Field(default=0.3, ge=0, le=1)
+    dup_para_char_frac: float | None = Field(default=0.2, ge=0, le=1)
+    dup_line_frac: float | None = Field(default=0.3, ge=0, le=1)
+    dup_line_char_frac: float | None = Field(default=0.2, ge=0, le=1)
+    top_ngram_char_frac: dict[Literal[2, 3, 4], float] = Field(
+        default={2: 0.2, 3: 0.18, 4: 0.16},
+        description="Most frequent n-gram's share of characters, per n; above it, dropped.",
+    )
+    dup_ngram_char_frac: dict[Literal[5, 6, 7, 8, 9, 10], float] = Field(
+        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+        description="Characters in repeated n-grams, per n; above it, dropped.",
+    )
+
+
+class C4RulesConfig(_Section):
+    """C4 rules (Raffel et al. 2020) as FineWeb ran them: no terminal-punctuation rule."""
+
+    enabled: bool = True
+    remove_filtered_lines: bool = Field(
+        default=True, description="Silver text keeps only the lines the line rules keep."
+    )
+    filter_no_terminal_punct: bool = False
+    min_num_sentences: int | None = Field(default=5, ge=0)
+    min_words_per_line: int = Field(default=3, ge=0)
+    max_word_length: int = Field(default=1000, gt=0)
+    remove_citations: bool = True
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+
+
+class FineWebConfig(_Section):
+    """FineWeb's own quality rules (Penedo et al. 2024)."""
+
+    enabled: bool = True
+    line_punct_thr: float = Field(default=0.12, ge=0, le=1)
+    line_punct_exclude_zero: bool = False
+    short_line_thr: float = Field(default=0.67, ge=0, le=1)
+    short_line_length: int = Field(default=30, ge=0)
+    char_duplicates_ratio: float = Field(default=0.01, ge=0, le=1)
+    new_line_ratio: float = Field(default=0.3, ge=0)
+
+
+PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
+
+
+class PiiConfig(_Section):
+    """PII redaction: which kinds are replaced by typed placeholders such as <EMAIL>."""
+
+    kinds: list[Literal["email", "phone", "ipv4", "ipv6", "credit_card"]] = Field(
+        default=list(PII_KINDS)
+    )
+
+
+class CleanConfig(_Section):
+    """The silver clean stage: normalization, language, heuristic filters, PII redaction."""
+
+    spark_master: str | None = Field(
+        default=None,
+        description="Spark master (local[*], spark://host:7077, sc://host:15002); "
+        "FUNNEL_SPARK_MASTER overrides it.",
+    )
+    tokenizer: Literal["spacy", "whitespace"] = Field(
+        default="spacy",
+        description="Word tokens of the filters: spaCy-style as DataTrove/FineWeb, or "
+        "whitespace-separated words as the Gopher paper.",
+    )
+    normalize: NormalizeConfig = NormalizeConfig()
+    language: LanguageConfig = LanguageConfig()
+    gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
+    gopher_quality: GopherQualityConfig = GopherQualityConfig()
+    c4: C4RulesConfig = C4RulesConfig()
+    fineweb: FineWebConfig = FineWebConfig()
+    pii: PiiConfig = PiiConfig()
+
+
+class DedupConfig(_Section):
+    """The dedup stage: exact duplicates by content hash, near duplicates by MinHash-LSH."""
+
+    shingle_size: int = Field(
+        default=5, ge=1, description="Words per shingle (word n-grams, lower-cased)."
+    )
+    bands: int = Field(default=14, ge=1, description="LSH bands (FineWeb: 14).")
+    rows_per_band: int = Field(
+        default=8, ge=1, description="MinHash values per band (FineWeb: 8); bands × rows hashes."
+    )
+    seed: int = Field(
+        default=1, ge=0, description="Seed of the hash permutations; a new seed re-keys every band."
+    )
+    jaccard_threshold: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Estimated Jaccard similarity (from the whole signature) a candidate pair "
+        "sharing a band must reach to count as near duplicates; 0 trusts every band match.",
+    )
+    max_component_rounds: int = Field(
+        default=64,
+        ge=1,
+        description="Rounds of the connected-components iteration before the stage gives up.",
+    )
+
+    @property
+    def num_hashes(self) -> int:
+        """Length of a MinHash signature: bands × rows per band."""
+        return self.bands * self.rows_per_band
+
+
 class Recipe(_Section):
     """A whole funnel configuration."""
 
@@ -113,6 +265,8 @@ class Recipe(_Section):
     sources: list[SourceConfig] = Field(min_length=1)
     ingest: IngestConfig = IngestConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    clean: CleanConfig = CleanConfig()
+    dedup: DedupConfig = DedupConfig()
     checks: ChecksConfig = ChecksConfig()
 
     @field_validator("sources")

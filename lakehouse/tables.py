@@ -143,9 +143,121 @@ OPS_REJECTIONS = TableSpec(
     description="Every document a stage dropped, with the rule, value and threshold.",
 )
 
+
+def _silver_signal_fields() -> list[pa.Field]:
+    """Filter signals of the clean stage, one column each (names as in spark_jobs)."""
+    fractions = [
+        "gopher_dup_para_frac",
+        "gopher_dup_para_char_frac",
+        "gopher_dup_line_frac",
+        "gopher_dup_line_char_frac",
+        *(f"gopher_top_{n}_gram_char_frac" for n in (2, 3, 4)),
+        *(f"gopher_dup_{n}_gram_char_frac" for n in range(5, 11)),
+    ]
+    fields = [_field(name, pa.float64(), nullable=True) for name in fractions]
+    fields += [
+        _field("gopher_word_count", pa.int64(), True, "words that are not only symbols"),
+        _field("gopher_mean_word_length", pa.float64(), True, "characters"),
+        _field("gopher_hash_ratio", pa.float64(), True, "'#' per word"),
+        _field("gopher_ellipsis_ratio", pa.float64(), True, "ellipses per word"),
+        _field("gopher_bullet_lines_ratio", pa.float64(), True),
+        _field("gopher_ellipsis_lines_ratio", pa.float64(), True),
+        _field("gopher_alpha_words_ratio", pa.float64(), True),
+        _field("gopher_stop_words", pa.int64(), True, "distinct Gopher stop words present"),
+        _field("c4_lorem_ipsum_lines", pa.int64(), True),
+        _field("c4_curly_bracket_lines", pa.int64(), True),
+        _field("c4_sentences", pa.int64(), True, "sentences in the lines C4 keeps"),
+        _field("c4_lines_removed", pa.int64(), True, "lines removed by C4's line rules"),
+        _field("fineweb_lines", pa.int64(), True),
+        _field("fineweb_line_punct_ratio", pa.float64(), True),
+        _field("fineweb_short_line_ratio", pa.float64(), True),
+        _field("fineweb_char_dup_ratio", pa.float64(), True),
+        _field("fineweb_newline_ratio", pa.float64(), True, "newlines per word"),
+    ]
+    return fields
+
+
+SILVER_DOCUMENTS = TableSpec(
+    layer="silver",
+    name="documents",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="as in bronze/documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("source", pa.string()),
+            _field("domain", pa.string()),
+            _field("license", pa.string()),
+            _field("source_uri", pa.string()),
+            _field("source_record", pa.int64()),
+            _field("source_id", pa.string(), nullable=True),
+            _field("text", pa.large_string(), doc="normalized, line-filtered, PII-redacted"),
+            _field("text_sha256", pa.string(), doc="sha256 of this text (UTF-8)"),
+            _field("text_chars", pa.int64(), doc="characters of this text"),
+            _field("bronze_text_sha256", pa.string(), doc="sha256 of the text as it landed"),
+            _field("lang", pa.string(), doc="ISO 639 code from fastText lid.176"),
+            _field("lang_score", pa.float64(), doc="confidence of lang, 0-1"),
+            *_silver_signal_fields(),
+            *(
+                _field(f"pii_{kind}", pa.int32(), doc=f"{kind} spans redacted")
+                for kind in ("email", "phone", "ipv4", "ipv6", "credit_card")
+            ),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Documents kept by the clean stage, with every filter signal and PII counts.",
+)
+
+
+SILVER_UNIQUE_DOCUMENTS = TableSpec(
+    layer="silver",
+    name="unique_documents",
+    schema=SILVER_DOCUMENTS.schema,
+    partition_by=("batch_id",),
+    description="Silver documents left after exact and MinHash-LSH near-duplicate removal, "
+    "global across batches.",
+)
+
+SILVER_DEDUP_INDEX = TableSpec(
+    layer="silver",
+    name="dedup_index",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="a document kept by the dedup stage"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("ingested_at", TIMESTAMP, doc="when the document was ingested"),
+            _field("text_sha256", pa.string(), doc="sha256 of the normalized text (UTF-8)"),
+            _field(
+                "signature",
+                pa.list_(pa.field("element", pa.int32(), nullable=False)),
+                nullable=True,
+                doc="MinHash values (bands × rows, uint32 stored as int32); null without words",
+            ),
+            _field(
+                "band_keys",
+                pa.list_(pa.field("element", pa.int64(), nullable=False)),
+                nullable=True,
+                doc="one 64-bit key per LSH band; null without words",
+            ),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Content hash, MinHash signature and LSH band keys of every kept document: "
+    "what later batches are deduplicated against, without recomputing signatures.",
+)
+
+
 TABLES: dict[str, TableSpec] = {
     spec.key: spec
-    for spec in (BRONZE_DOCUMENTS, BRONZE_QUARANTINE, OPS_BATCHES, OPS_LEDGER, OPS_REJECTIONS)
+    for spec in (
+        BRONZE_DOCUMENTS,
+        BRONZE_QUARANTINE,
+        SILVER_DOCUMENTS,
+        SILVER_UNIQUE_DOCUMENTS,
+        SILVER_DEDUP_INDEX,
+        OPS_BATCHES,
+        OPS_LEDGER,
+        OPS_REJECTIONS,
+    )
 }
 
 

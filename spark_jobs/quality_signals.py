@@ -1,0 +1,343 @@
+"""Signals of the published heuristic quality filters, computed from one tokenization.
+
+Gopher quality and Gopher repetition (Rae et al. 2021, table A1), C4 (Raffel et al. 2020) and
+FineWeb (Penedo et al. 2024), each as DataTrove computes them, so that thresholds taken from
+the recipe reproduce DataTrove's keep/drop decisions. These functions only measure; the
+decisions are taken in `spark_jobs.decisions` from the recipe's thresholds.
+
+All fractions are of characters of the (normalized) document unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+
+from lakehouse.recipe import C4RulesConfig, CleanConfig
+from spark_jobs.tokens import (
+    PUNCTUATION_CHARS,
+    TERMINAL_PUNCTUATION_TUPLE,
+    TokenizerName,
+    sentence_count,
+    spacy_style_tokens,
+    tokenize,
+)
+
+STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+POLICY_PHRASES = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
+CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+_LINE_BREAKS = re.compile("\n+")
+
+
+def _duplicates(elements: Sequence[str]) -> tuple[int, int]:
+    """(repeated elements, characters in repeats): an element counts from its second time."""
+    seen: set[str] = set()
+    repeated = characters = 0
+    for element in elements:
+        if element in seen:
+            repeated += 1
+            characters += len(element)
+        else:
+            seen.add(element)
+    return repeated, characters
+
+
+def _ngram_ids(token_ids: list[int], n: int) -> list[tuple[int, ...]]:
+    return list(zip(*(token_ids[offset:] for offset in range(n)), strict=False))
+
+
+def _top_ngram_chars(token_ids: list[int], lengths: list[int], n: int) -> int:
+    """Characters covered by the most frequent n-gram (joined by spaces) times its count.
+
+    Ties go to the n-gram seen first, as `Counter.most_common` breaks them.
+    """
+    grams = _ngram_ids(token_ids, n)
+    if not grams:
+        return 0
+    counts = Counter(grams)
+    best = max(counts.values())
+    gram = next(gram for gram, count in counts.items() if count == best)
+    start = grams.index(gram)
+    return (sum(lengths[start : start + n]) + n - 1) * best
+
+
+def _duplicated_ngram_chars(token_ids: list[int], lengths: list[int], n: int) -> int:
+    """Characters in repeated n-grams, skipping past each repeat (Gopher's definition)."""
+    grams = _ngram_ids(token_ids, n)
+    if len(set(grams)) == len(grams):
+        return 0
+    seen: set[tuple[int, ...]] = set()
+    repeated = 0
+    index = 0
+    while index < len(grams):
+        gram = grams[index]
+        if gram in seen:
+            repeated += sum(lengths[index : index + n])
+            index += n
+        else:
+            seen.add(gram)
+            index += 1
+    return repeated
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float | None]:
+    """Duplicate line/paragraph fractions and top/duplicated n-gram character fractions."""
+    size = len(text)
+    paragraphs = _PARAGRAPH_BREAK.split(text.strip())
+    para_repeats, para_chars = _duplicates(paragraphs)
+    lines = _LINE_BREAKS.split(text)
+    line_repeats, line_chars = _duplicates(lines)
+    vocabulary: dict[str, int] = {}
+    token_ids = [vocabulary.setdefault(word, len(vocabulary)) for word in words]
+    lengths = [len(word) for word in words]
+    signals: dict[str, float | None] = {
+        "gopher_dup_para_frac": _ratio(para_repeats, len(paragraphs)),
+        "gopher_dup_para_char_frac": _ratio(para_chars, size),
+        "gopher_dup_line_frac": _ratio(line_repeats, len(lines)),
+        "gopher_dup_line_char_frac": _ratio(line_chars, size),
+    }
+    for n in TOP_NGRAM_SIZES:
+        signals[f"gopher_top_{n}_gram_char_frac"] = _ratio(
+            _top_ngram_chars(token_ids, lengths, n), size
+        )
+    repeats = True
+    for n in DUPLICATE_NGRAM_SIZES:
+        # No repeated n-gram means no repeated longer one either.
+        repeated = _duplicated_ngram_chars(token_ids, lengths, n) if repeats else 0
+        repeats = repeated > 0
+        signals[f"gopher_dup_{n}_gram_char_frac"] = _ratio(repeated, size)
+    return signals
+
+
+@lru_cache(maxsize=1 << 18)
+def _token_traits(token: str) -> tuple[bool, bool]:
+    """(has a character that is not punctuation, has a letter) of one token."""
+    return (
+        any(char not in PUNCTUATION_CHARS for char in token),
+        any(char.isalpha() for char in token),
+    )
+
+
+def gopher_quality_signals(text: str, words: list[str]) -> dict[str, float | None]:
+    """Word count, mean word length, symbol ratios, bullet/ellipsis lines, alpha words, stops.
+
+    Words made only of punctuation are left out of the count and the mean length, as in
+    DataTrove; the symbol and alphabetic ratios divide by all tokens.
+    """
+    n_words = len(words)
+    traits = [_token_traits(word) for word in words]
+    content_lengths = [
+        len(word) for word, (content, _) in zip(words, traits, strict=True) if content
+    ]
+    lines = text.splitlines()
+    bullets = sum(line.lstrip().startswith("•") or line.lstrip().startswith("-") for line in lines)
+    ellipsis_ends = sum(
+        line.rstrip().endswith("...") or line.rstrip().endswith("…") for line in lines
+    )
+    alpha_words = sum(alpha for _, alpha in traits)
+    return {
+        "gopher_word_count": len(content_lengths),
+        "gopher_mean_word_length": _ratio(sum(content_lengths), len(content_lengths)),
+        "gopher_hash_ratio": _ratio(text.count("#"), n_words),
+        "gopher_ellipsis_ratio": _ratio(text.count("...") + text.count("…"), n_words),
+        "gopher_bullet_lines_ratio": _ratio(bullets, len(lines)),
+        "gopher_ellipsis_lines_ratio": _ratio(ellipsis_ends, len(lines)),
+        "gopher_alpha_words_ratio": _ratio(alpha_words, n_words),
+        "gopher_stop_words": len(STOP_WORDS.intersection(words)),
+    }
+
+
+@dataclass
+class C4Outcome:
+    """What the C4 rules found in a document, and the text of the lines they keep."""
+
+    lorem_ipsum_lines: int
+    curly_bracket_lines: int
+    sentences: int
+    lines_removed: int
+    kept_text: str
+    kept_words: list[str]
+
+
+def c4_lines(text: str, config: C4RulesConfig, tokenizer: TokenizerName) -> C4Outcome:
+    """Apply C4's line rules; count the document-level hits (lorem ipsum, `{`) and sentences.
+
+    A line is removed when one of its words is longer than `max_word_length`, when it has fewer
+    than `min_words_per_line` words, mentions javascript, or holds a cookie/terms-of-use phrase
+    (and, when enabled, when it lacks terminal punctuation). Citation marks such as `[1]` are
+    cut from kept lines. Sentences are counted on kept lines only, as C4 does.
+    """
+    lorem = curly = sentences = removed = 0
+    kept: list[str] = []
+    kept_words: list[str] = []
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        chunks = line.split()
+        if any(len(chunk) > config.max_word_length for chunk in chunks):
+            removed += 1
+            continue
+        cited = CITATION.sub("", line) if config.remove_citations else line
+        if config.filter_no_terminal_punct and (
+            not cited.endswith((".", "?", "!", '"', "'")) or cited.endswith("...")
+        ):
+            removed += 1
+            continue
+        if len(chunks) < config.min_words_per_line:
+            removed += 1
+            continue
+        lowered = cited.lower()
+        if "lorem ipsum" in lowered:
+            lorem += 1
+        if config.filter_javascript and "javascript" in lowered:
+            removed += 1
+            continue
+        if "{" in cited:
+            curly += 1
+        if config.filter_policy and any(phrase in lowered for phrase in POLICY_PHRASES):
+            removed += 1
+            continue
+        line_tokens = spacy_style_tokens(cited)
+        sentences += sentence_count(line_tokens)
+        kept.append(cited)
+        kept_words.extend(line_tokens if tokenizer == "spacy" else cited.split())
+    kept_text = "\n".join(kept).strip()
+    return C4Outcome(lorem, curly, sentences, removed, kept_text, kept_words)
+
+
+def fineweb_signals(
+    text: str, words: list[str], short_line_length: int = 30
+) -> dict[str, float | None]:
+    """Line-punctuation ratio, short-line ratio, duplicated-line characters, newline ratio."""
+    lines = [line for line in text.split("\n") if line.strip() != ""]
+    if not lines:
+        return {
+            "fineweb_lines": 0,
+            "fineweb_line_punct_ratio": None,
+            "fineweb_short_line_ratio": None,
+            "fineweb_char_dup_ratio": None,
+            "fineweb_newline_ratio": None,
+        }
+    return {
+        "fineweb_lines": len(lines),
+        "fineweb_line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION_TUPLE) for line in lines)
+        / len(lines),
+        "fineweb_short_line_ratio": sum(len(line) <= short_line_length for line in lines)
+        / len(lines),
+        "fineweb_char_dup_ratio": _ratio(_duplicates(lines)[1], len(text) - text.count("\n")),
+        "fineweb_newline_ratio": _ratio(text.count("\n"), len(words)),
+    }
+
+
+def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | None], str]:
+    """Every quality signal of one normalized document, and its text after C4's line rules.
+
+    The document is tokenized once; Gopher signals use those words, C4 and FineWeb the words of
+    the lines C4 keeps (FineWeb's filter runs on C4's output, as in FineWeb's pipeline).
+    """
+    words = tokenize(text, config.tokenizer)
+    signals = gopher_repetition_signals(text, words)
+    signals.update(gopher_quality_signals(text, words))
+    outcome = c4_lines(text, config.c4, config.tokenizer)
+    signals.update(
+        {
+            "c4_lorem_ipsum_lines": outcome.lorem_ipsum_lines,
+            "c4_curly_bracket_lines": outcome.curly_bracket_lines,
+            "c4_sentences": outcome.sentences,
+            "c4_lines_removed": outcome.lines_removed,
+        }
+    )
+    signals.update(
+        fineweb_signals(outcome.kept_text, outcome.kept_words, config.fineweb.short_line_length)
+    )
+    return signals, outcome.kept_text
+
+
+# Every signal column, with its Spark SQL type, in table order.
+SIGNAL_COLUMNS: dict[str, str] = {
+    "gopher_dup_para_frac": "double",
+    "gopher_dup_para_char_frac": "double",
+    "gopher_dup_line_frac": "double",
+    "gopher_dup_line_char_frac": "double",
+    **{f"gopher_top_{n}_gram_char_frac": "double" for n in TOP_NGRAM_SIZES},
+    **{f"gopher_dup_{n}_gram_char_frac": "double" for n in DUPLICATE_NGRAM_SIZES},
+    "gopher_word_count": "long",
+    "gopher_mean_word_length": "double",
+    "gopher_hash_ratio": "double",
+    "gopher_ellipsis_ratio": "double",
+    "gopher_bullet_lines_ratio": "double",
+    "gopher_ellipsis_lines_ratio": "double",
+    "gopher_alpha_words_ratio": "double",
+    "gopher_stop_words": "long",
+    "c4_lorem_ipsum_lines": "long",
+    "c4_curly_bracket_lines": "long",
+    "c4_sentences": "long",
+    "c4_lines_removed": "long",
+    "fineweb_lines": "long",
+    "fineweb_line_punct_ratio": "double",
+    "fineweb_short_line_ratio": "double",
+    "fineweb_char_dup_ratio": "double",
+    "fineweb_newline_ratio": "double",
+}
+
+
+def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None = None) -> DataFrame:
+    """Add every signal column and `c4_text` (the text after C4's line rules).
+
+    One Arrow-vectorized pass: each document is tokenized once and the words are shared by all
+    four filter families. Rows where `measure` is false (already rejected) get nulls.
+    """
+    schema = ", ".join(
+        [f"{name} {kind}" for name, kind in SIGNAL_COLUMNS.items()] + ["c4_text string"]
+    )
+
+    @pandas_udf(schema)  # type: ignore[call-overload]
+    def _signals(texts: pd.Series, wanted: pd.Series) -> pd.DataFrame:
+        rows: list[dict[str, Any]] = []
+        for text, keep in zip(texts, wanted, strict=True):
+            if not keep or not text:
+                rows.append({})
+                continue
+            signals, kept_text = document_signals(text, config)
+            rows.append(signals | {"c4_text": kept_text})
+        # Explicit nullable dtypes: a batch with no measured row must still convert to Arrow
+        # as typed nulls, not as a float column of NaN.
+        frame = {
+            name: pd.array(
+                [row.get(name) for row in rows], dtype="Int64" if kind == "long" else "Float64"
+            )
+            for name, kind in SIGNAL_COLUMNS.items()
+        }
+        frame["c4_text"] = pd.Series([row.get("c4_text") for row in rows], dtype=object)
+        return pd.DataFrame(frame)
+
+    flag = measure if measure is not None else F.lit(True)
+    return (
+        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text"), flag))
+        .select(
+            "*", *(F.col(f"_signals.{name}").alias(name) for name in [*SIGNAL_COLUMNS, "c4_text"])
+        )
+        .drop("_signals")
+    )

@@ -1,0 +1,133 @@
+import hashlib
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.recipe import CleanConfig
+from spark_jobs.clean import SILVER_COLUMNS, clean_documents
+from tests.spark_cluster import spark  # noqa: F401  (fixture)
+
+GOOD = "\n".join(
+    [
+        "The history of the town is long and it has been told many times by the people who "
+        "live there. Most of them agree that the river was the reason the first houses were "
+        "built on its banks.",
+        "Trade with the villages upstream made the merchants rich, and with their money they "
+        "paid for the bridge, the school and a hall for the council to meet in.",
+        "Today the old market square is still the heart of the place, with the church on one "
+        "side and a row of small shops on the other. Visitors come in summer to walk along the "
+        "water and to eat in the cafes that line the quay.",
+        "In winter it is quiet. The boats are pulled up onto the shore, the shops close early "
+        "and only the bakery keeps its lights on until late in the evening.",
+    ]
+)
+
+
+def bronze(spark: SparkSession, texts: list[str]) -> DataFrame:  # noqa: F811
+    rows = [
+        {
+            "doc_id": f"d{index:03d}",
+            "batch_id": "b1",
+            "source": "notes",
+            "domain": "prose",
+            "license": "CC0-1.0",
+            "source_uri": "file:///notes.jsonl",
+            "source_record": index,
+            "source_id": None,
+            "text": text,
+            "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "text_bytes": len(text.encode()),
+        }
+        for index, text in enumerate(texts)
+    ]
+    schema = (
+        "doc_id string, batch_id string, source string, domain string, license string, "
+        "source_uri string, source_record long, source_id string, text string, "
+        "text_sha256 string, text_bytes long"
+    )
+    return spark.createDataFrame(rows, schema)
+
+
+def outcomes(spark: SparkSession, texts: list[str], config: CleanConfig) -> list[dict]:  # noqa: F811
+    cleaned = clean_documents(bronze(spark, texts), config)
+    return [row.asDict(recursive=True) for row in cleaned.orderBy("doc_id").collect()]
+
+
+def test_good_prose_is_kept_with_signals_and_redacted_pii(spark: SparkSession) -> None:  # noqa: F811
+    text = GOOD + "\nWrite to jane@example.org or call +44 20 7946 0321 for the tour."
+    (row,) = outcomes(spark, [text], CleanConfig())
+    assert row["rejection"] is None, row["rejection"]
+    assert row["outcome"] == "kept"
+    assert row["lang"] == "en" and row["lang_score"] > 0.65
+    assert "<EMAIL>" in row["text"] and "<PHONE>" in row["text"]
+    assert (row["pii_email"], row["pii_phone"], row["pii_ipv4"]) == (1, 1, 0)
+    assert row["text_sha256"] == hashlib.sha256(row["text"].encode()).hexdigest()
+    assert row["gopher_word_count"] > 50 and row["c4_sentences"] >= 5
+    assert set(SILVER_COLUMNS) <= set(row)
+
+
+def test_bad_input_is_rejected_with_a_reason_and_no_row_is_lost(spark: SparkSession) -> None:  # noqa: F811
+    texts = [
+        ("x" * 99 + " ") * 12_000,  # over 1 MB of text
+        " \n\t \u3000 \n",  # only whitespace
+        "!!! ... ??? --- ,,, ;;; ::: !!! ... ??? --- ,,, ;;;",  # only punctuation
+        "Hello world. Привет мир. こんにちは世界。 مرحبا بالعالم. " * 20,  # mixed scripts
+        GOOD
+        + "\n"
+        + "z" * 100_000
+        + "\n"
+        + GOOD.replace("river", "stream").replace("bakery", "tavern"),  # 100k-char line
+        "Dies ist ein deutscher Satz über das Wetter, der ganz normal ist. " * 10,
+    ]
+    rows = outcomes(spark, texts, CleanConfig())
+    assert len(rows) == len(texts)
+    rules = [row["rejection"]["rule"] if row["rejection"] else None for row in rows]
+    assert rules[0] == "text_too_large"
+    assert rows[0]["rejection"]["value"] == 1_200_000
+    assert rows[0]["rejection"]["threshold"] == 1_000_000
+    assert rules[1] == "empty_after_normalization"
+    assert rules[2] is not None and rules[2].startswith(("language_", "gopher_"))
+    assert rules[3] is not None
+    # The 100k-character word makes the mean word length absurd (Gopher); C4 drops its line.
+    assert rules[4] == "gopher_above_avg_word_length"
+    assert rows[4]["c4_lines_removed"] == 1
+    assert rules[5] == "language_not_allowed"
+    assert rows[5]["rejection"]["detail"].startswith("lang=de")
+    assert all(row["text"] is None for row in rows if row["rejection"])
+
+
+def test_thresholds_come_from_the_recipe(spark: SparkSession) -> None:  # noqa: F811
+    strict = CleanConfig.model_validate(
+        {"gopher_quality": {"min_doc_words": 10_000}, "language": {"allow": ["en", "de"]}}
+    )
+    rows = outcomes(spark, [GOOD, "Dies ist ein deutscher Satz über das Wetter. " * 3], strict)
+    first, second = (row["rejection"] for row in rows)
+    assert first["rule"] == "gopher_short_doc" and first["threshold"] == 10_000
+    assert first["value"] == rows[0]["gopher_word_count"]
+    assert second["rule"].startswith("gopher_") and second["detail"].startswith("also: ")
+    relaxed = CleanConfig.model_validate(
+        {
+            "gopher_quality": {"enabled": False},
+            "gopher_repetition": {"enabled": False},
+            "c4": {"enabled": False},
+            "fineweb": {"enabled": False},
+            "language": {"allow": ["de"], "min_score": 0.1},
+        }
+    )
+    rows = outcomes(spark, ["Dies ist ein deutscher Satz über das Wetter. " * 3], relaxed)
+    assert rows[0]["rejection"] is None
+    assert rows[0]["gopher_word_count"] is not None  # signals are stored even when not used
+
+
+@pytest.mark.parametrize("tokenizer", ["spacy", "whitespace"])
+def test_both_tokenizers_keep_plain_prose(spark: SparkSession, tokenizer: str) -> None:  # noqa: F811
+    config = CleanConfig.model_validate({"tokenizer": tokenizer})
+    (row,) = outcomes(spark, [GOOD], config)
+    assert row["rejection"] is None
+
+
+def test_a_batch_where_no_document_reaches_the_filters(spark: SparkSession) -> None:  # noqa: F811
+    german = ["Dies ist ein deutscher Satz über das Wetter, der ganz normal ist. " * 10] * 3
+    rows = outcomes(spark, german, CleanConfig())
+    assert [row["rejection"]["rule"] for row in rows] == ["language_not_allowed"] * 3
+    assert all(row["gopher_word_count"] is None for row in rows)
