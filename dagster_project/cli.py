@@ -55,6 +55,19 @@ def _lakehouse(args: argparse.Namespace) -> LakehouseResource:
     return lakehouse
 
 
+def _stop_spark() -> None:
+    """Stop the run's Spark session, if a stage started one, before the process exits.
+
+    Left to interpreter shutdown, the session's gateway threads can abort the process after
+    the work is done, turning a successful run into a non-zero exit.
+    """
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Register new landing files and run the funnel for each pending batch."""
     from dagster_project.runs import pending_batches, prepare_instance, run_batch
@@ -63,6 +76,7 @@ def command_run(args: argparse.Namespace) -> int:
     with prepare_instance(lakehouse.root) as instance:
         batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
         outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
+    _stop_spark()
     if not outcomes:
         print(
             "[]"

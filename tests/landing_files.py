@@ -6,6 +6,8 @@ import gzip
 import json
 from pathlib import Path
 
+import dagster as dg
+
 RECIPE_TEMPLATE = """\
 name: test
 landing: {landing}
@@ -37,3 +39,7 @@ def write_recipe(folder: Path, landing: Path, max_record_bytes: int = 100_000) -
     path = folder / "recipe.yaml"
     path.write_text(RECIPE_TEMPLATE.format(landing=landing, max_record_bytes=max_record_bytes))
     return path
+
+
+# The bronze assets alone: tests of the ingest stage need not run the Spark stages after it.
+INGEST_ASSETS = [dg.AssetKey(["bronze", "documents"]), dg.AssetKey(["bronze", "quarantine"])]

@@ -8,7 +8,7 @@ from assets.resources import LakehouseResource
 from dagster_project.runs import pending_batches, run_batch
 from lakehouse.ledger import ledger_entries
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
-from tests.landing_files import note_text, write_jsonl_gz
+from tests.landing_files import INGEST_ASSETS, note_text, write_jsonl_gz
 
 
 def _bad_file(landing: Path) -> None:
@@ -21,7 +21,7 @@ def test_dagster_run_ingests_a_batch_into_bronze(
 ) -> None:
     _bad_file(landing)
     (batch,) = pending_batches(instance, lakehouse)
-    outcome = run_batch(instance, lakehouse, batch)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success, outcome.error
     assert outcome.checks == {
         "bronze/documents:conservation": True,
@@ -64,10 +64,10 @@ def test_rerunning_a_batch_replaces_its_rows(
 ) -> None:
     _bad_file(landing)
     (first,) = pending_batches(instance, lakehouse)
-    run_batch(instance, lakehouse, first)
+    run_batch(instance, lakehouse, first, assets=INGEST_ASSETS)
     catalog = lakehouse.catalog()
     before = catalog.read(BRONZE_DOCUMENTS).sort_by("doc_id")
-    again = run_batch(instance, lakehouse, first)
+    again = run_batch(instance, lakehouse, first, assets=INGEST_ASSETS)
     assert again.success
     after = catalog.read(BRONZE_DOCUMENTS).sort_by("doc_id")
     assert after.num_rows == before.num_rows == 51
@@ -82,13 +82,13 @@ def test_a_second_batch_only_reads_new_files(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
 ) -> None:
     (first,) = pending_batches(instance, lakehouse)
-    run_batch(instance, lakehouse, first)
+    run_batch(instance, lakehouse, first, assets=INGEST_ASSETS)
     assert pending_batches(instance, lakehouse) == []
     write_jsonl_gz(
         landing / "notes" / "part-1.jsonl.gz", [{"text": note_text(i)} for i in range(7)]
     )
     (second,) = pending_batches(instance, lakehouse)
-    assert run_batch(instance, lakehouse, second).success
+    assert run_batch(instance, lakehouse, second, assets=INGEST_ASSETS).success
     documents = lakehouse.catalog().read(BRONZE_DOCUMENTS)
     counts = documents.group_by("batch_id").aggregate([("doc_id", "count")])
     assert dict(
@@ -120,7 +120,7 @@ def test_file_that_vanished_after_registration_is_quarantined(
     doomed = write_jsonl_gz(landing / "notes" / "part-9.jsonl.gz", [{"text": note_text(9)}])
     (batch,) = pending_batches(instance, lakehouse)
     doomed.unlink()
-    outcome = run_batch(instance, lakehouse, batch)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success, outcome.error
     (entry,) = outcome.stages
     assert (entry.rows_in, entry.rows_out, entry.rows_quarantined) == (51, 50, 1)

@@ -20,7 +20,7 @@ from lakehouse.contracts import BRONZE_DOCUMENTS_CONTRACT
 from lakehouse.ledger import ledger_entries
 from lakehouse.lineage import read_events
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
-from tests.landing_files import write_jsonl_gz
+from tests.landing_files import INGEST_ASSETS, write_jsonl_gz
 from tests.lineage_schemas import registry, validation_errors
 
 
@@ -62,7 +62,7 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
 ) -> None:
     _bad_file(landing)
     (batch,) = pending_batches(instance, lakehouse)
-    outcome = run_batch(instance, lakehouse, batch)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success, outcome.error
     assert outcome.checks == {
         "bronze/documents:conservation": True,
@@ -164,7 +164,7 @@ def test_an_exception_in_an_asset_emits_fail(
     trimmed = tmp_path / "trimmed.yaml"
     trimmed.write_text("\n".join(line for line in recipe.splitlines() if "name: notes" not in line))
     broken = LakehouseResource(root=lakehouse.root, recipe_path=str(trimmed))
-    outcome = run_batch(instance, broken, batch)
+    outcome = run_batch(instance, broken, batch, assets=INGEST_ASSETS)
     assert not outcome.success
     schemas = registry()
     for job in ("bronze/documents", "bronze/quarantine"):
@@ -211,7 +211,7 @@ def test_http_transport_receives_every_event_of_a_run(
     url, received = lineage_server
     monkeypatch.setenv("OPENLINEAGE_URL", url)
     (batch,) = pending_batches(instance, lakehouse)
-    assert run_batch(instance, lakehouse, batch).success
+    assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
     stored = read_events(lakehouse.root)
     assert len(received) == len(stored) >= 8
     assert sorted(event["run"]["runId"] + event["eventType"] for event in received) == sorted(
@@ -227,7 +227,7 @@ def test_an_unreachable_endpoint_does_not_fail_the_run(
         closed_port = probe.getsockname()[1]
     monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{closed_port}")
     (batch,) = pending_batches(instance, lakehouse)
-    outcome = run_batch(instance, lakehouse, batch)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success, outcome.error
     assert len(_events(lakehouse, "bronze/documents", "COMPLETE")) == 1
 
@@ -239,7 +239,7 @@ def test_switched_off_there_is_no_lineage_and_only_conservation(
     recipe = Path(lakehouse.recipe_path)
     recipe.write_text(recipe.read_text() + "checks:\n  enabled: false\n")
     (batch,) = pending_batches(instance, lakehouse)
-    outcome = run_batch(instance, lakehouse, batch)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success
     assert outcome.checks == {"bronze/documents:conservation": True}
     assert read_events(lakehouse.root) == []
@@ -253,7 +253,7 @@ def test_trace_rejections_and_lineage_commands(
 ) -> None:
     _bad_file(landing)
     (batch,) = pending_batches(instance, lakehouse)
-    assert run_batch(instance, lakehouse, batch).success
+    assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
     catalog = lakehouse.catalog()
     (entry,) = ledger_entries(catalog)
     kept_row = sorted(
