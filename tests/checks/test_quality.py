@@ -103,7 +103,12 @@ def test_contracts_read_only_the_columns_they_need() -> None:
     columns = BRONZE_DOCUMENTS_CONTRACT.columns()
     assert "text" not in columns
     assert {"doc_id", "domain", "text_bytes"} <= set(columns)
-    assert set(CONTRACTS) == {"bronze/documents", "bronze/quarantine"}
+    assert set(CONTRACTS) == {
+        "bronze/documents",
+        "bronze/quarantine",
+        "silver/documents",
+        "silver/unique_documents",
+    }
 
 
 def test_allowed_quarantine_reasons_are_the_ingest_reasons(recipe: Recipe) -> None:
