@@ -22,6 +22,7 @@ from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, SILVER_DOCUMENTS
 from spark_jobs.clean import (
     CleanOutput,
     clean_documents,
+    partitions_for,
     read_bronze_files,
     write_clean_output,
 )
@@ -132,7 +133,7 @@ def clean(
     try:
         files = bronze_batch_files(catalog, bronze_version, batch_id)
         if files:
-            bronze = read_bronze_files(session, files, batch_id)
+            bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
             output = write_clean_output(
                 clean_documents(bronze, loaded.recipe.clean), scratch / "out"
             )

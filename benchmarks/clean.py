@@ -2,10 +2,11 @@
 
 Peer: DataTrove (what FineWeb ran) with the same work on the same generated corpus: language ID
 with the same bundled fastText model and threshold, then Gopher repetition, Gopher quality, C4
-(FineWeb's settings) and FineWeb quality filters with the same thresholds, two worker processes
-for the two cores. funnel does that plus normalization and PII redaction, from the pinned bronze
-table to a committed silver table, rejections and ledger, inside a Dagster materialization;
-its time includes starting the Spark session. Bronze ingestion happens before the clock starts.
+(FineWeb's settings) and FineWeb quality filters with the same thresholds, one task per file on
+two worker processes for the two cores. funnel does that plus normalization and PII redaction,
+from the pinned bronze table to a committed silver table, rejections and ledger, inside a Dagster
+materialization; its time includes starting the Spark session. Bronze ingestion happens before
+the clock starts.
 The ratio is funnel documents/s ÷ DataTrove documents/s; the target is ≥ 2.
 
     python -m benchmarks.clean --docs 100000
@@ -130,7 +131,8 @@ def run_datatrove(landing: Path) -> dict[str, Any]:
                 FineWebQualityFilter(),
                 JsonlWriter(str(Path(work) / "out")),
             ],
-            tasks=2,
+            # One task per file so that both workers stay busy until the end.
+            tasks=len(corpus_files(landing)),
             workers=2,
             logging_dir=str(Path(work) / "logs"),
         )

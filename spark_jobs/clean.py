@@ -51,6 +51,9 @@ CLEAN_STEPS = {
     "decide": first_rejection,
     "redact_pii": redact_pii,
 }
+# Documents per Spark partition: small enough to balance the cores, large enough to keep the
+# per-task overhead (Python worker round trips) negligible.
+DOCS_PER_PARTITION = 2500
 OUTCOME_KEPT = "kept"
 OUTCOME_REJECTED = "rejected"
 
@@ -104,11 +107,24 @@ class CleanOutput:
         return self.folder / f"outcome={OUTCOME_REJECTED}"
 
 
-def read_bronze_files(spark: SparkSession, files: list[str], batch_id: str) -> DataFrame:
-    """The bronze Parquet files of one batch (Delta partition columns are not in the files)."""
+def partitions_for(rows: int) -> int:
+    """Spark partitions for a batch of `rows` documents: about DOCS_PER_PARTITION each, ≥ 2."""
+    return max(2, -(-rows // DOCS_PER_PARTITION))
+
+
+def read_bronze_files(
+    spark: SparkSession, files: list[str], batch_id: str, partitions: int = 2
+) -> DataFrame:
+    """The bronze Parquet files of one batch, spread evenly over `partitions` partitions.
+
+    A batch is often one or two large files, which Spark would read as one or two partitions and
+    so leave cores idle; an even round-robin spread costs one small shuffle. Delta keeps the
+    partition column out of the files, so `batch_id` is added back.
+    """
     if not files:
         raise ValueError(f"batch {batch_id!r} has no bronze files to clean")
-    return spark.read.parquet(*files).withColumn("batch_id", F.lit(batch_id))
+    bronze = spark.read.parquet(*files).withColumn("batch_id", F.lit(batch_id))
+    return bronze.repartition(partitions)
 
 
 def write_clean_output(cleaned: DataFrame, folder: Path) -> CleanOutput:

@@ -23,3 +23,10 @@ def test_session_is_shared_within_the_process(spark) -> None:  # noqa: F811
     assert spark_session("local[2]") is spark
     with pytest.raises(ValueError, match="no bronze files"):
         read_bronze_files(spark, [], "b1")
+
+
+def test_partitions_grow_with_the_batch() -> None:
+    from spark_jobs.clean import DOCS_PER_PARTITION, partitions_for
+
+    assert partitions_for(0) == 2
+    assert partitions_for(DOCS_PER_PARTITION * 10 + 1) == 11
