@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["ingest", "lineage_overhead"]
+BENCHMARKS = ["ingest", "lineage_overhead", "clean", "dedup"]
 
 
 def main(argv: list[str]) -> None:
