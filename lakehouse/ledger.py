@@ -15,6 +15,9 @@ import pyarrow as pa
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS
 
+# The stages in the order documents pass through them (see DESIGN.md, "The funnel").
+FUNNEL_STAGES = ("ingest", "clean", "dedup", "score", "curate", "review", "release")
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -55,12 +58,20 @@ def ledger_entries(
     batch_id: str | None = None,
     version: int | None = None,
 ) -> list[LedgerEntry]:
-    """Ledger rows, optionally for one stage and/or batch, ordered by batch then stage."""
+    """Ledger rows, optionally for one stage and/or batch, ordered by batch, then by the stage's
+    place in the funnel."""
     where = {key: value for key, value in (("stage", stage), ("batch_id", batch_id)) if value}
     rows = catalog.read(OPS_LEDGER, version, where=where).to_pylist()
     fields = LedgerEntry.__dataclass_fields__
     entries = [LedgerEntry(**{key: row[key] for key in fields}) for row in rows]
-    return sorted(entries, key=lambda entry: (entry.batch_id, entry.stage))
+    return sorted(entries, key=lambda entry: (entry.batch_id, funnel_position(entry.stage)))
+
+
+def funnel_position(stage: str) -> tuple[int, str]:
+    """Sort key of a stage: its place in FUNNEL_STAGES; unknown stages last, by name."""
+    if stage in FUNNEL_STAGES:
+        return FUNNEL_STAGES.index(stage), stage
+    return len(FUNNEL_STAGES), stage
 
 
 def record_rejections(

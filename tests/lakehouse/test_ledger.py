@@ -114,3 +114,20 @@ def test_ledger_rows_are_replaced_not_appended(catalog: Catalog, commit: CommitI
         ("b1", 9, "r2"),
         ("b2", 2, "r1"),
     ]
+
+
+def test_entries_follow_the_funnel_order_not_the_alphabet(
+    catalog: Catalog, commit: CommitInfo
+) -> None:
+    for stage in ("score", "dedup", "register", "clean", "ingest"):
+        record_stage(catalog, _entry(stage=stage), commit)
+    record_stage(catalog, _entry(stage="clean", batch_id="a0"), commit)
+    entries = ledger_entries(catalog)
+    assert [(e.batch_id, e.stage) for e in entries] == [
+        ("a0", "clean"),
+        ("b1", "ingest"),
+        ("b1", "clean"),
+        ("b1", "dedup"),
+        ("b1", "score"),
+        ("b1", "register"),
+    ]
