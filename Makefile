@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 FUNNEL_ROOT ?= $(CURDIR)/lake
 HOST ?= 127.0.0.1
 PORT ?= 3000
+REVIEW_PORT ?= 8765
 export FUNNEL_ROOT
 
-.PHONY: install java browser run test lint ui bench clean
+.PHONY: install java browser run test lint ui review bench clean
 
 install: java browser $(VENV)/.installed
 
@@ -49,6 +50,10 @@ test: lint
 
 ui: install
 	$(BIN)/funnel ui --host $(HOST) --port $(PORT)
+
+# The review page (127.0.0.1 unless HOST says otherwise; then FUNNEL_REVIEW_TOKEN is required).
+review: install
+	$(BIN)/funnel review serve --host $(HOST) --port $(REVIEW_PORT)
 
 bench: install
 	$(BIN)/python -m benchmarks

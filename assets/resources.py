@@ -1,16 +1,21 @@
-"""Resources the assets and checks are given: the lakehouse (data root + recipe)."""
+"""Resources the assets and checks are given: the lakehouse (data root + recipe), Spark, torch."""
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 from pyspark.sql import SparkSession
 
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.recipe import LoadedRecipe, load_recipe
+from lakehouse.recipe import LoadedRecipe, ScoreConfig, load_recipe
 from lakehouse.storage import PROJECT_DIR, code_version, resolve_root
+
+if TYPE_CHECKING:
+    from gpu_jobs.encoder import Encoder
 
 DEFAULT_RECIPE = PROJECT_DIR / "recipes" / "default.yaml"
 
@@ -75,3 +80,30 @@ class SparkResource(dg.ConfigurableResource):
         from spark_jobs.session import spark_session
 
         return spark_session(self.resolved_master(recipe), settings=self.settings)
+
+
+@functools.cache
+def _loaded_encoder(device: str, cpu_precision: str, max_tokens: int) -> Encoder:
+    """One encoder per process and setting: loading it costs seconds, scoring batches reuse it."""
+    from gpu_jobs.encoder import load_encoder
+
+    return load_encoder(device, cpu_precision, max_tokens)  # type: ignore[arg-type]
+
+
+class TorchResource(dg.ConfigurableResource):
+    """Where the model stages run: the device (CUDA when present by default) and the encoder."""
+
+    device: str | None = Field(
+        default=None,
+        description="auto, cpu or cuda; None takes FUNNEL_DEVICE, then the recipe's score.device.",
+    )
+
+    def resolved_device(self, config: ScoreConfig) -> str:
+        """The device setting by precedence: field, FUNNEL_DEVICE, recipe."""
+        return self.device or os.environ.get("FUNNEL_DEVICE") or config.device
+
+    def encoder(self, config: ScoreConfig) -> Encoder:
+        """The process's encoder for the recipe's device, CPU precision and max_tokens."""
+        return _loaded_encoder(
+            self.resolved_device(config), config.cpu_precision, config.max_tokens
+        )

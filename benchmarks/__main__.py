@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["ingest", "lineage_overhead", "clean", "dedup"]
+BENCHMARKS = ["ingest", "lineage_overhead", "clean", "dedup", "score", "curate", "serving"]
 
 
 def main(argv: list[str]) -> None:

@@ -146,15 +146,16 @@ def validate_batch(
     contract: TableContract,
     recipe: Recipe,
     version: int,
-    batch_id: str,
+    batch_id: str | None,
 ) -> ContractResult:
-    """Run a table's contract on the rows of `batch_id` in table version `version`."""
+    """Run a table's contract on the rows of `batch_id` (None: every row) in `version`."""
     dataset = catalog.dataset(contract.table, version)
     assertions = schema_assertions(dataset.schema, contract)
     columns = [name for name in contract.columns() if name in dataset.schema.names]
     id_column = "doc_id" if "doc_id" in dataset.schema.names else None
     wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])]))
-    rows = catalog.read(contract.table, version, where={"batch_id": batch_id}, columns=wanted)
+    where = {"batch_id": batch_id} if batch_id is not None else None
+    rows = catalog.read(contract.table, version, where=where, columns=wanted)
     frame = rows.to_pandas()
     result_format: dict[str, Any] = {
         "result_format": "SUMMARY",
@@ -165,7 +166,7 @@ def validate_batch(
     with _CONTEXT_LOCK:
         context = _gx_context()
         suite = expectation_suite(contract, recipe, columns)
-        name = f"{contract.table.key}@{version}:{batch_id}"
+        name = f"{contract.table.key}@{version}:{batch_id or 'all'}"
         source = context.data_sources.add_or_update_pandas(name)
         asset = source.add_dataframe_asset(name="rows")
         definition = asset.add_batch_definition_whole_dataframe("batch")
@@ -192,4 +193,4 @@ def validate_batch(
                 detail=config.type,
             )
         )
-    return ContractResult(contract.table.key, version, batch_id, rows.num_rows, assertions)
+    return ContractResult(contract.table.key, version, batch_id or "", rows.num_rows, assertions)

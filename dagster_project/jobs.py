@@ -6,8 +6,9 @@ from assets.clean import clean
 from assets.dedup import dedup
 from assets.ingest import ingest
 from assets.partitions import batches
+from assets.score import domain_classifier, quality_classifier, score
 
-FUNNEL_ASSETS = [ingest, clean, dedup]
+FUNNEL_ASSETS = [ingest, clean, dedup, quality_classifier, domain_classifier, score]
 
 funnel_job = dg.define_asset_job(
     name="funnel",

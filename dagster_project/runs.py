@@ -30,6 +30,9 @@ python_logs:
 concurrency:
   runs:
     max_concurrent_runs: 1
+  # The model stages run in the `gpu` pool (the only pool): one at a time on the GPU.
+  pools:
+    default_limit: 1
 """
 
 
@@ -72,6 +75,21 @@ def pending_batches(instance: dg.DagsterInstance, lakehouse: LakehouseResource) 
     return unmaterialized_batches(instance, funnel_asset_keys(), known)
 
 
+def resolve_job(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, name: str
+) -> dg.JobDefinition:
+    """Job `name` of the project's definitions, loaded against `instance`'s state storage.
+
+    Loading definitions looks the instance's state storage up in a context variable; an
+    earlier run in the same process can leave it pointing at an instance that is gone, so the
+    variable is set to this instance's storage for the load.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(instance.defs_state_storage):
+        return build_definitions(lakehouse).resolve_job_def(name)
+
+
 def run_batch(
     instance: dg.DagsterInstance,
     lakehouse: LakehouseResource,
@@ -86,7 +104,7 @@ def run_batch(
     batch_files(catalog, batch_id)
     if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, batch_id):
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [batch_id])
-    job = build_definitions(lakehouse).resolve_job_def("funnel")
+    job = resolve_job(instance, lakehouse, "funnel")
     result = job.execute_in_process(
         instance=instance,
         partition_key=batch_id,

@@ -127,11 +127,13 @@ class Catalog:
         commit: CommitInfo,
         *,
         replace: Mapping[str, str] | None = None,
+        overwrite: bool = False,
     ) -> int:
         """Commit `data` to a table and return the new version.
 
         With `replace` (column → value), rows matching those values are replaced atomically
-        (re-running a batch replaces its rows); without it the data is appended.
+        (re-running a batch replaces its rows); with `overwrite`, the new version holds only
+        `data` (earlier versions stay readable by time travel); otherwise the data is appended.
         """
         spec = table if isinstance(table, TableSpec) else table_spec(table)
         source = _conform(data, spec.schema)
@@ -143,7 +145,7 @@ class Catalog:
         write_deltalake(
             self.uri(spec),
             source,
-            mode="overwrite" if predicate else "append",
+            mode="overwrite" if predicate or overwrite else "append",
             predicate=predicate,
             partition_by=list(spec.partition_by) or None,
             storage_options=self.storage_options or None,

@@ -15,6 +15,12 @@ from lakehouse.recipe import Recipe
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     BRONZE_QUARANTINE,
+    GOLD_EMBEDDINGS,
+    GOLD_RELEASE_CANDIDATE,
+    GOLD_RELEASES,
+    GOLD_SCORED_DOCUMENTS,
+    REVIEW_DECISIONS,
+    REVIEW_QUEUE,
     SILVER_DOCUMENTS,
     SILVER_UNIQUE_DOCUMENTS,
     TableSpec,
@@ -149,6 +155,102 @@ def _silver_contract(table: TableSpec, stage: str) -> TableContract:
 SILVER_DOCUMENTS_CONTRACT = _silver_contract(SILVER_DOCUMENTS, "clean")
 SILVER_UNIQUE_DOCUMENTS_CONTRACT = _silver_contract(SILVER_UNIQUE_DOCUMENTS, "dedup")
 
+
+def encoder_token_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
+    """A scored document has at least its two special tokens, at most the recipe's maximum."""
+    return (2, recipe.score.max_tokens)
+
+
+def semantic_cluster_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
+    """k-means clusters are numbered from 0 to the recipe's cluster count minus one."""
+    return (0, recipe.score.semdedup.clusters - 1)
+
+
+GOLD_SCORED_DOCUMENTS_CONTRACT = TableContract(
+    table=GOLD_SCORED_DOCUMENTS,
+    stage="score",
+    keys=("doc_id", "text_sha256", "quality_score", "domain", "domain_prob", "ingested_at"),
+    unique=("doc_id",),
+    allowed_values={
+        "domain": recipe_domains,
+        "source_domain": recipe_domains,
+        "source": recipe_sources,
+    },
+    bounds={
+        "quality_score": lambda _recipe: (0, 1),
+        "domain_prob": lambda _recipe: (0, 1),
+        "encoder_tokens": encoder_token_bounds,
+        "semantic_cluster": semantic_cluster_bounds,
+    },
+    drift=DriftProfile(
+        length_column="text_chars", categorical=("domain",), numeric=("quality_score",)
+    ),
+)
+
+GOLD_EMBEDDINGS_CONTRACT = TableContract(
+    table=GOLD_EMBEDDINGS,
+    stage="score",
+    keys=("doc_id", "embedding", "text_sha256", "encoder"),
+    unique=("doc_id",),
+    bounds={"encoder_tokens": encoder_token_bounds},
+)
+
+
+def candidate_quality_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
+    """A candidate's quality score is at least the recipe's minimum, at most 1."""
+    return (recipe.curate.min_quality_score or 0.0, 1.0)
+
+
+def candidate_weight_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
+    """Per-sample weights lie between 1 and the recipe's `curate.max_weight`."""
+    return (1.0, recipe.curate.max_weight)
+
+
+def review_decision_values(_recipe: Recipe) -> Collection[str]:
+    """The decisions a reviewer can take."""
+    from lakehouse.review import DECISIONS
+
+    return sorted(DECISIONS)
+
+
+GOLD_RELEASE_CANDIDATE_CONTRACT = TableContract(
+    table=GOLD_RELEASE_CANDIDATE,
+    stage="curate",
+    keys=("doc_id", "text_sha256", "domain", "tokens", "weight"),
+    unique=("doc_id",),
+    allowed_values={"source": recipe_sources},
+    bounds={
+        "quality_score": candidate_quality_bounds,
+        "weight": candidate_weight_bounds,
+        "tokens": lambda _recipe: (0, None),
+        "domain_quality_rank": lambda _recipe: (0, 1),
+    },
+    drift=DriftProfile(categorical=("domain",), numeric=("quality_score",)),
+)
+
+REVIEW_QUEUE_CONTRACT = TableContract(
+    table=REVIEW_QUEUE,
+    stage="review",
+    keys=("doc_id", "position"),
+    unique=("doc_id", "position"),
+    bounds={"quality_score": lambda _recipe: (0, 1), "position": lambda _recipe: (0, None)},
+)
+
+REVIEW_DECISIONS_CONTRACT = TableContract(
+    table=REVIEW_DECISIONS,
+    stage="review",
+    keys=("doc_id", "reviewer", "decision"),
+    allowed_values={"decision": review_decision_values},
+)
+
+GOLD_RELEASES_CONTRACT = TableContract(
+    table=GOLD_RELEASES,
+    stage="release",
+    keys=("name", "manifest_sha256"),
+    unique=("name",),
+    bounds={"documents": lambda _recipe: (0, None), "tokens": lambda _recipe: (0, None)},
+)
+
 CONTRACTS: dict[str, TableContract] = {
     contract.table.key: contract
     for contract in (
@@ -156,6 +258,12 @@ CONTRACTS: dict[str, TableContract] = {
         BRONZE_QUARANTINE_CONTRACT,
         SILVER_DOCUMENTS_CONTRACT,
         SILVER_UNIQUE_DOCUMENTS_CONTRACT,
+        GOLD_SCORED_DOCUMENTS_CONTRACT,
+        GOLD_EMBEDDINGS_CONTRACT,
+        GOLD_RELEASE_CANDIDATE_CONTRACT,
+        REVIEW_QUEUE_CONTRACT,
+        REVIEW_DECISIONS_CONTRACT,
+        GOLD_RELEASES_CONTRACT,
     )
 }
 

@@ -257,6 +257,161 @@ class DedupConfig(_Section):
         return self.bands * self.rows_per_band
 
 
+class QualityHeadConfig(_Section):
+    """The quality classifier (DCLM-style): reference documents against a sample of bronze."""
+
+    reference_sources: list[str] = Field(
+        default_factory=list,
+        description="Sources whose documents are the positives (what good text looks like); "
+        "the negatives are sampled from the other sources.",
+    )
+    max_references: int = Field(
+        default=400, ge=1, description="Positives at most, a seeded sample of the references."
+    )
+    negative_samples: int = Field(
+        default=400, ge=1, description="Bronze documents sampled (seeded) as the negatives."
+    )
+    epochs: int = Field(default=200, ge=1, description="Full-batch training epochs.")
+    learning_rate: float = Field(default=0.01, gt=0)
+    hidden: int = Field(default=0, ge=0, description="Hidden units of the MLP; 0: logistic.")
+    seed: int = Field(default=0, ge=0, description="Seed of the samples and the weights.")
+
+
+class DomainHeadConfig(_Section):
+    """The domain classifier: source domains as labels, so mixed web text gets a domain too."""
+
+    mixed_sources: list[str] = Field(
+        default_factory=list,
+        description="Sources whose documents span domains (web crawls): not trained on; the "
+        "head gives their documents a domain.",
+    )
+    samples_per_domain: int = Field(
+        default=120, ge=1, description="Bronze documents per domain label, a seeded sample."
+    )
+    epochs: int = Field(default=200, ge=1, description="Full-batch training epochs.")
+    learning_rate: float = Field(default=0.01, gt=0)
+    hidden: int = Field(default=0, ge=0, description="Hidden units of the MLP; 0: logistic.")
+    seed: int = Field(default=0, ge=0)
+
+
+class SemDedupConfig(_Section):
+    """Semantic dedup (SemDeDup): k-means on embeddings, near-identical meanings in a cluster."""
+
+    clusters: int = Field(default=16, ge=1, description="k-means clusters (fewer if fewer docs).")
+    iterations: int = Field(default=25, ge=1, description="Lloyd iterations of k-means.")
+    cosine_threshold: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="Cosine similarity above which two documents of a cluster are duplicates.",
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of the k-means initialization.")
+
+
+class ScoreConfig(_Section):
+    """The gold score stage: encoder embeddings, quality and domain heads, semantic dedup."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: CUDA when present, else CPU."
+    )
+    cpu_precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="CPU inference mode: fp32, or int8 dynamic quantization of Linear layers "
+        "(faster, embeddings further from fp32; see docs/benchmarks.md).",
+    )
+    max_tokens: int = Field(
+        default=256, ge=8, le=512, description="Encoder tokens per document; longer is cut."
+    )
+    batch_tokens: int = Field(
+        default=8192,
+        ge=512,
+        description="Token budget of one encoder batch (documents × longest in the batch).",
+    )
+    quality: QualityHeadConfig = QualityHeadConfig()
+    domain: DomainHeadConfig = DomainHeadConfig()
+    semdedup: SemDedupConfig = SemDedupConfig()
+
+
+class CurateConfig(_Section):
+    """The curate stage: which scored documents a release candidate holds, and in what mixture."""
+
+    min_quality_score: float | None = Field(
+        default=0.5, ge=0, le=1, description="Lowest quality score selected; null: no minimum."
+    )
+    top_fraction_per_domain: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of each domain's documents kept, best quality first; null: all.",
+    )
+    target_token_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Domain → share of the candidate's weighted tokens (summing to 1). Domains "
+        "above their share are down-sampled (best quality kept), domains below it up-weighted; "
+        "a domain not listed is left out. Empty: the selection's own mixture.",
+    )
+    max_weight: float = Field(
+        default=4.0, ge=1, description="Largest per-sample weight given to up-weight a domain."
+    )
+    tokenizer_path: str | None = Field(
+        default=None,
+        description="tokenizer.json counting tokens; null: the encoder package's "
+        "(all-MiniLM-L6-v2). Relative paths resolve against the recipe's folder.",
+    )
+
+    @field_validator("target_token_shares")
+    @classmethod
+    def _shares_sum_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
+        if not shares:
+            return shares
+        bad = sorted(domain for domain, share in shares.items() if not 0 < share <= 1)
+        if bad:
+            raise ValueError(f"each share must be in (0, 1]; not so for: {', '.join(bad)}")
+        total = sum(shares.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"shares must sum to 1, they sum to {total:g}")
+        return shares
+
+
+class ReviewConfig(_Section):
+    """The human review of a release candidate: how large a sample, drawn how."""
+
+    sample_size: int = Field(
+        default=60, ge=1, description="Documents queued for review (at most the candidate's)."
+    )
+    quality_buckets: list[float] = Field(
+        default=[0.25, 0.5, 0.75],
+        description="Inner edges of the quality-score buckets the sample is stratified by.",
+    )
+    near_threshold: int = Field(
+        default=3,
+        ge=0,
+        description="Documents nearest each selection threshold queued in addition to strata.",
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of the sample's order within a stratum.")
+
+    @field_validator("quality_buckets")
+    @classmethod
+    def _increasing_edges(cls, edges: list[float]) -> list[float]:
+        if any(not 0 < edge < 1 for edge in edges) or edges != sorted(set(edges)):
+            raise ValueError("edges must be strictly increasing values between 0 and 1")
+        return edges
+
+
+class ReleaseConfig(_Section):
+    """The release gate: what a review must show before a release is published."""
+
+    min_approval_rate: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="Approved share of the queued documents needed; every one must be decided.",
+    )
+    sensor_interval_seconds: int = Field(
+        default=60, ge=5, description="How often the release sensor checks the review."
+    )
+
+
 class Recipe(_Section):
     """A whole funnel configuration."""
 
@@ -267,7 +422,11 @@ class Recipe(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     clean: CleanConfig = CleanConfig()
     dedup: DedupConfig = DedupConfig()
+    score: ScoreConfig = ScoreConfig()
     checks: ChecksConfig = ChecksConfig()
+    curate: CurateConfig = CurateConfig()
+    review: ReviewConfig = ReviewConfig()
+    release: ReleaseConfig = ReleaseConfig()
 
     @field_validator("sources")
     @classmethod

@@ -246,6 +246,210 @@ SILVER_DEDUP_INDEX = TableSpec(
 )
 
 
+GOLD_SCORED_DOCUMENTS = TableSpec(
+    layer="gold",
+    name="scored_documents",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="as in bronze/documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("source", pa.string()),
+            _field("source_domain", pa.string(), doc="domain label of the source in the recipe"),
+            _field("license", pa.string()),
+            _field("source_uri", pa.string()),
+            _field("source_record", pa.int64()),
+            _field("text", pa.large_string(), doc="as in silver/unique_documents"),
+            _field("text_sha256", pa.string()),
+            _field("text_chars", pa.int64()),
+            _field("lang", pa.string()),
+            _field("ingested_at", TIMESTAMP, doc="when the document was ingested"),
+            _field("quality_score", pa.float64(), doc="quality classifier, 0 (junk) to 1"),
+            _field("domain", pa.string(), doc="domain classifier's label"),
+            _field("domain_prob", pa.float64(), doc="probability of that label, 0-1"),
+            _field("encoder_tokens", pa.int32(), doc="encoder tokens scored (after truncation)"),
+            _field("semantic_cluster", pa.int32(), doc="k-means cluster of the embedding"),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Documents left after semantic dedup, with model quality score and domain label.",
+)
+
+GOLD_EMBEDDINGS = TableSpec(
+    layer="gold",
+    name="embeddings",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="a document of silver/unique_documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field(
+                "embedding",
+                pa.binary(),
+                doc="mean-pooled, L2-normalized all-MiniLM-L6-v2 embedding: 384 little-endian "
+                "float16 values (Delta has no half-precision type)",
+            ),
+            _field("text_sha256", pa.string(), doc="sha256 of the text that was embedded"),
+            _field("encoder_tokens", pa.int32(), doc="encoder tokens embedded (after truncation)"),
+            _field("encoder", pa.string(), doc="model@package version/max tokens/precision used"),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Sentence embedding of every document the score stage saw, keyed by doc_id.",
+)
+
+
+GOLD_RELEASE_CANDIDATE = TableSpec(
+    layer="gold",
+    name="release_candidate",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="as in bronze/documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch the document came in"),
+            _field("source", pa.string()),
+            _field("source_domain", pa.string(), doc="domain label of the source in the recipe"),
+            _field("license", pa.string()),
+            _field("source_uri", pa.string()),
+            _field("source_record", pa.int64()),
+            _field("text", pa.large_string(), doc="as in gold/scored_documents"),
+            _field("text_sha256", pa.string()),
+            _field("lang", pa.string()),
+            _field("quality_score", pa.float64(), doc="quality classifier, 0 (junk) to 1"),
+            _field("domain", pa.string(), doc="domain classifier's label: the mixture's domain"),
+            _field("domain_prob", pa.float64()),
+            _field(
+                "domain_quality_rank",
+                pa.float64(),
+                doc="share of the domain's scored documents ranked above this one, 0-1",
+            ),
+            _field("tokens", pa.int64(), doc="tokens of text by the recipe's tokenizer"),
+            _field(
+                "weight",
+                pa.float64(),
+                doc="per-sample weight: 1, or above 1 to up-weight an under-represented domain",
+            ),
+        ]
+    ),
+    partition_by=(),
+    description="The documents selected for the next release, with token counts and per-sample "
+    "weights that give the recipe's domain mixture. Rebuilt whole from a pinned "
+    "gold/scored_documents; a release pins one version of it.",
+)
+
+REVIEW_QUEUE = TableSpec(
+    layer="review",
+    name="queue",
+    schema=pa.schema(
+        [
+            _field("position", pa.int64(), doc="order in which the page shows the queue, from 0"),
+            _field("doc_id", pa.string(), doc="a document of gold/release_candidate"),
+            _field("candidate_version", pa.int64(), doc="gold/release_candidate version sampled"),
+            _field("domain", pa.string()),
+            _field("quality_score", pa.float64()),
+            _field("quality_bucket", pa.string(), doc="quality-score bucket, e.g. [0.5, 0.75)"),
+            _field(
+                "reason",
+                pa.string(),
+                doc="stratified (domain × quality bucket) or near:<threshold name>",
+            ),
+            _field("queued_at", TIMESTAMP),
+        ]
+    ),
+    partition_by=(),
+    description="The stratified sample of the release candidate that people review before a "
+    "release: every domain × quality bucket, plus the documents nearest each selection threshold.",
+)
+
+REVIEW_DECISIONS = TableSpec(
+    layer="review",
+    name="decisions",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="a document of review/queue"),
+            _field("queue_version", pa.int64(), doc="review/queue version the reviewer saw"),
+            _field("reviewer", pa.string(), doc="who decided"),
+            _field("decided_at", TIMESTAMP),
+            _field("decision", pa.string(), doc="approve, reject or flag"),
+            _field("reason", pa.string(), nullable=True, doc="why rejected (or flagged)"),
+            _field("note", pa.string(), nullable=True, doc="free-text note"),
+        ]
+    ),
+    partition_by=(),
+    description="Every review decision, appended and never overwritten; the latest decision "
+    "on a document is the one the release gate counts.",
+)
+
+REVIEW_BLOCKLIST = TableSpec(
+    layer="review",
+    name="blocklist",
+    schema=pa.schema(
+        [
+            _field("kind", pa.string(), doc="term, url or source"),
+            _field("value", pa.string(), doc="blocked term, URL (or URL prefix), or source name"),
+            _field("added_by", pa.string(), doc="reviewer who added it"),
+            _field("added_at", TIMESTAMP),
+            _field("note", pa.string(), nullable=True, doc="why"),
+        ]
+    ),
+    partition_by=(),
+    description="Recipe overlay written from the review page: terms, URLs and sources the next "
+    "clean run rejects (rule blocklist), each with who added it and when.",
+)
+
+GOLD_RELEASES = TableSpec(
+    layer="gold",
+    name="releases",
+    schema=pa.schema(
+        [
+            _field("name", pa.string(), doc="release name, unique"),
+            _field("published_at", TIMESTAMP),
+            _field("run_id", pa.string(), doc="Dagster run that published it"),
+            _field("recipe_sha256", pa.string()),
+            _field("code_version", pa.string()),
+            _field("candidate_version", pa.int64(), doc="gold/release_candidate version released"),
+            _field(
+                "pinned_tables",
+                pa.string(),
+                doc="JSON: every upstream table → the Delta version the release rests on",
+            ),
+            _field("documents", pa.int64()),
+            _field("tokens", pa.int64(), doc="tokens of the released documents"),
+            _field("weighted_tokens", pa.float64(), doc="tokens × weight, summed"),
+            _field(
+                "domains",
+                pa.string(),
+                doc="JSON: per domain documents, tokens, weighted tokens, target, achieved share",
+            ),
+            _field("review", pa.string(), doc="JSON: the review summary the gate passed on"),
+            _field("manifest_sha256", pa.string(), doc="sha256 of the manifest's canonical JSON"),
+        ]
+    ),
+    partition_by=(),
+    description="One immutable manifest per published release, appended, never rewritten.",
+)
+
+SERVING_CONSUMPTION = TableSpec(
+    layer="serving",
+    name="consumption",
+    schema=pa.schema(
+        [
+            _field("run_name", pa.string(), doc="training run that consumed the sample"),
+            _field("release", pa.string(), doc="release the sample was read from"),
+            _field("step", pa.int64(), doc="training step (optimizer update) it was consumed in"),
+            _field("doc_id", pa.string(), doc="a document of the release"),
+            _field("domain", pa.string()),
+            _field("kept", pa.bool_(), doc="false when a selection strategy discarded it"),
+            _field("weight", pa.float64(), doc="loss weight it was trained with (0 if discarded)"),
+            _field("domain_weights", pa.string(), doc="JSON: sampling weight per domain in force"),
+            _field("strategy_state", pa.string(), doc="JSON: the strategy's state after the step"),
+            _field("consumed_at", TIMESTAMP),
+        ]
+    ),
+    partition_by=(),
+    description="What training consumed, sample by sample: step, weight, the mixture in force and "
+    "the strategy's state, appended in batches, so a run can be replayed and a document traced "
+    "into training.",
+)
+
+
 TABLES: dict[str, TableSpec] = {
     spec.key: spec
     for spec in (
@@ -254,6 +458,14 @@ TABLES: dict[str, TableSpec] = {
         SILVER_DOCUMENTS,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
+        GOLD_SCORED_DOCUMENTS,
+        GOLD_EMBEDDINGS,
+        GOLD_RELEASE_CANDIDATE,
+        GOLD_RELEASES,
+        SERVING_CONSUMPTION,
+        REVIEW_QUEUE,
+        REVIEW_DECISIONS,
+        REVIEW_BLOCKLIST,
         OPS_BATCHES,
         OPS_LEDGER,
         OPS_REJECTIONS,

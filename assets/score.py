@@ -1,0 +1,589 @@
+"""Score: a batch's `silver/unique_documents` → `gold/embeddings` and `gold/scored_documents`.
+
+The heads are trained first, per batch, on the pinned bronze documents (the quality classifier
+on the recipe's reference sources against a bronze sample, the domain classifier on the source
+domains); each becomes a content-addressed artifact pinned to the batch. The score step embeds
+the batch with the encoder (reusing embeddings already stored for the batch, so a retry skips
+the documents it already encoded), scores quality and domain, and drops semantic duplicates to
+`ops/rejections`. It runs in the `gpu` pool: one model job at a time.
+"""
+
+import base64
+import io
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets.dedup import SILVER_UNIQUE_DOCUMENTS_KEY
+from assets.ingest import BRONZE_DOCUMENTS_KEY
+from assets.lineage import Derived, with_lineage
+from assets.partitions import batches
+from assets.resources import LakehouseResource, TorchResource
+from assets.tables import asset_key, table_metadata
+from gpu_jobs.embedding_codec import embedding_bytes, embeddings_from_bytes
+from gpu_jobs.encoder import Encoder
+from gpu_jobs.heads import (
+    DOMAIN_CLASSIFIER,
+    NEGATIVE,
+    QUALITY_CLASSIFIER,
+    REFERENCE,
+    HeadTrainingError,
+    TrainingSet,
+    constant_head,
+    domain_labels,
+    domain_training_set,
+    head_bytes,
+    load_head,
+    quality_scores,
+    quality_training_set,
+    train_head,
+)
+from gpu_jobs.runner import ProgressCallback, encode_documents
+from gpu_jobs.semdedup import semantic_duplicates, semantic_rejections
+from lakehouse.artifacts import (
+    Artifact,
+    pin_artifact,
+    pinned_artifact,
+    read_artifact,
+    save_artifact,
+    trained_artifact,
+)
+from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.ledger import LedgerEntry, record_rejections, record_stage
+from lakehouse.recipe import LoadedRecipe
+from lakehouse.tables import (
+    BRONZE_DOCUMENTS,
+    GOLD_EMBEDDINGS,
+    GOLD_SCORED_DOCUMENTS,
+    SILVER_UNIQUE_DOCUMENTS,
+)
+
+STAGE = "score"
+GPU_POOL = "gpu"
+QUALITY_CLASSIFIER_KEY = dg.AssetKey(["models", QUALITY_CLASSIFIER])
+DOMAIN_CLASSIFIER_KEY = dg.AssetKey(["models", DOMAIN_CLASSIFIER])
+GOLD_SCORED_DOCUMENTS_KEY = asset_key(GOLD_SCORED_DOCUMENTS)
+GOLD_EMBEDDINGS_KEY = asset_key(GOLD_EMBEDDINGS)
+# Documents encoded between two commits of gold/embeddings: what a failed run can lose.
+CHECKPOINT_DOCUMENTS = 1024
+_DOCUMENT_COLUMNS = [
+    "doc_id",
+    "source",
+    "domain",
+    "license",
+    "source_uri",
+    "source_record",
+    "text",
+    "text_sha256",
+    "text_chars",
+    "lang",
+]
+
+
+class ScoreInputError(RuntimeError):
+    """A table or head the score stage reads is missing."""
+
+
+class LostRowsError(RuntimeError):
+    """The score stage's outputs do not account for every unique document of the batch."""
+
+
+def _bronze_version(catalog: Catalog, batch_id: str) -> int:
+    version = catalog.version(BRONZE_DOCUMENTS)
+    if version is None:
+        raise ScoreInputError(f"bronze/documents does not exist; ingest batch {batch_id} first")
+    return version
+
+
+def _texts(catalog: Catalog, version: int, doc_ids: list[str]) -> list[str]:
+    """Texts of bronze documents, in the order of `doc_ids`."""
+    rows = catalog.dataset(BRONZE_DOCUMENTS, version).to_table(
+        columns=["doc_id", "text"], filter=pc.field("doc_id").isin(doc_ids)
+    )
+    by_id = dict(zip(rows["doc_id"].to_pylist(), rows["text"].to_pylist(), strict=True))
+    return [by_id[doc_id] for doc_id in doc_ids]
+
+
+def _train_head(
+    context: dg.AssetExecutionContext,
+    lakehouse: LakehouseResource,
+    torch_resource: TorchResource,
+    name: str,
+) -> dg.MaterializeResult:
+    """Train (or find the identical earlier training of) one head and pin it to the batch."""
+    batch_id = context.partition_key
+    started = time.perf_counter()
+    catalog = lakehouse.catalog()
+    loaded = lakehouse.recipe()
+    config = loaded.recipe.score
+    bronze_version = _bronze_version(catalog, batch_id)
+    head_config = config.quality if name == QUALITY_CLASSIFIER else config.domain
+    encoder = torch_resource.encoder(config)
+    documents = catalog.read(
+        BRONZE_DOCUMENTS, bronze_version, columns=["doc_id", "source", "domain"]
+    )
+    untrained = None
+    classes: list[str] = []
+    try:
+        if name == QUALITY_CLASSIFIER:
+            training: TrainingSet = quality_training_set(documents, config.quality)
+        else:
+            training = domain_training_set(documents, config.domain)
+    except HeadTrainingError as problem:
+        # Scoring still runs: a head without training data says "no evidence" (see
+        # constant_head) and the warning and metadata say why.
+        untrained = str(problem)
+        context.log.warning(f"batch {batch_id}: {name} cannot be trained: {untrained}")
+        domains = set(documents["domain"].to_pylist()) or {
+            source.domain for source in loaded.recipe.sources
+        }
+        classes = [REFERENCE, NEGATIVE] if name == QUALITY_CLASSIFIER else sorted(domains)
+        training = TrainingSet([], [])
+    settings = f"{encoder.identity}|{head_config.model_dump_json()}|{untrained}|{classes}"
+    fingerprint = training.fingerprint(settings)
+    artifact = trained_artifact(lakehouse.root, name, fingerprint)
+    reused = artifact is not None
+    if artifact is None and untrained is not None:
+        head = constant_head(name, classes, encoder.identity, untrained)
+        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
+    elif artifact is None:
+        texts = _texts(catalog, bronze_version, training.doc_ids)
+        encoded = encode_documents(encoder, texts, config.batch_tokens, _progress(context, name))
+        head = train_head(
+            name,
+            encoded.embeddings,
+            training.labels,
+            encoder=encoder.identity,
+            epochs=head_config.epochs,
+            learning_rate=head_config.learning_rate,
+            hidden=head_config.hidden,
+            seed=head_config.seed,
+        )
+        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
+    pin_artifact(lakehouse.root, batch_id, artifact)
+    head = load_head(read_artifact(artifact), artifact.sha256)
+    context.log.info(
+        f"batch {batch_id}: {name} {artifact.sha256[:12]} "
+        f"{'reused' if reused else 'trained'} on {len(training.doc_ids)} bronze documents"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "artifact_uri": dg.MetadataValue.path(artifact.uri),
+            "sha256": artifact.sha256,
+            "size_bytes": artifact.size_bytes,
+            "training_fingerprint": fingerprint,
+            "reused_earlier_training": reused,
+            "trained": untrained is None,
+            "classes": dg.MetadataValue.json(head.classes),
+            "training": dg.MetadataValue.json(head.training),
+            "encoder": encoder.identity,
+            "bronze_version": bronze_version,
+            "recipe_sha256": loaded.sha256,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+_HEAD_ASSET = {
+    "partitions_def": batches,
+    "deps": [BRONZE_DOCUMENTS_KEY],
+    "group_name": "models",
+    "kinds": {"torch"},
+    "owners": ["team:data-engineering"],
+    "tags": {"stage": STAGE},
+    "code_version": "1",
+    "pool": GPU_POOL,
+}
+
+
+@dg.asset(
+    key=QUALITY_CLASSIFIER_KEY,
+    description=(
+        "DCLM-style quality classifier on sentence embeddings: the recipe's reference sources "
+        "are the positives, a seeded sample of bronze documents the negatives. A torch file "
+        "under <root>/_models, addressed by its sha256 and pinned to the batch."
+    ),
+    **_HEAD_ASSET,
+)
+@with_lineage(STAGE)
+def quality_classifier(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
+) -> dg.MaterializeResult:
+    """Train the quality head on the pinned bronze documents."""
+    return _train_head(context, lakehouse, torch_runtime, QUALITY_CLASSIFIER)
+
+
+@dg.asset(
+    key=DOMAIN_CLASSIFIER_KEY,
+    description=(
+        "Domain classifier on sentence embeddings, trained on a seeded per-domain sample of "
+        "bronze documents labelled with their source's domain, so every document (web crawls "
+        "included) gets a domain for mixing. A torch file under <root>/_models, addressed by "
+        "its sha256 and pinned to the batch."
+    ),
+    **_HEAD_ASSET,
+)
+@with_lineage(STAGE)
+def domain_classifier(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
+) -> dg.MaterializeResult:
+    """Train the domain head on the pinned bronze documents."""
+    return _train_head(context, lakehouse, torch_runtime, DOMAIN_CLASSIFIER)
+
+
+def _progress(context: dg.AssetExecutionContext, what: str) -> ProgressCallback:
+    """A progress callback logging about every tenth of the documents with the rate."""
+    started = time.perf_counter()
+    last = [0]
+
+    def report(done: int, total: int) -> None:
+        if done == total or done - last[0] >= max(total // 10, 1):
+            last[0] = done
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            context.log.info(f"{what}: encoded {done}/{total} documents ({rate:.1f} docs/s)")
+
+    return report
+
+
+def _pinned_head(lakehouse: LakehouseResource, name: str, batch_id: str) -> Artifact:
+    artifact = pinned_artifact(lakehouse.root, name, batch_id)
+    if artifact is None:
+        raise ScoreInputError(f"no {name} was trained for batch {batch_id}; materialize it first")
+    return artifact
+
+
+def _batch_documents(
+    catalog: Catalog, unique_version: int, bronze_version: int, batch_id: str
+) -> pa.Table:
+    """The batch's unique documents with `ingested_at` from bronze, ordered by doc_id."""
+    batch = {"batch_id": batch_id}
+    documents = catalog.read(
+        SILVER_UNIQUE_DOCUMENTS, unique_version, where=batch, columns=_DOCUMENT_COLUMNS
+    )
+    ingested = catalog.read(
+        BRONZE_DOCUMENTS, bronze_version, where=batch, columns=["doc_id", "ingested_at"]
+    )
+    joined = documents.join(ingested, "doc_id", join_type="left outer")
+    return joined.sort_by("doc_id").combine_chunks()
+
+
+def _embed_batch(
+    context: dg.AssetExecutionContext,
+    catalog: Catalog,
+    encoder: Encoder,
+    documents: pa.Table,
+    commit: CommitInfo,
+    batch_tokens: int,
+) -> tuple[int | None, int, int]:
+    """Store every document's embedding in gold/embeddings; (version, encoded, reused).
+
+    Rows already stored for the batch with the same text and encoder are kept; the others are
+    encoded and committed every CHECKPOINT_DOCUMENTS, so a failed run loses little work.
+    """
+    batch_id = context.partition_key
+    previous = catalog.version(GOLD_EMBEDDINGS)
+    stored = (
+        catalog.read(GOLD_EMBEDDINGS, previous, where={"batch_id": batch_id})
+        if previous is not None
+        else GOLD_EMBEDDINGS.schema.empty_table()
+    )
+    wanted = dict(
+        zip(documents["doc_id"].to_pylist(), documents["text_sha256"].to_pylist(), strict=True)
+    )
+    reusable = [
+        wanted.get(doc_id) == sha and used == encoder.identity
+        for doc_id, sha, used in zip(
+            stored["doc_id"].to_pylist(),
+            stored["text_sha256"].to_pylist(),
+            stored["encoder"].to_pylist(),
+            strict=True,
+        )
+    ]
+    reused = stored.filter(pa.array(reusable, pa.bool_()))
+    have = set(reused["doc_id"].to_pylist())
+    known = pa.array(sorted(have), pa.string())
+    missing = documents.filter(pc.invert(pc.is_in(documents["doc_id"], value_set=known)))
+    if previous is not None and missing.num_rows == 0 and reused.num_rows == stored.num_rows:
+        return previous, 0, reused.num_rows
+    version = previous
+    pending = reused
+    report = _progress(context, f"batch {batch_id}")
+    for start in range(0, max(missing.num_rows, 1), CHECKPOINT_DOCUMENTS):
+        chunk = missing.slice(start, CHECKPOINT_DOCUMENTS)
+        encoded = encode_documents(
+            encoder,
+            chunk["text"].to_pylist(),
+            batch_tokens,
+            lambda done, _total, start=start: report(start + done, missing.num_rows),
+        )
+        rows = pa.table(
+            {
+                "doc_id": chunk["doc_id"],
+                "batch_id": pa.array([batch_id] * chunk.num_rows, pa.string()),
+                "embedding": embedding_bytes(encoded.embeddings),
+                "text_sha256": chunk["text_sha256"],
+                "encoder_tokens": pa.array(encoded.tokens.numpy(), pa.int32()),
+                "encoder": pa.array([encoder.identity] * chunk.num_rows, pa.string()),
+            }
+        )
+        if start == 0:
+            # The first commit replaces the batch's rows: stale ones go, reusable ones stay.
+            rows = pa.concat_tables([pending.select(rows.column_names).cast(rows.schema), rows])
+            version = catalog.write(GOLD_EMBEDDINGS, rows, commit, replace={"batch_id": batch_id})
+        else:
+            version = catalog.write(GOLD_EMBEDDINGS, rows, commit)
+    return version, missing.num_rows, reused.num_rows
+
+
+def _histogram_png(scores: list[float]) -> str:
+    """Markdown embedding a PNG histogram of quality scores (20 bins over 0-1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3), dpi=100)
+    axes.hist(scores, bins=20, range=(0, 1), color="#4C72B0")
+    axes.set_xlabel("quality_score")
+    axes.set_ylabel("documents")
+    axes.set_title("quality score of kept documents")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"![quality score histogram](data:image/png;base64,{encoded})"
+
+
+COLUMN_LINEAGE = {
+    GOLD_SCORED_DOCUMENTS.key: {
+        **{
+            name: [Derived(SILVER_UNIQUE_DOCUMENTS.key, name, "kept after semantic dedup")]
+            for name in (
+                "doc_id",
+                "source",
+                "license",
+                "source_uri",
+                "source_record",
+                "text",
+                "text_sha256",
+                "text_chars",
+                "lang",
+            )
+        },
+        "source_domain": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "domain", "source's domain")],
+        "ingested_at": [Derived(BRONZE_DOCUMENTS.key, "ingested_at", "joined on doc_id")],
+        "quality_score": [
+            Derived(
+                SILVER_UNIQUE_DOCUMENTS.key,
+                "text",
+                "quality classifier on the sentence embedding",
+                "TRANSFORMATION",
+            )
+        ],
+        "domain": [
+            Derived(
+                SILVER_UNIQUE_DOCUMENTS.key,
+                "text",
+                "domain classifier on the sentence embedding",
+                "TRANSFORMATION",
+            )
+        ],
+    },
+    GOLD_EMBEDDINGS.key: {
+        "doc_id": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "doc_id", "every unique document")],
+        "embedding": [
+            Derived(
+                SILVER_UNIQUE_DOCUMENTS.key,
+                "text",
+                "all-MiniLM-L6-v2 mean-pooled embedding",
+                "TRANSFORMATION",
+            )
+        ],
+        "text_sha256": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "text_sha256", "the text embedded")],
+    },
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            GOLD_EMBEDDINGS_KEY,
+            deps=[SILVER_UNIQUE_DOCUMENTS_KEY],
+            group_name="gold",
+            kinds={"torch", "delta"},
+            owners=["team:data-engineering"],
+            tags={"stage": STAGE},
+            code_version="1",
+            description=(
+                "Mean-pooled, L2-normalized all-MiniLM-L6-v2 embedding (float16) of every "
+                "unique document of the batch, truncated to the recipe's max_tokens."
+            ),
+        ),
+        dg.AssetSpec(
+            GOLD_SCORED_DOCUMENTS_KEY,
+            deps=[SILVER_UNIQUE_DOCUMENTS_KEY, QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY],
+            group_name="gold",
+            kinds={"torch", "delta"},
+            owners=["team:data-engineering"],
+            tags={"stage": STAGE},
+            code_version="1",
+            description=(
+                "The batch's unique documents without semantic duplicates (k-means on the "
+                "embeddings, cosine above the recipe's threshold within a cluster; the oldest "
+                "document is kept), with quality score and predicted domain. Every removed "
+                "document is a row of ops/rejections with its keeper in `duplicate_of`."
+            ),
+        ),
+    ],
+    partitions_def=batches,
+    pool=GPU_POOL,
+    can_subset=False,
+)
+@with_lineage(STAGE, COLUMN_LINEAGE)
+def score(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
+) -> Iterator[dg.MaterializeResult]:
+    """Embed, score and semantically deduplicate the pinned unique documents of the batch."""
+    batch_id = context.partition_key
+    started = time.perf_counter()
+    catalog = lakehouse.catalog()
+    loaded: LoadedRecipe = lakehouse.recipe()
+    config = loaded.recipe.score
+    unique_version = catalog.version(SILVER_UNIQUE_DOCUMENTS)
+    if unique_version is None:
+        raise ScoreInputError(
+            f"silver/unique_documents does not exist; dedup batch {batch_id} first"
+        )
+    bronze_version = _bronze_version(catalog, batch_id)
+    quality_artifact = _pinned_head(lakehouse, QUALITY_CLASSIFIER, batch_id)
+    domain_artifact = _pinned_head(lakehouse, DOMAIN_CLASSIFIER, batch_id)
+    quality_head = load_head(read_artifact(quality_artifact), quality_artifact.sha256)
+    domain_head = load_head(read_artifact(domain_artifact), domain_artifact.sha256)
+    encoder = torch_runtime.encoder(config)
+    inputs = {SILVER_UNIQUE_DOCUMENTS.key: unique_version, BRONZE_DOCUMENTS.key: bronze_version}
+    commit = lakehouse.commit_info(context.run_id, STAGE, loaded, inputs)
+    documents = _batch_documents(catalog, unique_version, bronze_version, batch_id)
+    rows_in = documents.num_rows
+    context.log.info(f"batch {batch_id}: scoring {rows_in} documents on {encoder.device}")
+    embeddings_version, encoded, reused = _embed_batch(
+        context, catalog, encoder, documents, commit, config.batch_tokens
+    )
+    stored = (
+        catalog.read(GOLD_EMBEDDINGS, embeddings_version, where={"batch_id": batch_id})
+        if embeddings_version is not None
+        else GOLD_EMBEDDINGS.schema.empty_table()
+    )
+    # Scores and dedup read the stored (float16) embeddings, so a retry decides identically.
+    stored = stored.sort_by("doc_id")
+    if stored["doc_id"].to_pylist() != documents["doc_id"].to_pylist():
+        raise LostRowsError(
+            f"batch {batch_id}: gold/embeddings holds {stored.num_rows} rows for "
+            f"{rows_in} unique documents; re-run the batch"
+        )
+    vectors = embeddings_from_bytes(stored["embedding"]).to(encoder.device)
+    quality = quality_scores(quality_head, vectors)
+    domains, domain_probability = domain_labels(domain_head, vectors)
+    doc_ids = documents["doc_id"].to_pylist()
+    decision = semantic_duplicates(
+        vectors, doc_ids, documents["ingested_at"].to_pylist(), config.semdedup
+    )
+    kept = pa.array(decision.kept, pa.int64())
+    scored = (
+        documents.append_column("quality_score", pa.array(quality.numpy(), pa.float64()))
+        .append_column("predicted_domain", pa.array(domains, pa.string()))
+        .append_column("domain_prob", pa.array(domain_probability.numpy(), pa.float64()))
+        .append_column("encoder_tokens", stored["encoder_tokens"])
+        .append_column("semantic_cluster", pa.array(decision.clusters.numpy(), pa.int32()))
+        .append_column("batch_id", pa.array([batch_id] * rows_in, pa.string()))
+        .rename_columns({"domain": "source_domain", "predicted_domain": "domain"})
+        .take(kept)
+    )
+    rejected = semantic_rejections(doc_ids, decision, config.semdedup)
+    scored_version = catalog.write(
+        GOLD_SCORED_DOCUMENTS, scored, commit, replace={"batch_id": batch_id}
+    )
+    rows_out = catalog.count(GOLD_SCORED_DOCUMENTS, scored_version, where={"batch_id": batch_id})
+    if rows_out + rejected.num_rows != rows_in:
+        raise LostRowsError(
+            f"batch {batch_id}: {rows_in} unique documents but {rows_out} scored + "
+            f"{rejected.num_rows} semantic duplicates; nothing recorded in the ledger"
+        )
+    rejections_version = record_rejections(catalog, STAGE, batch_id, rejected, commit)
+    record_stage(
+        catalog,
+        LedgerEntry(
+            stage=STAGE,
+            batch_id=batch_id,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            rows_rejected=rejected.num_rows,
+            rows_quarantined=0,
+            output_table=GOLD_SCORED_DOCUMENTS.key,
+            output_version=scored_version,
+            run_id=context.run_id,
+            rejections_version=rejections_version,
+        ),
+        commit,
+    )
+    seconds = round(time.perf_counter() - started, 3)
+    context.log.info(
+        f"batch {batch_id}: {rows_in} unique documents → {rows_out} scored, "
+        f"{rejected.num_rows} semantic duplicates; {encoded} encoded, {reused} embeddings "
+        f"reused, {seconds} s"
+    )
+    heads = {
+        QUALITY_CLASSIFIER: quality_artifact.sha256,
+        DOMAIN_CLASSIFIER: domain_artifact.sha256,
+    }
+    if embeddings_version is not None:
+        yield dg.MaterializeResult(
+            asset_key=GOLD_EMBEDDINGS_KEY,
+            metadata=table_metadata(
+                catalog,
+                GOLD_EMBEDDINGS,
+                embeddings_version,
+                stored.num_rows,
+                batch_id=batch_id,
+                documents_encoded=encoded,
+                embeddings_reused=reused,
+                encoder=encoder.identity,
+                device=str(encoder.device),
+                recipe_sha256=loaded.sha256,
+            ),
+        )
+    scores = scored["quality_score"].to_pylist()
+    yield dg.MaterializeResult(
+        asset_key=GOLD_SCORED_DOCUMENTS_KEY,
+        metadata=table_metadata(
+            catalog,
+            GOLD_SCORED_DOCUMENTS,
+            scored_version,
+            rows_out,
+            batch_id=batch_id,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            semantic_duplicates=rejected.num_rows,
+            documents_encoded=encoded,
+            embeddings_reused=reused,
+            quality_histogram=dg.MetadataValue.md(_histogram_png(scores)),
+            quality_mean=round(sum(scores) / len(scores), 6) if scores else 0.0,
+            domain_distribution=dg.MetadataValue.json(
+                dict(sorted(Counter(scored["domain"].to_pylist()).items()))
+            ),
+            head_sha256=dg.MetadataValue.json(heads),
+            embeddings_version=embeddings_version if embeddings_version is not None else -1,
+            rejections_version=rejections_version,
+            encoder=encoder.identity,
+            device=str(encoder.device),
+            semdedup=f"{config.semdedup.clusters} clusters, cosine > "
+            f"{config.semdedup.cosine_threshold}, seed {config.semdedup.seed}",
+            recipe_sha256=loaded.sha256,
+            code_version=commit.code_version,
+            seconds=seconds,
+        ),
+    )

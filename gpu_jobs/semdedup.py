@@ -1,0 +1,156 @@
+"""Semantic dedup (SemDeDup, Abbas et al. 2023): near-identical meaning, found by embedding.
+
+Embeddings are clustered with spherical k-means in torch (on the embeddings' device, so on the
+GPU when present); within each cluster, documents are visited oldest first (earliest ingested,
+then smallest doc_id) and one whose cosine similarity to an already kept document of its cluster
+exceeds the threshold is a duplicate of the most similar such keeper. Everything is determined
+by the seed and the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+import torch
+
+from lakehouse.recipe import SemDedupConfig
+
+SEMANTIC_DUPLICATE = "semantic_duplicate"
+# Rows of a cluster compared with each other at a time: bounds memory for a giant cluster.
+_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class SemanticDedup:
+    """The decision for every document, in input order."""
+
+    clusters: torch.Tensor
+    """int64 (documents,): the k-means cluster of each document."""
+    duplicate_of: list[int | None]
+    """Index of the kept document each duplicate repeats; None for kept documents."""
+    similarity: list[float | None]
+    """Cosine similarity to that keeper; None for kept documents."""
+
+    @property
+    def kept(self) -> list[int]:
+        """Indices of the documents kept."""
+        return [index for index, keeper in enumerate(self.duplicate_of) if keeper is None]
+
+
+def kmeans(
+    embeddings: torch.Tensor, clusters: int, iterations: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spherical k-means of unit vectors: (cluster per row int64, unit centroids).
+
+    Seeded k-means++ initialization; at most min(clusters, rows) clusters. A cluster that
+    empties keeps its previous centroid. Ties go to the lower cluster index.
+    """
+    rows = embeddings.shape[0]
+    if rows == 0:
+        return torch.zeros(0, dtype=torch.long), embeddings.new_zeros((0, embeddings.shape[1]))
+    points = embeddings.to(torch.float32)
+    count = max(1, min(clusters, rows))
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    chosen = [int(torch.randint(rows, (1,), generator=generator).item())]
+    distance = (1 - points @ points[chosen[0]]).clamp(min=0)
+    for _ in range(1, count):
+        weights = distance.double().cpu()
+        if float(weights.sum()) <= 0:
+            remaining = [index for index in range(rows) if index not in set(chosen)]
+            pick = remaining[int(torch.randint(len(remaining), (1,), generator=generator))]
+        else:
+            pick = int(torch.multinomial(weights, 1, generator=generator).item())
+        chosen.append(pick)
+        distance = torch.minimum(distance, (1 - points @ points[pick]).clamp(min=0))
+    centroids = points[chosen].clone()
+    assignment = torch.zeros(rows, dtype=torch.long, device=points.device)
+    for _ in range(iterations):
+        assignment_next = (points @ centroids.T).argmax(dim=1)
+        sums = torch.zeros_like(centroids).index_add_(0, assignment_next, points)
+        sizes = torch.bincount(assignment_next, minlength=count)
+        filled = sizes > 0
+        centroids[filled] = torch.nn.functional.normalize(sums[filled], dim=1)
+        if torch.equal(assignment_next, assignment):
+            break
+        assignment = assignment_next
+    return assignment.cpu(), centroids
+
+
+def semantic_duplicates(
+    embeddings: torch.Tensor,
+    doc_ids: Sequence[str],
+    ingested_at: Sequence[datetime | None],
+    config: SemDedupConfig,
+) -> SemanticDedup:
+    """Cluster the (unit) embeddings and mark every duplicate of an earlier-kept document."""
+    rows = embeddings.shape[0]
+    if len(doc_ids) != rows or len(ingested_at) != rows:
+        raise ValueError(
+            f"{rows} embeddings but {len(doc_ids)} doc ids and {len(ingested_at)} ingest times"
+        )
+    assignment, _ = kmeans(embeddings, config.clusters, config.iterations, config.seed)
+    duplicate_of: list[int | None] = [None] * rows
+    similarity: list[float | None] = [None] * rows
+
+    def age(index: int) -> tuple[float, str]:
+        moment = ingested_at[index]
+        return (moment.timestamp() if moment is not None else math.inf, doc_ids[index])
+
+    points = embeddings.to(torch.float32)
+    for cluster in torch.unique(assignment).tolist():
+        members = sorted(torch.nonzero(assignment == cluster).flatten().tolist(), key=age)
+        kept: list[int] = []
+        for start in range(0, len(members), _BLOCK):
+            block = members[start : start + _BLOCK]
+            block_points = points[block]
+            to_kept = block_points @ points[kept].T if kept else None
+            within = block_points @ block_points.T
+            kept_in_block: list[int] = []
+            for row, index in enumerate(block):
+                best_value, best_index = -2.0, -1
+                if to_kept is not None:
+                    value, position = to_kept[row].max(dim=0)
+                    best_value, best_index = float(value), kept[int(position)]
+                if kept_in_block:
+                    value, position = within[row, kept_in_block].max(dim=0)
+                    if float(value) > best_value:
+                        best_value, best_index = float(value), block[kept_in_block[int(position)]]
+                if best_index >= 0 and best_value > config.cosine_threshold:
+                    duplicate_of[index] = best_index
+                    similarity[index] = min(best_value, 1.0)
+                else:
+                    kept_in_block.append(row)
+            kept.extend(block[row] for row in kept_in_block)
+    return SemanticDedup(assignment, duplicate_of, similarity)
+
+
+def semantic_rejections(
+    doc_ids: Sequence[str], decision: SemanticDedup, config: SemDedupConfig
+) -> pa.Table:
+    """Rows for `ops/rejections`: `doc_id, rule, value, threshold, detail` ({"duplicate_of"})."""
+    rows = [
+        {
+            "doc_id": doc_ids[index],
+            "rule": SEMANTIC_DUPLICATE,
+            "value": decision.similarity[index],
+            "threshold": config.cosine_threshold,
+            "detail": json.dumps({"duplicate_of": doc_ids[keeper]}, separators=(",", ":")),
+        }
+        for index, keeper in enumerate(decision.duplicate_of)
+        if keeper is not None
+    ]
+    schema = pa.schema(
+        [
+            pa.field("doc_id", pa.string()),
+            pa.field("rule", pa.string()),
+            pa.field("value", pa.float64()),
+            pa.field("threshold", pa.float64()),
+            pa.field("detail", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,0 +1,103 @@
+"""Model artifacts under the data root, addressed by their sha256.
+
+A trained head is a file `<root>/_models/<name>/<sha256>.pt`. Two small JSON pointers make it
+findable: `trained/<fingerprint>.json` (the training set and settings that produced it, so the
+same training is never repeated) and `batches/<batch_id>.json` (the artifact a batch is scored
+with, so a retry scores with the same model). Every read checks the bytes against the sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import fsspec
+
+from lakehouse.storage import resolve_root
+
+ARTIFACTS_FOLDER = "_models"
+
+
+class ArtifactError(RuntimeError):
+    """An artifact that is missing or whose bytes do not match its recorded sha256."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One stored artifact: what it is, its content hash and where it lives."""
+
+    name: str
+    sha256: str
+    uri: str
+    size_bytes: int
+
+
+def _folder(root: str, name: str) -> str:
+    return f"{resolve_root(root)}/{ARTIFACTS_FOLDER}/{name}"
+
+
+def _write(uri: str, data: bytes) -> None:
+    filesystem, path = fsspec.core.url_to_fs(uri)
+    filesystem.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with filesystem.open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _read(uri: str) -> bytes | None:
+    filesystem, path = fsspec.core.url_to_fs(uri)
+    if not filesystem.exists(path):
+        return None
+    with filesystem.open(path, "rb") as handle:
+        return handle.read()
+
+
+def _pointer(uri: str) -> Artifact | None:
+    data = _read(uri)
+    return Artifact(**json.loads(data)) if data is not None else None
+
+
+def save_artifact(root: str, name: str, data: bytes, fingerprint: str) -> Artifact:
+    """Store `data` as artifact `name` (content-addressed) and remember its training fingerprint."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    artifact = Artifact(name, sha256, f"{_folder(root, name)}/{sha256}.pt", len(data))
+    if _read(artifact.uri) is None:
+        _write(artifact.uri, data)
+    pointer = json.dumps(asdict(artifact)).encode()
+    _write(f"{_folder(root, name)}/trained/{fingerprint}.json", pointer)
+    return artifact
+
+
+def trained_artifact(root: str, name: str, fingerprint: str) -> Artifact | None:
+    """The artifact an identical training produced before, if its file is still there."""
+    artifact = _pointer(f"{_folder(root, name)}/trained/{fingerprint}.json")
+    if artifact is None or _read(artifact.uri) is None:
+        return None
+    return artifact
+
+
+def pin_artifact(root: str, batch_id: str, artifact: Artifact) -> None:
+    """Record that batch `batch_id` is scored with `artifact`."""
+    _write(
+        f"{_folder(root, artifact.name)}/batches/{batch_id}.json",
+        json.dumps(asdict(artifact)).encode(),
+    )
+
+
+def pinned_artifact(root: str, name: str, batch_id: str) -> Artifact | None:
+    """The artifact `name` pinned for the batch, or None when none was trained for it."""
+    return _pointer(f"{_folder(root, name)}/batches/{batch_id}.json")
+
+
+def read_artifact(artifact: Artifact) -> bytes:
+    """The artifact's bytes, after checking them against its sha256."""
+    data = _read(artifact.uri)
+    if data is None:
+        raise ArtifactError(f"artifact {artifact.name} is missing at {artifact.uri}")
+    found = hashlib.sha256(data).hexdigest()
+    if found != artifact.sha256:
+        raise ArtifactError(
+            f"artifact {artifact.name} at {artifact.uri} has sha256 {found}, recorded "
+            f"{artifact.sha256}; it was changed after training: re-materialize {artifact.name}"
+        )
+    return data
