@@ -18,7 +18,9 @@ from assets.resources import LakehouseResource, SparkResource
 from assets.tables import asset_key, table_metadata
 from lakehouse.catalog import Catalog
 from lakehouse.ledger import LedgerEntry, record_rejections, record_stage
-from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, SILVER_DOCUMENTS
+from lakehouse.review import blocklist
+from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, REVIEW_BLOCKLIST, SILVER_DOCUMENTS
+from spark_jobs.blocklist import apply_blocklist
 from spark_jobs.clean import (
     CleanOutput,
     clean_documents,
@@ -124,9 +126,13 @@ def clean(
     bronze_version = catalog.version(BRONZE_DOCUMENTS)
     if bronze_version is None:
         raise LostRowsError(f"bronze/documents does not exist; ingest batch {batch_id} first")
-    commit = lakehouse.commit_info(
-        context.run_id, STAGE, loaded, {BRONZE_DOCUMENTS.key: bronze_version}
-    )
+    inputs = {BRONZE_DOCUMENTS.key: bronze_version}
+    # Reviewers' blocked terms, URLs and sources (a recipe overlay), pinned like any input.
+    blocklist_version = catalog.version(REVIEW_BLOCKLIST)
+    if blocklist_version is not None:
+        inputs[REVIEW_BLOCKLIST.key] = blocklist_version
+    blocked = blocklist(catalog, blocklist_version) if blocklist_version is not None else []
+    commit = lakehouse.commit_info(context.run_id, STAGE, loaded, inputs)
     rows_in = catalog.count(BRONZE_DOCUMENTS, bronze_version, where={"batch_id": batch_id})
     session = spark.session(loaded)
     scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
@@ -135,7 +141,8 @@ def clean(
         if files:
             bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
             output = write_clean_output(
-                clean_documents(bronze, loaded.recipe.clean), scratch / "out"
+                apply_blocklist(clean_documents(bronze, loaded.recipe.clean), blocked),
+                scratch / "out",
             )
         else:
             output = CleanOutput(scratch / "out")

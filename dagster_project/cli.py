@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 
 from assets.resources import LakehouseResource, default_recipe_path
+from dagster_project.review_cli import register as register_review_commands
 from lakehouse.batches import BatchError
 from lakehouse.catalog import Catalog
 from lakehouse.provenance import NotFoundError, ProvenanceError
@@ -70,20 +71,28 @@ def _stop_spark() -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     """Register new landing files and run the funnel for each pending batch."""
+    from dagster_project.review_cli import print_review_status
+    from dagster_project.review_runs import curate_after_batches
     from dagster_project.runs import pending_batches, prepare_instance, run_batch
 
     lakehouse = _lakehouse(args)
     with prepare_instance(lakehouse.root) as instance:
         batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
         outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
+        curated = curate_after_batches(instance, lakehouse, outcomes)
     _stop_spark()
+    curated_ok = curated is None or curated.success
+    if curated is not None and not curated.success and not args.json:
+        print(f"curate run {curated.run_id} FAILED: {curated.error}")
     if not outcomes:
         print(
             "[]"
             if args.json
             else "nothing to do: no new landing files and every batch is through the funnel"
         )
-        return EXIT_OK
+        if not args.json:
+            print_review_status(lakehouse.catalog())
+        return EXIT_OK if curated_ok else EXIT_FAILED
     if args.json:
         print(json.dumps([asdict(outcome) for outcome in outcomes], indent=2, default=str))
     else:
@@ -113,7 +122,9 @@ def command_run(args: argparse.Namespace) -> int:
             if outcome.error:
                 print(f"error: {outcome.error}")
         print(f"lakehouse: {lakehouse.root}   (funnel tables · funnel sql · make ui)")
-    return EXIT_OK if all(outcome.success for outcome in outcomes) else EXIT_FAILED
+        print_review_status(lakehouse.catalog())
+    succeeded = all(outcome.success for outcome in outcomes) and curated_ok
+    return EXIT_OK if succeeded else EXIT_FAILED
 
 
 def command_tables(args: argparse.Namespace) -> int:
@@ -233,6 +244,11 @@ def command_trace(args: argparse.Namespace) -> int:
         [asdict(outcome) for outcome in found.stages],
         ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"],
     )
+    if found.consumption:
+        print("consumed in training:")
+        _print_table(
+            found.consumption, ["run_name", "release", "step", "kept", "weight", "consumed_at"]
+        )
     return EXIT_OK
 
 
@@ -304,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     rejections.add_argument("--stage", help="only this stage, e.g. ingest")
     rejections.add_argument("--rule", help="only this rule or quarantine reason")
     rejections.add_argument("--source", help="only this recipe source")
+    register_review_commands(commands)
     return parser
 
 

@@ -97,7 +97,7 @@ def test_webserver_serves_assets_checks_schedule_sensor_and_last_run(webserver: 
     )
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert [s["name"] for s in repository["schedules"]] == ["daily_funnel"]
-    assert [s["name"] for s in repository["sensors"]] == ["landing_sensor"]
+    assert sorted(s["name"] for s in repository["sensors"]) == ["landing_sensor", "release_sensor"]
 
     data = _graphql(
         webserver,

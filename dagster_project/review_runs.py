@@ -1,0 +1,82 @@
+"""Running the curate and release jobs from the command line: real Dagster runs, like batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from assets.resources import LakehouseResource
+from dagster_project.runs import _root_cause, resolve_job
+from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_SCORED_DOCUMENTS
+
+
+@dataclass
+class JobRun:
+    """The outcome of one run of a whole-table job (curate, release)."""
+
+    job: str
+    run_id: str
+    success: bool
+    checks: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+def run_job(
+    instance: dg.DagsterInstance,
+    lakehouse: LakehouseResource,
+    job_name: str,
+    run_config: dict[str, Any] | None = None,
+) -> JobRun:
+    """Execute job `job_name` in a Dagster run recorded in `instance`; never raises on failure."""
+    job = resolve_job(instance, lakehouse, job_name)
+    result = job.execute_in_process(
+        instance=instance, run_config=run_config or {}, raise_on_error=False
+    )
+    evaluations = result.get_asset_check_evaluations()
+    checks = {
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
+        for evaluation in evaluations
+    }
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = (
+            "; ".join(
+                f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
+                for event in failures
+                if event.step_failure_data and event.step_failure_data.error
+            )
+            or "the run failed"
+        )
+    return JobRun(job_name, result.run_id, result.success and all(checks.values()), checks, error)
+
+
+def run_curate(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> JobRun | None:
+    """Build the release candidate and its review queue; None while nothing is scored yet."""
+    if not lakehouse.catalog().exists(GOLD_SCORED_DOCUMENTS):
+        return None
+    return run_job(instance, lakehouse, "curate")
+
+
+def run_release(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, name: str = ""
+) -> JobRun:
+    """Publish the reviewed candidate as release `name` (default name when empty)."""
+    config = {"ops": {"gold__releases": {"config": {"name": name}}}}
+    return run_job(instance, lakehouse, "release", config)
+
+
+def curate_after_batches(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, outcomes: Sequence[Any]
+) -> JobRun | None:
+    """After `funnel run`: rebuild the candidate and queue when batches went through the
+    funnel, or when scored documents exist but no candidate yet; None when nothing ran."""
+    if outcomes and not all(outcome.success for outcome in outcomes):
+        return None
+    catalog = lakehouse.catalog()
+    if not outcomes and catalog.exists(GOLD_RELEASE_CANDIDATE):
+        return None
+    return run_curate(instance, lakehouse)

@@ -1,0 +1,189 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+
+from assets.resources import LakehouseResource
+from dagster_project.cli import main
+from dagster_project.review_app import create_app, is_loopback
+from dagster_project.review_runs import run_curate
+from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.review import blocklist, review_queue
+from lakehouse.storage import PROJECT_DIR
+from lakehouse.tables import REVIEW_DECISIONS
+from tests.scored_documents import write_review_recipe, write_scored
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def recipe_path(tmp_path: Path, landing: Path) -> Path:
+    """The recipe whose sources and mixture match the scored rows."""
+    return write_review_recipe(tmp_path, landing)
+
+
+@pytest.fixture
+def queued(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, catalog: Catalog, commit: CommitInfo
+) -> list[str]:
+    """Scored documents curated and queued for review; the queued doc ids in queue order."""
+    write_scored(catalog, commit)
+    curated = run_curate(instance, lakehouse)
+    assert curated is not None and curated.success, curated and curated.error
+    return review_queue(catalog)["doc_id"].to_pylist()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def review_server(root: Path, recipe_path: Path, queued: list[str]) -> Iterator[str]:
+    """`funnel review serve` in its own process on a free loopback port; yields its URL."""
+    port = _free_port()
+    command = [sys.executable, "-m", "dagster_project.cli", "--root", str(root), "review"]
+    command += ["serve", "--recipe", str(recipe_path), "--port", str(port), "--reviewer", "ana"]
+    server = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=os.environ.copy(), stdout=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(url + "api/progress", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                assert server.poll() is None, "the review server exited"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page of Debian's headless chromium, driven by Playwright."""
+    assert CHROMIUM.exists(), "make installs Debian's chromium for the browser tests"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield browser.new_page()
+        browser.close()
+
+
+def test_reviewer_approves_rejects_and_flags_on_the_live_page(
+    review_server: str, page: Page, catalog: Catalog, queued: list[str], tmp_path: Path
+) -> None:
+    page.goto(review_server)
+    expect(page.locator("#doc-id")).to_have_text(queued[0])
+    expect(page.locator("#progress-text")).to_have_text("0 of 12 decided")
+    expect(page.locator("#reviewer")).to_have_text("ana")
+    # Provenance: the raw file and record, and every stage's outcome, from `trace`.
+    expect(page.locator("#trace")).to_contain_text("curate")
+    expect(page.locator("#trace")).to_contain_text("kept")
+    expect(page.locator("#scores")).to_contain_text("quality score")
+
+    page.keyboard.press("a")  # approve with the keyboard, on to the next document
+    expect(page.locator("#doc-id")).to_have_text(queued[1])
+    expect(page.locator("#progress-text")).to_have_text("1 of 12 decided")
+
+    page.fill("#reason", "boilerplate")
+    page.click("#reject")
+    expect(page.locator("#doc-id")).to_have_text(queued[2])
+
+    page.keyboard.press("r")  # no reason yet: the reason field gets the focus, nothing is sent
+    expect(page.locator("#reason")).to_be_focused()
+    page.keyboard.type("machine translated")
+    page.keyboard.press("Enter")
+    expect(page.locator("#doc-id")).to_have_text(queued[3])
+
+    page.fill("#note", "license header missing")
+    page.keyboard.press("Escape")
+    page.locator("body").click()
+    page.keyboard.press("f")
+    expect(page.locator("#doc-id")).to_have_text(queued[4])
+
+    page.click("#reject")  # a rejection without a reason is refused and says why
+    expect(page.locator("#error")).to_have_text("a rejection needs a reason")
+    expect(page.locator("#doc-id")).to_have_text(queued[4])
+    expect(page.locator("#reject-reasons")).to_contain_text("boilerplate")
+    expect(page.locator("#reject-reasons")).to_contain_text("machine translated")
+
+    page.select_option("#block-kind", "url")
+    page.fill("#block-value", "https://spam.example/")
+    page.click("#block-add")
+    expect(page.locator("#blocklist")).to_contain_text("https://spam.example/")
+
+    page.keyboard.press("k")  # back to the flagged document: its latest decision is shown
+    expect(page.locator("#doc-id")).to_have_text(queued[3])
+    expect(page.locator("#latest")).to_contain_text("flag")
+    page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+    assert (tmp_path / "review.png").stat().st_size > 10_000
+
+    decisions = sorted(catalog.read(REVIEW_DECISIONS).to_pylist(), key=lambda r: r["decided_at"])
+    assert [(row["doc_id"], row["decision"], row["reason"]) for row in decisions] == [
+        (queued[0], "approve", None),
+        (queued[1], "reject", "boilerplate"),
+        (queued[2], "reject", "machine translated"),
+        (queued[3], "flag", None),
+    ]
+    assert decisions[3]["note"] == "license header missing"
+    assert {row["reviewer"] for row in decisions} == {"ana"}
+    assert {row["queue_version"] for row in decisions} == {0}
+    (blocked,) = blocklist(catalog)
+    assert (blocked["kind"], blocked["value"], blocked["added_by"]) == (
+        "url",
+        "https://spam.example/",
+        "ana",
+    )
+
+    page.goto(review_server + "report")
+    expect(page.locator("#gate")).to_contain_text("8 of 12 queued documents are not decided")
+
+
+def test_a_token_guards_every_request_when_one_is_set(
+    catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
+) -> None:
+    app = create_app(catalog, lakehouse.recipe(), "ana", token="s3cret-token")
+    client = app.test_client()
+    assert client.get("/").status_code == 401
+    assert client.get("/doc/0").status_code == 401
+    assert client.get("/doc/0?token=wrong").status_code == 401
+    assert client.get("/api/progress", headers={"Authorization": "Bearer s3cret"}).status_code == (
+        401
+    )
+    headers = {"Authorization": "Bearer s3cret-token"}
+    assert client.get("/api/progress", headers=headers).json["queued"] == 12
+    # ?token= once: the page keeps it in an HTTP-only cookie and drops it from the address.
+    opened = client.get("/doc/0?token=s3cret-token")
+    assert opened.status_code == 302 and opened.headers["Location"] == "/doc/0"
+    assert "HttpOnly" in opened.headers["Set-Cookie"]
+    assert client.get("/doc/0").status_code == 200
+    # A form without the server's CSRF token is refused; nothing is written.
+    forged = client.post("/doc/0/decision", data={"decision": "approve"})
+    assert forged.status_code == 403
+    assert not catalog.exists(REVIEW_DECISIONS)
+
+
+def test_serving_off_loopback_needs_a_token(
+    root: Path, recipe_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
+    argv = ["--root", str(root), "review", "serve", "--recipe", str(recipe_path)]
+    assert main([*argv, "--host", "0.0.0.0"]) == 2
+    assert "refusing to serve the review page on 0.0.0.0 without an access token" in (
+        capsys.readouterr().err
+    )

@@ -1,0 +1,120 @@
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.releases import (
+    ReleaseExistsError,
+    ReleaseIntegrityError,
+    ReleaseManifest,
+    ReleaseNotFoundError,
+    domain_summary,
+    list_releases,
+    pinned_upstream,
+    publish_release,
+    release_manifest,
+    review_gate,
+)
+from lakehouse.review import ReviewProgress
+from lakehouse.tables import BRONZE_DOCUMENTS, GOLD_RELEASES, OPS_BATCHES
+
+
+def _manifest(name: str = "r1", documents: int = 3) -> ReleaseManifest:
+    return ReleaseManifest(
+        name=name,
+        published_at=datetime(2026, 11, 27, 10, 0, tzinfo=UTC),
+        run_id="run-1",
+        recipe_sha256="a" * 64,
+        code_version="abc123",
+        candidate_version=4,
+        pinned_tables={"gold/release_candidate": 4, "gold/scored_documents": 2},
+        documents=documents,
+        tokens=300,
+        weighted_tokens=450.0,
+        domains=[{"domain": "code", "documents": documents, "tokens": 300}],
+        review={"queued": 3, "approved": 3},
+    )
+
+
+def test_gate_needs_every_document_decided_and_enough_approvals() -> None:
+    none = ReviewProgress(None, None, 0, 0, 0, 0)
+    assert review_gate(none, 0.5).problems == ["no review queue: materialize review/queue first"]
+    empty = ReviewProgress(0, None, 0, 0, 0, 0)
+    assert review_gate(empty, 0.0).problems == [
+        "review/queue is empty: the release candidate holds no documents"
+    ]
+    pending = ReviewProgress(0, 0, 10, 6, 1, 0)
+    assert review_gate(pending, 0.5).problems == ["3 of 10 queued documents are not decided yet"]
+    low = ReviewProgress(0, 0, 10, 8, 1, 1)
+    verdict = review_gate(low, 0.9)
+    assert not verdict.passed
+    assert verdict.problems == [
+        "approval rate 0.800 is below the recipe's release.min_approval_rate 0.9"
+    ]
+    assert review_gate(low, 0.8).passed
+
+
+def test_a_name_is_published_once_and_a_changed_manifest_is_detected(
+    catalog: Catalog, commit: CommitInfo
+) -> None:
+    with pytest.raises(ReleaseNotFoundError, match="published: none yet"):
+        release_manifest(catalog, "r1")
+    publish_release(catalog, _manifest(), commit)
+    assert release_manifest(catalog, "r1") == _manifest()
+    with pytest.raises(ReleaseExistsError, match="already published"):
+        publish_release(catalog, _manifest(documents=99), commit)
+    assert [manifest.name for manifest in list_releases(catalog)] == ["r1"]
+    # Someone rewrites the row behind the funnel's back: reading it says so.
+    row = catalog.read(GOLD_RELEASES).to_pylist()[0] | {"documents": 99}
+    catalog.write(
+        GOLD_RELEASES, pa.Table.from_pylist([row], GOLD_RELEASES.schema), commit, overwrite=True
+    )
+    with pytest.raises(ReleaseIntegrityError, match="changed after publishing"):
+        release_manifest(catalog, "r1")
+
+
+def test_pinned_upstream_follows_commit_metadata(catalog: Catalog, commit: CommitInfo) -> None:
+    batches = pa.Table.from_pylist(
+        [
+            {
+                "batch_id": "b1",
+                "source": "s",
+                "file_uri": "f",
+                "file_bytes": 1,
+                "registered_at": datetime(2026, 1, 1, tzinfo=UTC),
+            }
+        ],
+        OPS_BATCHES.schema,
+    )
+    batches_version = catalog.write(OPS_BATCHES, batches, commit)
+    bronze_commit = CommitInfo("run-2", "ingest", "0" * 64, "t", {OPS_BATCHES.key: batches_version})
+    bronze = catalog.write(BRONZE_DOCUMENTS, BRONZE_DOCUMENTS.schema.empty_table(), bronze_commit)
+    assert pinned_upstream(catalog, BRONZE_DOCUMENTS.key, bronze) == {
+        "bronze/documents": bronze,
+        "ops/batches": batches_version,
+    }
+
+
+def test_domain_summary_shares_are_of_weighted_tokens() -> None:
+    rows = pa.table(
+        {"domain": ["a", "a", "b"], "tokens": [100, 200, 100], "weight": [1.0, 1.0, 3.0]}
+    )
+    assert domain_summary(rows, {"a": 0.5, "b": 0.5}) == [
+        {
+            "domain": "a",
+            "documents": 2,
+            "tokens": 300,
+            "weighted_tokens": 300.0,
+            "target_share": 0.5,
+            "achieved_share": 0.5,
+        },
+        {
+            "domain": "b",
+            "documents": 1,
+            "tokens": 100,
+            "weighted_tokens": 300.0,
+            "target_share": 0.5,
+            "achieved_share": 0.5,
+        },
+    ]
