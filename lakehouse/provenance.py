@@ -23,6 +23,7 @@ from lakehouse.tables import (
     OPS_BATCHES,
     OPS_LEDGER,
     OPS_REJECTIONS,
+    SERVING_CONSUMPTION,
     table_spec,
 )
 
@@ -72,6 +73,7 @@ class DocumentTrace:
     source_id: str | None
     text_sha256: str | None
     stages: list[StageOutcome] = field(default_factory=list)
+    consumption: list[dict[str, Any]] = field(default_factory=list)
 
     def table_versions(self) -> dict[str, int]:
         """Every table version the trace read, by table."""
@@ -143,7 +145,18 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
         result.stages.append(outcome)
         if outcome.outcome != "kept":
             break
+    result.consumption = training_consumption(catalog, doc_id)
     return result
+
+
+def training_consumption(catalog: Catalog, doc_id: str) -> list[dict[str, Any]]:
+    """When training runs consumed `doc_id`: run, release, step, kept, weight, time."""
+    if not catalog.exists(SERVING_CONSUMPTION):
+        return []
+    columns = ["run_name", "release", "step", "kept", "weight", "consumed_at"]
+    rows = catalog.read(SERVING_CONSUMPTION, where={"doc_id": doc_id}, columns=columns)
+    ordered = sorted(rows.to_pylist(), key=lambda row: (row["consumed_at"], row["step"]))
+    return [row | {"consumed_at": row["consumed_at"].isoformat()} for row in ordered]
 
 
 def _holds(catalog: Catalog, table: str, version: int | None, doc_id: str) -> bool:

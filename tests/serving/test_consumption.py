@@ -1,0 +1,158 @@
+"""The consumption log on a real Delta table: every consumed sample logged once, replay, trace,
+and refused input that loses nothing."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+
+from dagster_project.cli import main
+from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.provenance import trace
+from lakehouse.tables import BRONZE_DOCUMENTS, SERVING_CONSUMPTION
+from serving.consumption import ConsumptionLog, ConsumptionLogError, replay_steps
+from serving.dataset import ReleaseDataLoader, ReleaseDataset
+from serving.strategies import Composite, LossReport, LossReweighting, OnlineDataMixing
+from tests.serving.published import publish
+
+torch.set_num_threads(1)
+
+PARTS = [{"a": 14, "b": 9}, {"c": 10}]
+ROWS = 33
+
+
+@pytest.fixture
+def released(catalog: Catalog, commit: CommitInfo) -> pa.Table:
+    """Release `r1` in the test lakehouse; returns its rows."""
+    return publish(catalog, commit, "r1", PARTS)
+
+
+def train(catalog: Catalog, run_name: str, flush_rows: int, workers: int) -> list[list[str]]:
+    """A stand-in training loop with a mixture and reweighting strategy; the batches' doc ids."""
+    dataset = ReleaseDataset(catalog, "r1", seed=7, buffer_size=5)
+    loader = ReleaseDataLoader(dataset, batch_size=4, num_workers=workers)
+    strategy = Composite([LossReweighting(), OnlineDataMixing(dataset.domains)])
+    batches = []
+    with ConsumptionLog(catalog, run_name, "r1", flush_rows=flush_rows) as log:
+        for step, batch in enumerate(loader):
+            losses = np.array([len(text) / 10 for text in batch["text"]])
+            weights_in_force = dataset.domain_weights
+            decision = strategy.update(LossReport(step, batch["doc_id"], batch["domain"], losses))
+            log.record(
+                step,
+                batch["doc_id"],
+                batch["domain"],
+                decision.loss_weights.tolist(),
+                kept=decision.keep.tolist(),
+                domain_weights=weights_in_force,
+                strategy_state=strategy.state_dict(),
+            )
+            dataset.set_domain_weights(decision.domain_weights)
+            batches.append(list(batch["doc_id"]))
+    return batches
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_consumed_sample_is_logged_exactly_once(
+    catalog: Catalog, released: pa.Table, workers: int
+) -> None:
+    batches = train(catalog, "run-1", flush_rows=10, workers=workers)
+    logged = catalog.read(SERVING_CONSUMPTION)
+    consumed = [doc for batch in batches for doc in batch]
+    assert len(consumed) == ROWS
+    assert Counter(logged["doc_id"].to_pylist()) == Counter(consumed)
+    assert set(consumed) == set(released["doc_id"].to_pylist())
+    # Appended in batches: 9 steps of up to 4 rows, a commit per 10 or more rows buffered.
+    history = [entry for entry in catalog.history(SERVING_CONSUMPTION) if entry.stage == "serve"]
+    assert 3 <= len(history) < len(batches)
+    assert {entry.run_id for entry in history} == {"run-1"}
+
+
+def test_replay_gives_back_each_step_with_its_weights_and_state(
+    catalog: Catalog, released: pa.Table
+) -> None:
+    batches = train(catalog, "run-2", flush_rows=1000, workers=0)
+    steps = replay_steps(catalog, "run-2")
+    assert [step["doc_ids"] for step in steps] == batches
+    assert [step["step"] for step in steps] == list(range(len(batches)))
+    assert all(np.mean(step["weights"]) == pytest.approx(1.0) for step in steps)
+    assert steps[0]["domain_weights"] == pytest.approx({"a": 14 / 33, "b": 9 / 33, "c": 10 / 33})
+    # The mixture's state after step 0 is logged, and the next step drew with its weights.
+    assert steps[0]["strategy_state"]["mixture"]["step"] == 2
+    assert steps[1]["domain_weights"] == pytest.approx(
+        steps[0]["strategy_state"]["mixture"]["weights"]
+    )
+    assert replay_steps(catalog, "nobody") == []
+
+
+def test_refused_records_lose_nothing_already_logged(catalog: Catalog, released: pa.Table) -> None:
+    log = ConsumptionLog(catalog, "run-3", "r1", flush_rows=100)
+    log.record(0, ["d1", "d2"], ["a", "b"], [1.0, 1.0])
+    with pytest.raises(ConsumptionLogError, match="2 doc ids, 1 domains, 2 weights"):
+        log.record(1, ["d3", "d4"], ["a"], [1.0, 1.0])
+    with pytest.raises(ConsumptionLogError, match="0 kept flags"):
+        log.record(1, ["d3"], ["a"], [1.0], kept=[])
+    assert log.buffered == 2
+    log.close()
+    assert catalog.read(SERVING_CONSUMPTION)["doc_id"].to_pylist() == ["d1", "d2"]
+    with pytest.raises(ConsumptionLogError, match="run-3 is closed"):
+        log.record(2, ["d5"], ["a"], [1.0])
+    with pytest.raises(ConsumptionLogError, match="needs a run name"):
+        ConsumptionLog(catalog, "", "r1")
+    with pytest.raises(ConsumptionLogError, match="flush_rows must be >= 1"):
+        ConsumptionLog(catalog, "run-4", "r1", flush_rows=0)
+
+
+def test_discarded_samples_are_logged_with_weight_zero(catalog: Catalog) -> None:
+    with ConsumptionLog(catalog, "run-5", "r1") as log:
+        log.record(3, ["d1", "d2"], ["a", "a"], [1.5, 0.5], kept=[True, False])
+    rows = catalog.read(SERVING_CONSUMPTION).to_pylist()
+    assert [(row["doc_id"], row["kept"], row["weight"]) for row in rows] == [
+        ("d1", True, 1.5),
+        ("d2", False, 0.0),
+    ]
+
+
+def test_trace_shows_when_and_how_a_document_was_consumed(
+    catalog: Catalog, commit: CommitInfo, released: pa.Table, capsys: pytest.CaptureFixture
+) -> None:
+    row = released.slice(0, 1).to_pylist()[0]
+    bronze = {
+        "doc_id": row["doc_id"],
+        "batch_id": "b1",
+        "source": row["source"],
+        "domain": row["domain"],
+        "license": row["license"],
+        "source_uri": row["source_uri"],
+        "source_record": row["source_record"],
+        "source_id": None,
+        "text": row["text"],
+        "text_sha256": row["text_sha256"],
+        "text_bytes": len(row["text"].encode()),
+        "ingested_at": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    catalog.write(BRONZE_DOCUMENTS, pa.Table.from_pylist([bronze], BRONZE_DOCUMENTS.schema), commit)
+    assert trace(catalog, row["doc_id"]).consumption == []
+    with ConsumptionLog(catalog, "run-6", "r1") as log:
+        log.record(4, [row["doc_id"]], [row["domain"]], [1.25])
+        log.record(9, [row["doc_id"]], [row["domain"]], [0.5], kept=[False])
+    consumption = trace(catalog, row["doc_id"]).consumption
+    assert [(c["run_name"], c["step"], c["kept"], c["weight"]) for c in consumption] == [
+        ("run-6", 4, True, 1.25),
+        ("run-6", 9, False, 0.0),
+    ]
+    root = str(Path(catalog.root))
+    assert main(["--root", root, "trace", row["doc_id"], "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [entry["step"] for entry in printed["consumption"]] == [4, 9]
+    assert main(["--root", root, "trace", row["doc_id"]]) == 0
+    text = capsys.readouterr().out
+    assert "consumed in training:" in text
+    assert "run-6" in text and "1.25" in text
