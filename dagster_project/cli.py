@@ -244,6 +244,12 @@ def command_trace(args: argparse.Namespace) -> int:
         [asdict(outcome) for outcome in found.stages],
         ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"],
     )
+    if found.releases:
+        print("shipped in releases:")
+        _print_table(
+            found.releases,
+            ["release", "candidate_version", "domain", "tokens", "weight", "published_at"],
+        )
     if found.consumption:
         print("consumed in training:")
         _print_table(

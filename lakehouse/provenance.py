@@ -17,9 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.catalog import Catalog
+from lakehouse.releases import list_releases
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     BRONZE_QUARANTINE,
+    GOLD_RELEASE_CANDIDATE,
+    GOLD_RELEASES,
     OPS_BATCHES,
     OPS_LEDGER,
     OPS_REJECTIONS,
@@ -73,6 +76,7 @@ class DocumentTrace:
     source_id: str | None
     text_sha256: str | None
     stages: list[StageOutcome] = field(default_factory=list)
+    releases: list[dict[str, Any]] = field(default_factory=list)
     consumption: list[dict[str, Any]] = field(default_factory=list)
 
     def table_versions(self) -> dict[str, int]:
@@ -145,8 +149,34 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
         result.stages.append(outcome)
         if outcome.outcome != "kept":
             break
+    result.releases = release_membership(catalog, doc_id)
     result.consumption = training_consumption(catalog, doc_id)
     return result
+
+
+def release_membership(catalog: Catalog, doc_id: str) -> list[dict[str, Any]]:
+    """The published releases that ship `doc_id`, oldest first: name, the candidate version it
+    pins, and the document's domain, tokens and weight in it."""
+    if not catalog.exists(GOLD_RELEASES):
+        return []
+    shipped = []
+    for manifest in list_releases(catalog):
+        rows = catalog.read(
+            GOLD_RELEASE_CANDIDATE,
+            manifest.candidate_version,
+            where={"doc_id": doc_id},
+            columns=["domain", "tokens", "weight"],
+        ).to_pylist()
+        shipped.extend(
+            {
+                "release": manifest.name,
+                "candidate_version": manifest.candidate_version,
+                "published_at": manifest.published_at.isoformat(),
+            }
+            | row
+            for row in rows
+        )
+    return shipped
 
 
 def training_consumption(catalog: Catalog, doc_id: str) -> list[dict[str, Any]]:

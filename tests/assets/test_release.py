@@ -9,12 +9,14 @@ from dagster_project.cli import main
 from dagster_project.review_gate import release_sensor
 from dagster_project.review_runs import run_curate, run_release
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.provenance import trace
 from lakehouse.releases import release_files, release_manifest, release_rows
 from lakehouse.review import ReviewError, record_decision, review_progress, review_queue
 from lakehouse.tables import (
     GOLD_RELEASE_CANDIDATE,
     GOLD_RELEASES,
     GOLD_SCORED_DOCUMENTS,
+    OPS_REJECTIONS,
     REVIEW_DECISIONS,
 )
 from tests.scored_documents import write_review_recipe, write_scored
@@ -126,6 +128,18 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
     assert "review: 9 of 12 approved" in shown
     assert main(["--root", root, "release", "show", "nope"]) == 1
     assert "no release named 'nope'; published: r1" in capsys.readouterr().err
+
+    # `funnel trace` names the release that ships a document, and no release for a rejected one.
+    shipped = rows["doc_id"][0].as_py()
+    assert [(r["release"], r["candidate_version"]) for r in trace(catalog, shipped).releases] == [
+        ("r1", candidate_version)
+    ]
+    assert main(["--root", root, "trace", shipped]) == 0
+    assert "shipped in releases:" in capsys.readouterr().out
+    in_r1 = set(rows["doc_id"].to_pylist())
+    curate_rejections = catalog.read(OPS_REJECTIONS, where={"stage": "curate"})
+    dropped = next(d for d in curate_rejections["doc_id"].to_pylist() if d not in in_r1)
+    assert trace(catalog, dropped).releases == []
 
 
 def test_decisions_are_validated_and_nothing_bad_is_recorded(
