@@ -17,7 +17,7 @@ from assets.partitions import batches
 from assets.resources import LakehouseResource, SparkResource
 from assets.tables import asset_key, table_metadata
 from lakehouse.catalog import Catalog
-from lakehouse.ledger import LedgerEntry, record_rejections, record_stage
+from lakehouse.ledger import LostRowsError, conserved_outcome, record_outcome
 from lakehouse.review import blocklist
 from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, REVIEW_BLOCKLIST, SILVER_DOCUMENTS
 from spark_jobs.blocklist import apply_blocklist
@@ -32,10 +32,6 @@ from spark_jobs.clean import (
 STAGE = "clean"
 SILVER_DOCUMENTS_KEY = asset_key(SILVER_DOCUMENTS)
 _REJECTION_COLUMNS = ["doc_id", "rule", "value", "threshold", "detail"]
-
-
-class LostRowsError(RuntimeError):
-    """The clean stage's outputs do not account for every bronze row of the batch."""
 
 
 def bronze_batch_files(catalog: Catalog, version: int, batch_id: str) -> list[str]:
@@ -153,15 +149,17 @@ def clean(
             commit,
             replace={"batch_id": batch_id},
         )
-        rows_out = catalog.count(SILVER_DOCUMENTS, silver_version, where={"batch_id": batch_id})
-        if rows_out + rejections.num_rows != rows_in:
-            raise LostRowsError(
-                f"batch {batch_id}: {rows_in} bronze rows but {rows_out} kept + "
-                f"{rejections.num_rows} rejected; nothing recorded in the ledger"
-            )
-        rejections_version = record_rejections(
-            catalog, STAGE, batch_id, rejections.select(_REJECTION_COLUMNS), commit
+        outcome = conserved_outcome(
+            catalog,
+            STAGE,
+            batch_id,
+            rows_in,
+            SILVER_DOCUMENTS,
+            silver_version,
+            rejections.select(_REJECTION_COLUMNS),
         )
+        rows_out = outcome.rows_out
+        rejections_version = record_outcome(catalog, outcome, commit)
         languages = Counter(rejections["lang"].to_pylist())
         if rows_out:
             kept_langs = catalog.read(
@@ -170,22 +168,6 @@ def clean(
             languages.update(kept_langs["lang"].to_pylist())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    record_stage(
-        catalog,
-        LedgerEntry(
-            stage=STAGE,
-            batch_id=batch_id,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            rows_rejected=rejections.num_rows,
-            rows_quarantined=0,
-            output_table=SILVER_DOCUMENTS.key,
-            output_version=silver_version,
-            run_id=context.run_id,
-            rejections_version=rejections_version,
-        ),
-        commit,
-    )
     by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
     context.log.info(
         f"batch {batch_id}: {rows_in} bronze rows → {rows_out} silver, "

@@ -23,7 +23,7 @@ from assets.partitions import batches
 from assets.resources import LakehouseResource, SparkResource
 from assets.tables import asset_key, table_metadata
 from lakehouse.catalog import Catalog
-from lakehouse.ledger import LedgerEntry, record_rejections, record_stage
+from lakehouse.ledger import conserved_outcome, record_outcome
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     OPS_REJECTIONS,
@@ -52,10 +52,6 @@ _INDEX_DDL = (
 
 class DedupInputError(RuntimeError):
     """A table the dedup stage reads is missing."""
-
-
-class LostRowsError(RuntimeError):
-    """The dedup stage's outputs do not account for every silver row of the batch."""
 
 
 def table_files(catalog: Catalog, spec: TableSpec, version: int, batch: str, op: str) -> list[str]:
@@ -175,41 +171,25 @@ def dedup(
             commit,
             replace={"batch_id": batch_id},
         )
-        rows_out = catalog.count(
-            SILVER_UNIQUE_DOCUMENTS, unique_version, where={"batch_id": batch_id}
+        outcome = conserved_outcome(
+            catalog,
+            STAGE,
+            batch_id,
+            rows_in,
+            SILVER_UNIQUE_DOCUMENTS,
+            unique_version,
+            rejected.select(_REJECTION_COLUMNS),
         )
-        if rows_out + rejected.num_rows != rows_in:
-            raise LostRowsError(
-                f"batch {batch_id}: {rows_in} silver rows but {rows_out} kept + "
-                f"{rejected.num_rows} duplicates; nothing recorded in the ledger"
-            )
+        rows_out = outcome.rows_out
         index_written = catalog.write(
             SILVER_DEDUP_INDEX,
             _parquet_rows(scratch / "index", SILVER_DEDUP_INDEX),
             commit,
             replace={"batch_id": batch_id},
         )
-        rejections_version = record_rejections(
-            catalog, STAGE, batch_id, rejected.select(_REJECTION_COLUMNS), commit
-        )
+        rejections_version = record_outcome(catalog, outcome, commit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    record_stage(
-        catalog,
-        LedgerEntry(
-            stage=STAGE,
-            batch_id=batch_id,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            rows_rejected=rejected.num_rows,
-            rows_quarantined=0,
-            output_table=SILVER_UNIQUE_DOCUMENTS.key,
-            output_version=unique_version,
-            run_id=context.run_id,
-            rejections_version=rejections_version,
-        ),
-        commit,
-    )
     rules = rejected["rule"].to_pylist()
     exact, near = rules.count(EXACT_DUPLICATE), rules.count(NEAR_DUPLICATE)
     context.log.info(

@@ -53,7 +53,7 @@ from lakehouse.artifacts import (
     trained_artifact,
 )
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.ledger import LedgerEntry, record_rejections, record_stage
+from lakehouse.ledger import LostRowsError, conserved_outcome, record_outcome
 from lakehouse.recipe import LoadedRecipe
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
@@ -86,10 +86,6 @@ _DOCUMENT_COLUMNS = [
 
 class ScoreInputError(RuntimeError):
     """A table or head the score stage reads is missing."""
-
-
-class LostRowsError(RuntimeError):
-    """The score stage's outputs do not account for every unique document of the batch."""
 
 
 def _bronze_version(catalog: Catalog, batch_id: str) -> int:
@@ -507,29 +503,11 @@ def score(
     scored_version = catalog.write(
         GOLD_SCORED_DOCUMENTS, scored, commit, replace={"batch_id": batch_id}
     )
-    rows_out = catalog.count(GOLD_SCORED_DOCUMENTS, scored_version, where={"batch_id": batch_id})
-    if rows_out + rejected.num_rows != rows_in:
-        raise LostRowsError(
-            f"batch {batch_id}: {rows_in} unique documents but {rows_out} scored + "
-            f"{rejected.num_rows} semantic duplicates; nothing recorded in the ledger"
-        )
-    rejections_version = record_rejections(catalog, STAGE, batch_id, rejected, commit)
-    record_stage(
-        catalog,
-        LedgerEntry(
-            stage=STAGE,
-            batch_id=batch_id,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            rows_rejected=rejected.num_rows,
-            rows_quarantined=0,
-            output_table=GOLD_SCORED_DOCUMENTS.key,
-            output_version=scored_version,
-            run_id=context.run_id,
-            rejections_version=rejections_version,
-        ),
-        commit,
+    outcome = conserved_outcome(
+        catalog, STAGE, batch_id, rows_in, GOLD_SCORED_DOCUMENTS, scored_version, rejected
     )
+    rows_out = outcome.rows_out
+    rejections_version = record_outcome(catalog, outcome, commit)
     seconds = round(time.perf_counter() - started, 3)
     context.log.info(
         f"batch {batch_id}: {rows_in} unique documents → {rows_out} scored, "

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS
+from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS, TableSpec
 
 # The stages in the order documents pass through them (see DESIGN.md, "The funnel").
 FUNNEL_STAGES = ("ingest", "clean", "dedup", "score", "curate", "review", "release")
@@ -143,3 +143,66 @@ def audit_conservation(catalog: Catalog, stage: str, batch_id: str) -> Conservat
         if claimed != actual:
             problems.append(f"ledger says {name}={claimed} but the table holds {actual}")
     return ConservationAudit(stage, batch_id, entry, found, problems)
+
+
+class LostRowsError(RuntimeError):
+    """A stage's outputs do not account for every input row of a batch."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a stage did with one batch: rows in, the rows its output table holds for the batch
+    at the version it wrote, and the rows it rejected."""
+
+    stage: str
+    batch_id: str
+    rows_in: int
+    output: TableSpec
+    output_version: int
+    rows_out: int
+    rejections: pa.Table
+
+
+def conserved_outcome(
+    catalog: Catalog,
+    stage: str,
+    batch_id: str,
+    rows_in: int,
+    output: TableSpec,
+    output_version: int,
+    rejections: pa.Table,
+) -> BatchOutcome:
+    """The batch's outcome, once its rows are shown conserved: the rows of the batch in
+    `output@output_version` plus the rejections are exactly `rows_in`. Raises LostRowsError
+    otherwise, before anything is recorded."""
+    rows_out = catalog.count(output, output_version, where={"batch_id": batch_id})
+    if rows_out + rejections.num_rows != rows_in:
+        raise LostRowsError(
+            f"{stage} batch {batch_id}: {rows_in} rows in but {rows_out} in {output.key} + "
+            f"{rejections.num_rows} rejected; nothing recorded in the ledger"
+        )
+    return BatchOutcome(stage, batch_id, rows_in, output, output_version, rows_out, rejections)
+
+
+def record_outcome(catalog: Catalog, outcome: BatchOutcome, commit: CommitInfo) -> int:
+    """Write the batch's rejections and its ledger row; returns the rejections' table version."""
+    rejections_version = record_rejections(
+        catalog, outcome.stage, outcome.batch_id, outcome.rejections, commit
+    )
+    record_stage(
+        catalog,
+        LedgerEntry(
+            stage=outcome.stage,
+            batch_id=outcome.batch_id,
+            rows_in=outcome.rows_in,
+            rows_out=outcome.rows_out,
+            rows_rejected=outcome.rejections.num_rows,
+            rows_quarantined=0,
+            output_table=outcome.output.key,
+            output_version=outcome.output_version,
+            run_id=commit.run_id,
+            rejections_version=rejections_version,
+        ),
+        commit,
+    )
+    return rejections_version

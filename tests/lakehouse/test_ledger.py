@@ -5,7 +5,9 @@ from deltalake import DeltaTable
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import (
     LedgerEntry,
+    LostRowsError,
     audit_conservation,
+    conserved_outcome,
     ledger_entries,
     record_rejections,
     record_stage,
@@ -131,3 +133,15 @@ def test_entries_follow_the_funnel_order_not_the_alphabet(
         ("b1", "score"),
         ("b1", "register"),
     ]
+
+
+@pytest.mark.usefixtures("batches_written")
+def test_an_outcome_that_loses_rows_is_refused_before_anything_is_recorded(
+    catalog: Catalog,
+) -> None:
+    none_rejected = pa.table({"doc_id": pa.array([], pa.string())})
+    outcome = conserved_outcome(catalog, "register", "b1", 2, OPS_BATCHES, 0, none_rejected)
+    assert (outcome.rows_out, outcome.rejections.num_rows) == (2, 0)
+    with pytest.raises(LostRowsError, match="3 rows in but 2 in ops/batches"):
+        conserved_outcome(catalog, "register", "b1", 3, OPS_BATCHES, 0, none_rejected)
+    assert not catalog.exists(OPS_REJECTIONS)
