@@ -30,6 +30,7 @@ from lakehouse.lineage import (
     RunState,
     TableInput,
     TableOutput,
+    artifact_dataset,
     dataset_ref,
     error_facets,
     file_dataset,
@@ -210,7 +211,7 @@ class _MaterializationLineage:
     def _inputs(
         self, spec: TableSpec, version: int, sources: Mapping[str, list[tuple[str, ColumnSource]]]
     ) -> list[Any]:
-        """Input tables pinned by the output version's commit, plus the landing locations read."""
+        """Input tables and model artifacts pinned by the output version's commit, plus landing."""
         inputs: list[Any] = []
         latest = self.catalog.version(spec)
         limit = None if latest is None else latest - version + 1
@@ -234,6 +235,8 @@ class _MaterializationLineage:
         for _name, (uri, _fields) in sorted(landing.items()):
             fields = landing_fields.get(dataset_ref(uri).name, [])
             inputs.append(file_dataset(FileInput(uri, fields, "raw record field")))
+        if commit is not None:
+            inputs.extend(artifact_dataset(artifact) for artifact in commit.artifacts)
         return inputs
 
 

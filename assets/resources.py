@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 from pyspark.sql import SparkSession
 
+from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import LoadedRecipe, ScoreConfig, load_recipe
 from lakehouse.storage import PROJECT_DIR, code_version, resolve_root
@@ -45,7 +47,12 @@ class LakehouseResource(dg.ConfigurableResource):
         return load_recipe(self.recipe_path)
 
     def commit_info(
-        self, run_id: str, stage: str, recipe: LoadedRecipe, inputs: dict[str, int] | None = None
+        self,
+        run_id: str,
+        stage: str,
+        recipe: LoadedRecipe,
+        inputs: dict[str, int] | None = None,
+        artifacts: Sequence[Artifact] = (),
     ) -> CommitInfo:
         """Commit metadata for a table version written by `stage` in run `run_id`."""
         return CommitInfo(
@@ -54,6 +61,7 @@ class LakehouseResource(dg.ConfigurableResource):
             recipe_sha256=recipe.sha256,
             code_version=code_version(),
             input_versions=inputs or {},
+            artifacts=tuple(artifacts),
         )
 
 

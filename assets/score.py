@@ -462,7 +462,9 @@ def score(
     domain_head = load_head(read_artifact(domain_artifact), domain_artifact.sha256)
     encoder = torch_runtime.encoder(config)
     inputs = {SILVER_UNIQUE_DOCUMENTS.key: unique_version, BRONZE_DOCUMENTS.key: bronze_version}
-    commit = lakehouse.commit_info(context.run_id, STAGE, loaded, inputs)
+    commit = lakehouse.commit_info(
+        context.run_id, STAGE, loaded, inputs, artifacts=(quality_artifact, domain_artifact)
+    )
     documents = _batch_documents(catalog, unique_version, bronze_version, batch_id)
     rows_in = documents.num_rows
     context.log.info(f"batch {batch_id}: scoring {rows_in} documents on {encoder.device}")

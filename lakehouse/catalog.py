@@ -1,7 +1,8 @@
 """The table catalog: table name → location, plus versioned reads and writes with commit metadata.
 
 Every write goes through `Catalog.write`, which commits with the custom metadata that makes a table
-version explainable (run id, stage, recipe sha256, code version, input table versions). Every read
+version explainable (run id, stage, recipe sha256, code version, input table versions, model
+artifacts applied). Every read
 names the version it reads, so a stage never reads a table that is being written.
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from lakehouse.artifacts import Artifact
 from lakehouse.storage import is_remote_uri, resolve_root, storage_options_from_env
 from lakehouse.tables import TABLES, TableSpec, table_spec
 
@@ -41,9 +43,16 @@ class CommitInfo:
     recipe_sha256: str
     code_version: str
     input_versions: Mapping[str, int] = field(default_factory=dict)
+    artifacts: Sequence[Artifact] = ()
+    """Model artifacts the stage applied (trained heads), each pinned by its sha256."""
 
     def as_metadata(self) -> dict[str, str]:
         """The commit's custom metadata, every key prefixed with `funnel.`."""
+        artifacts = {}
+        if self.artifacts:
+            artifacts[f"{METADATA_PREFIX}artifacts"] = json.dumps(
+                [asdict(artifact) for artifact in self.artifacts], sort_keys=True
+            )
         return {
             f"{METADATA_PREFIX}run_id": self.run_id,
             f"{METADATA_PREFIX}stage": self.stage,
@@ -52,6 +61,7 @@ class CommitInfo:
             f"{METADATA_PREFIX}input_versions": json.dumps(
                 dict(self.input_versions), sort_keys=True
             ),
+            **artifacts,
         }
 
 
@@ -69,6 +79,7 @@ class TableVersion:
     recipe_sha256: str | None
     code_version: str | None
     input_versions: dict[str, int]
+    artifacts: list[Artifact] = field(default_factory=list)
 
 
 def sql_literal(value: str) -> str:
@@ -256,6 +267,7 @@ def _conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema) -> Any:
 def _table_version(table: str, entry: dict[str, Any]) -> TableVersion:
     metrics = entry.get("operationMetrics") or {}
     inputs = entry.get(f"{METADATA_PREFIX}input_versions")
+    artifacts = entry.get(f"{METADATA_PREFIX}artifacts")
     return TableVersion(
         table=table,
         version=int(entry["version"]),
@@ -267,4 +279,5 @@ def _table_version(table: str, entry: dict[str, Any]) -> TableVersion:
         recipe_sha256=entry.get(f"{METADATA_PREFIX}recipe_sha256"),
         code_version=entry.get(f"{METADATA_PREFIX}code_version"),
         input_versions=json.loads(inputs) if inputs else {},
+        artifacts=[Artifact(**item) for item in json.loads(artifacts)] if artifacts else [],
     )

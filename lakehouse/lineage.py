@@ -60,6 +60,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
 
+from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog
 from lakehouse.storage import is_remote_uri
 from lakehouse.tables import TableSpec
@@ -316,6 +317,18 @@ def file_dataset(landing: FileInput) -> InputDataset:
                 for name in landing.fields
             ]
         )
+    return InputDataset(ref.namespace, ref.name, facets=facets)
+
+
+def artifact_dataset(artifact: Artifact) -> InputDataset:
+    """A model artifact a run applied, as an input dataset versioned by its sha256."""
+    ref = dataset_ref(artifact.uri)
+    facets: dict[str, Any] = {
+        "dataSource": _datasource_facet(ref),
+        "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=artifact.sha256
+        ),
+    }
     return InputDataset(ref.namespace, ref.name, facets=facets)
 
 

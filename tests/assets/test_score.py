@@ -23,6 +23,7 @@ from gpu_jobs.embedding_codec import embeddings_from_bytes
 from lakehouse.artifacts import pinned_artifact
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import ledger_entries
+from lakehouse.lineage import read_events
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     GOLD_EMBEDDINGS,
@@ -32,6 +33,7 @@ from lakehouse.tables import (
 )
 from tests.gpu_jobs.conftest import sample_texts
 from tests.landing_files import INGEST_ASSETS, write_jsonl_gz
+from tests.lineage_schemas import registry, validation_errors
 
 SCORE_ASSETS = [
     QUALITY_CLASSIFIER_KEY,
@@ -198,6 +200,21 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
     assert history.stage == "score" and history.run_id == outcome.run_id
     assert set(history.input_versions) == {"silver/unique_documents", "bronze/documents"}
+    # The heads applied are pinned by sha256 in the Delta commit and in the lineage event.
+    heads = metadata["head_sha256"]
+    assert {artifact.name: artifact.sha256 for artifact in history.artifacts} == heads
+    (complete,) = [
+        event
+        for event in read_events(lakehouse.root)
+        if event["job"]["name"] == "gold/scored_documents" and event["eventType"] == "COMPLETE"
+    ]
+    assert validation_errors(complete, registry()) == []
+    versions = {
+        Path(dataset["name"]).parent.name: dataset["facets"]["version"]["datasetVersion"]
+        for dataset in complete["inputs"]
+        if "/_models/" in dataset["name"]
+    }
+    assert versions == heads
 
     # A retry after losing three embeddings encodes only those three, and decides the same.
     remaining = embeddings.sort_by("doc_id").slice(3)

@@ -4,6 +4,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog, CommitInfo, sql_literal
 from lakehouse.tables import OPS_BATCHES, OPS_LEDGER, UnknownTableError, table_spec
 
@@ -58,10 +59,12 @@ def test_write_commits_metadata_and_returns_versions(catalog: Catalog) -> None:
     assert catalog.read(OPS_BATCHES).num_rows == 0
     commit = CommitInfo("run-1", "register", "a" * 64, "1.0", {"bronze/documents": 3})
     assert catalog.write(OPS_BATCHES, _batches("b1", ["f1", "f2"]), commit) == 0
-    second = CommitInfo("run-2", "register", "b" * 64, "1.1")
+    head = Artifact("quality_classifier", "c" * 64, "/lake/_models/quality_classifier/c.pt", 9)
+    second = CommitInfo("run-2", "register", "b" * 64, "1.1", artifacts=(head,))
     assert catalog.write(OPS_BATCHES, _batches("b2", ["f3"]), second) == 1
     newest, oldest = catalog.history(OPS_BATCHES)
     assert (newest.version, newest.run_id, newest.recipe_sha256) == (1, "run-2", "b" * 64)
+    assert newest.artifacts == [head] and oldest.artifacts == []
     assert (oldest.run_id, oldest.stage, oldest.code_version) == ("run-1", "register", "1.0")
     assert oldest.input_versions == {"bronze/documents": 3}
     assert oldest.rows_added == 2
