@@ -1,7 +1,7 @@
 """Serving benchmark: how fast a release streams into training, and what the data–model levers do.
 
     python -m benchmarks.serving [--part loading|experiment|all] [--docs 10000] [--repeats 3]
-        [--seeds 0 1 2] [--steps 400] [--keep DIR]
+        [--seeds 0 1 2] [--steps 400] [--jobs 1] [--keep DIR]
 
 **Loading.** Two releases are published from the sample corpus (its documents cycled under new
 doc ids, domains interleaved): `--docs` and ten times as many documents. In fresh processes,
@@ -13,20 +13,26 @@ objects) is reported too, as the ceiling.
 
 **Experiment.** A release built from the sample corpus with its planted noise kept on purpose
 (junk, off-domain pages, exact and near duplicates, per `ground_truth.jsonl.gz`); held out:
-clean documents that are not in the release (one set for evaluation, one for the RHO reference
-model). A tiny byte-level GPT (2 layers, 4 heads, width 64, context 128 bytes) is trained on CPU
-from `ReleaseDataLoader` with every step logged to `serving/consumption`, once per arm and seed:
+clean documents that are not in the release, a random draw split in two (HELDOUT_DOCS for
+evaluation, REFERENCE_DOCS for the reference model). A tiny byte-level GPT (2 layers, 4 heads,
+width 64, context 128 bytes) is trained on CPU from `ReleaseDataLoader` with every step logged to
+`serving/consumption`, once per arm and seed; held-out loss every EVAL_EVERY steps. Per seed, a
+reference model of the same architecture is trained first on the reference holdout
+(REFERENCE_STEPS steps; RHO-LOSS's irreducible-loss model, DoReMi's reference model).
 
-All arms use AdamW (3e-3, 20 warm-up steps, cosine decay to 10 %).
+All arms use AdamW (3e-3, 20 warm-up steps, cosine decay to 10 %) and the same optimizer steps.
 
 - uniform: the release as it comes (documents drawn uniformly);
-- selection: RHO-LOSS — draw twice the batch, train on the half with the largest excess loss over
-  the reference model (trained on the reference holdout);
-- mixture: Online Data Mixing (EXP3 over domains, loss as reward);
+- selection: RHO-LOSS — draw SELECTION_DRAW times the batch, train on the batch-size share with
+  the largest excess loss over the reference model;
+- mixture: excess-loss mixing — domain weights from each domain's excess loss over the reference
+  model, around the release's own domain shares;
+- mixture_exp3: Online Data Mixing (EXP3 over domains, loss as reward), the paper's rule;
 - reweighting: per-sample loss weights from the loss (bounded, mean 1).
 
 Result per lever: optimizer steps to reach uniform's final held-out loss (same seed), as a share
-of uniform's steps, mean and spread over seeds; the mixture's domain weights over time as a PNG.
+of uniform's steps, mean and spread over seeds; the mixture arms' domain weights over time as a
+PNG. `--jobs N` runs N seeds at once, each in its own process and lake.
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ import argparse
 import gzip
 import json
 import math
+import multiprocessing
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,16 +66,22 @@ RESULTS = Path("bench-data") / "results"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 COMMIT = CommitInfo(run_id="bench-serving", stage="bench", recipe_sha256="0" * 64, code_version="")
 WRITE_ROWS = 20_000
-ARMS = ["uniform", "selection", "mixture", "reweighting"]
+ARMS = ["uniform", "selection", "mixture", "mixture_exp3", "reweighting"]
+MIXTURE_ARMS = {
+    "mixture": "excess-loss mixing (prior: domain shares)",
+    "mixture_exp3": "Online Data Mixing (EXP3, loss as reward)",
+}
 CONTEXT = 128
 PAD = 256
 VOCAB = 257
 BATCH = 16
-EVAL_EVERY = 25
+EVAL_EVERY = 10
 LEARNING_RATE = 3e-3
 WARMUP = 20
 HELDOUT_DOCS = 200
 REFERENCE_DOCS = 600
+REFERENCE_STEPS = 400
+SELECTION_DRAW = 4
 
 
 # Release building -----------------------------------------------------------------------------
@@ -92,18 +106,20 @@ def sample_documents(sample: Path = SAMPLE) -> list[dict[str, Any]]:
                     continue
                 if entry is None or not isinstance(text, str) or not text:
                     continue
-                noisy = bool(
-                    entry["junk"] or entry["exact_duplicate_of"] or entry["near_duplicate_of"]
-                )
+                original = entry["exact_duplicate_of"] or entry["near_duplicate_of"]
                 documents.append(
                     {
                         "uri": f"file://{path}",
+                        "file": name,
                         "record": record,
                         "source": entry["source"],
                         "domain": entry["domain"],
                         "lang": entry["lang"] or "und",
                         "text": text,
-                        "noisy": noisy,
+                        "noisy": bool(entry["junk"] or original),
+                        "duplicate_of": (original["file"], original["record"])
+                        if original
+                        else None,
                     }
                 )
     return documents
@@ -382,6 +398,26 @@ def train_reference(texts: list[str], steps: int, seed: int) -> Any:
     return model
 
 
+def arm_strategies(arm: str, domains: list[str], domain_rows: dict[str, int]) -> list[Any]:
+    """The strategies an arm trains with (uniform: none)."""
+    from serving.strategies import (
+        ExcessLossMixing,
+        LossReweighting,
+        LossSelection,
+        OnlineDataMixing,
+        SelectionConfig,
+    )
+
+    builders = {
+        "uniform": list,
+        "selection": lambda: [LossSelection(SelectionConfig(keep_fraction=1 / SELECTION_DRAW))],
+        "mixture": lambda: [ExcessLossMixing(domains, prior=domain_rows)],
+        "mixture_exp3": lambda: [OnlineDataMixing(domains)],
+        "reweighting": lambda: [LossReweighting()],
+    }
+    return builders[arm]()
+
+
 def train_arm(
     arm: str,
     seed: int,
@@ -396,26 +432,14 @@ def train_arm(
 
     from serving.consumption import ConsumptionLog
     from serving.dataset import ReleaseDataLoader, ReleaseDataset
-    from serving.strategies import (
-        Composite,
-        LossReport,
-        LossReweighting,
-        LossSelection,
-        OnlineDataMixing,
-        SelectionConfig,
-    )
+    from serving.strategies import Composite, LossReport
 
     dataset = ReleaseDataset(catalog, release, seed=seed, buffer_size=1024, tokenizer=byte_ids)
-    draw = 2 * BATCH if arm == "selection" else BATCH
+    draw = SELECTION_DRAW * BATCH if arm == "selection" else BATCH
     loader = ReleaseDataLoader(dataset, batch_size=draw, collate_fn=collate)
-    strategy = Composite(
-        {
-            "uniform": [],
-            "selection": [LossSelection(SelectionConfig(keep_fraction=0.5))],
-            "mixture": [OnlineDataMixing(dataset.domains)],
-            "reweighting": [LossReweighting()],
-        }[arm]
-    )
+    strategy = Composite(arm_strategies(arm, dataset.domains, dataset.domain_rows))
+    # Excess loss (selection, excess-loss mixing) needs the reference model's view of the batch.
+    needs_reference = arm in ("selection", "mixture")
     model = tiny_gpt(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     learning_rate = schedule(optimizer, steps)
@@ -433,7 +457,7 @@ def train_arm(
                 batch = next(batches)
             ids = batch["input_ids"]
             reference_losses = None
-            if arm == "selection":
+            if needs_reference:
                 with torch.no_grad():
                     reference_losses = sample_losses(reference, ids).numpy()
             losses = sample_losses(model, ids)
@@ -475,45 +499,84 @@ def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
     return next((step for step, loss in curve if step > 0 and loss <= target), None)
 
 
-def experiment(seeds: list[int], steps: int, work: Path) -> dict[str, Any]:
-    """Every arm × seed; steps to uniform's final held-out loss, as a share of uniform's."""
-    import torch
-
-    torch.set_num_threads(1)
-    catalog = Catalog(str(work / "lake"))
+def experiment_release(catalog: Catalog) -> dict[str, Any]:
+    """Publish `sample-noisy` into `catalog`; its counts, the evaluation batch, reference texts."""
     documents = sample_documents()
     clean = [i for i, document in enumerate(documents) if not document["noisy"]]
-    held = set(np.random.default_rng(0).choice(clean, HELDOUT_DOCS + REFERENCE_DOCS, False))
-    held_list = sorted(held)
-    heldout_texts = [documents[i]["text"] for i in held_list[:HELDOUT_DOCS]]
-    reference_texts = [documents[i]["text"] for i in held_list[HELDOUT_DOCS:]]
-    released = [document for i, document in enumerate(documents) if i not in held]
+    # Split in the draw's random order: sorted, the first HELDOUT_DOCS would all come from the
+    # first landing files (one source), not from the clean release's mix.
+    held_list = np.random.default_rng(0).choice(clean, HELDOUT_DOCS + REFERENCE_DOCS, False)
+    held = set(held_list.tolist())
+    # Copies (exact or near) of an evaluation document stay out of the release too, so no
+    # arm can train on evaluation text; copies of reference documents stay in.
+    evaluated = {(documents[i]["file"], documents[i]["record"]) for i in held_list[:HELDOUT_DOCS]}
+    released = [
+        document
+        for i, document in enumerate(documents)
+        if i not in held and document["duplicate_of"] not in evaluated
+    ]
     # Rows in a seeded random order, as a curated candidate mixes its sources: written in the
     # sample's file order, every row group would hold one source and the shuffle buffer could
     # only mix within it.
     order = np.random.default_rng(1).permutation(len(released)).tolist()
     publish_rows(catalog, "sample-noisy", [[candidate_row(released[i]) for i in order]])
-    heldout = pad_batch([byte_ids(text) for text in heldout_texts])
-    noise = sum(document["noisy"] for document in released) / len(released)
+    return {
+        "documents": len(released),
+        "evaluation_copies_left_out": len(documents) - len(held) - len(released),
+        "noise": sum(document["noisy"] for document in released) / len(released),
+        "heldout": pad_batch([byte_ids(documents[i]["text"]) for i in held_list[:HELDOUT_DOCS]]),
+        "reference_texts": [documents[i]["text"] for i in held_list[HELDOUT_DOCS:]],
+    }
+
+
+def seed_runs(seed: int, steps: int, work: Path) -> dict[str, Any]:
+    """One seed: the reference model, then every arm (its own lake, so seeds run in parallel)."""
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    catalog = Catalog(str(work / f"seed-{seed}" / "lake"))
+    release = experiment_release(catalog)
+    reference = train_reference(release["reference_texts"], REFERENCE_STEPS, seed)
+    runs = {"reference_heldout_loss": heldout_loss(reference, release["heldout"])}
+    seconds = {}
+    for arm in ARMS:
+        arm_started = time.perf_counter()
+        runs[arm] = train_arm(
+            arm, seed, steps, catalog, "sample-noisy", release["heldout"], reference
+        )
+        seconds[arm] = round(time.perf_counter() - arm_started, 1)
+    runs["seconds"] = {"total": round(time.perf_counter() - started, 1), **seconds}
     print(
-        f"  release sample-noisy: {len(released)} documents, {noise:.1%} planted noise; "
-        f"held out {HELDOUT_DOCS} clean for evaluation, {REFERENCE_DOCS} for the reference",
+        f"  seed {seed}: final held-out loss "
+        + ", ".join(f"{arm} {runs[arm]['curve'][-1][1]:.4f}" for arm in ARMS)
+        + f" ({runs['seconds']['total']:.0f} s)",
         flush=True,
     )
-    runs: dict[str, dict[int, Any]] = {arm: {} for arm in ARMS}
-    for seed in seeds:
-        started = time.perf_counter()
-        reference = train_reference(reference_texts, steps // 2, seed)
-        for arm in ARMS:
-            runs[arm][seed] = train_arm(
-                arm, seed, steps, catalog, "sample-noisy", heldout, reference
-            )
-        print(
-            f"  seed {seed}: final held-out loss "
-            + ", ".join(f"{arm} {runs[arm][seed]['curve'][-1][1]:.4f}" for arm in ARMS)
-            + f" ({time.perf_counter() - started:.0f} s)",
-            flush=True,
-        )
+    return runs
+
+
+def experiment(seeds: list[int], steps: int, work: Path, jobs: int = 1) -> dict[str, Any]:
+    """Every arm × seed; steps to uniform's final held-out loss, as a share of uniform's.
+    `jobs` > 1 runs that many seeds at once, one process each (one thread per process)."""
+    release = experiment_release(Catalog(str(work / "release")))
+    print(
+        f"  release sample-noisy: {release['documents']} documents, {release['noise']:.1%} "
+        f"planted noise; held out {HELDOUT_DOCS} clean for evaluation, {REFERENCE_DOCS} for "
+        f"the reference; {release['evaluation_copies_left_out']} copies of evaluation documents "
+        "left out",
+        flush=True,
+    )
+    noise = release["noise"]
+    if jobs > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = {seed: pool.submit(seed_runs, seed, steps, work) for seed in seeds}
+            by_seed = {seed: future.result() for seed, future in futures.items()}
+    else:
+        by_seed = {seed: seed_runs(seed, steps, work) for seed in seeds}
+    runs = {arm: {seed: by_seed[seed][arm] for seed in seeds} for arm in ARMS}
+    reference_losses = {seed: by_seed[seed]["reference_heldout_loss"] for seed in seeds}
     levers = {}
     for arm in ARMS[1:]:
         shares = []
@@ -535,44 +598,60 @@ def experiment(seeds: list[int], steps: int, work: Path) -> dict[str, Any]:
         }
     uniform_final = [runs["uniform"][seed]["curve"][-1][1] for seed in seeds]
     return {
-        "release_documents": len(released),
+        "release_documents": release["documents"],
+        "evaluation_copies_left_out": release["evaluation_copies_left_out"],
         "planted_noise_share": round(noise, 4),
         "steps": steps,
         "seeds": seeds,
+        "jobs": jobs,
+        "seconds_per_seed": {seed: by_seed[seed]["seconds"] for seed in seeds},
         "uniform_final_heldout_loss_mean": round(statistics.mean(uniform_final), 4),
         "uniform_final_heldout_loss_stdev": round(statistics.stdev(uniform_final), 4)
         if len(seeds) > 1
         else None,
         "levers": levers,
         "curves": {arm: {seed: runs[arm][seed]["curve"] for seed in seeds} for arm in ARMS},
-        "mixture_weights": {seed: runs["mixture"][seed]["mixture"] for seed in seeds},
+        "reference_model": {
+            "documents": REFERENCE_DOCS,
+            "steps": REFERENCE_STEPS,
+            "heldout_loss_per_seed": {
+                seed: round(loss, 4) for seed, loss in reference_losses.items()
+            },
+        },
+        "mixture_weights": {
+            arm: {seed: runs[arm][seed]["mixture"] for seed in seeds} for arm in MIXTURE_ARMS
+        },
     }
 
 
 def plot_mixture(result: dict[str, Any], path: Path) -> Path:
-    """The mixture arm's domain weights over training steps, one panel line per domain."""
+    """Each mixture arm's domain weights over training steps: one panel per arm, one line per
+    domain and seed (solid: the first seed, faint: the others)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4))
-    seeds = sorted(result["mixture_weights"])
-    first = result["mixture_weights"][seeds[0]]
-    for domain in first[0][1]:
-        for index, seed in enumerate(seeds):
-            points = result["mixture_weights"][seed]
-            axis.plot(
-                [step for step, _ in points],
-                [weights[domain] for _, weights in points],
-                color=f"C{sorted(first[0][1]).index(domain)}",
-                alpha=1.0 if index == 0 else 0.35,
-                label=domain if index == 0 else None,
-            )
-    axis.set_xlabel("training step")
-    axis.set_ylabel("sampling weight")
-    axis.set_title("Online Data Mixing: domain weights (solid: first seed, faint: others)")
-    axis.legend()
+    arms = list(result["mixture_weights"])
+    figure, axes = plt.subplots(1, len(arms), figsize=(6 * len(arms), 4), sharey=True)
+    for axis, arm in zip(np.atleast_1d(axes), arms, strict=True):
+        runs = result["mixture_weights"][arm]
+        seeds = sorted(runs)
+        domains = sorted(runs[seeds[0]][0][1])
+        for domain in domains:
+            for index, seed in enumerate(seeds):
+                points = runs[seed]
+                axis.plot(
+                    [step for step, _ in points],
+                    [weights[domain] for _, weights in points],
+                    color=f"C{domains.index(domain)}",
+                    alpha=1.0 if index == 0 else 0.35,
+                    label=domain if index == 0 else None,
+                )
+        axis.set_xlabel("training step")
+        axis.set_title(MIXTURE_ARMS.get(arm, arm), fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel("sampling weight")
+    np.atleast_1d(axes)[0].legend()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -588,6 +667,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="loading runs per engine")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=400, help="optimizer steps per run")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once (experiment)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: temporary)")
     parser.add_argument("--plot", type=Path, default=RESULTS / "serving_mixture_weights.png")
     parser.add_argument(
@@ -614,7 +694,9 @@ def main() -> None:
             print(f"  peak memory growth at 10x: {result['loading']['memory_growth_10x']}")
         if args.part in ("experiment", "all"):
             print(f"experiment: seeds {args.seeds}, {args.steps} steps per run", flush=True)
-            result["experiment"] = experiment(args.seeds, args.steps, work / "experiment")
+            result["experiment"] = experiment(
+                args.seeds, args.steps, work / "experiment", args.jobs
+            )
             for arm, lever in result["experiment"]["levers"].items():
                 print(
                     f"  {arm}: steps to uniform's final loss / uniform's steps = "

@@ -10,6 +10,8 @@ seen, so a run replays exactly from the consumption log and `state_dict()`.
   loss over a reference model (RHO-LOSS, Mindermann et al. 2022) or the plain loss.
 - `OnlineDataMixing` (mixture): EXP3 over domains with the loss as reward (Online Data Mixing,
   Albalak et al. 2023).
+- `ExcessLossMixing` (mixture): domain weights from each domain's learnable excess loss over a
+  reference model, DoReMi's signal (Xie et al. 2023) used online, around a prior mixture.
 - `LossReweighting` (reweighting): per-sample loss weights from the loss, bounded and normalized
   to mean 1.
 - `Composite` applies several in turn: masks are intersected, loss weights multiplied and
@@ -218,6 +220,109 @@ class OnlineDataMixing:
             )
         self.step = int(state["step"])
         self.rewards = {d: float(state["rewards"][d]) for d in self.domains}
+
+
+class ExcessMixingConfig(_Config):
+    """Excess-loss mixing: how strongly and how fast the weights follow the excess loss."""
+
+    learning_rate: float = Field(
+        8.0, gt=0, description="η: log-weight gained per nat of smoothed excess loss"
+    )
+    smoothing: float = Field(
+        0.9, ge=0, lt=1, description="α: weight of the old estimate in the moving average"
+    )
+    exploration: float = Field(
+        0.05, ge=0, le=1, description="ε: share of the weights spread evenly over the domains"
+    )
+
+
+class ExcessLossMixing:
+    """Mixture: weights ∝ prior · exp(η · smoothed excess loss), with an even floor.
+
+    After a step, every domain i present in the batch gets its samples' mean excess loss, clipped
+    at zero, e_i = max(mean(L − L_ref), 0) (DoReMi's per-domain signal: what the model has still
+    to learn that the reference model shows to be learnable), and E_i ← α E_i + (1 − α) e_i;
+    a domain absent from the batch keeps its estimate (its mean over present samples is already
+    an unbiased per-domain estimate, so no importance weighting is needed). The mean is clipped,
+    not each sample as DoReMi clips each token: a domain of junk whose samples the model fits
+    now better, now worse than the reference model then scores zero instead of its positive half.
+    The next weights are π_i = (1 − ε) · prior_i exp(η E_i) / Z + ε / K. With no signal yet
+    (E = 0) π is the prior (e.g. the release's own domain shares, i.e. uniform over documents) up
+    to the floor.
+    """
+
+    name = "mixture"
+
+    def __init__(
+        self,
+        domains: Sequence[str],
+        config: ExcessMixingConfig | None = None,
+        prior: Mapping[str, float] | None = None,
+    ):
+        if not domains:
+            raise StrategyInputError("excess-loss mixing needs at least one domain")
+        self.config = config or ExcessMixingConfig()
+        self.domains = list(domains)
+        prior = dict.fromkeys(self.domains, 1.0) if prior is None else dict(prior)
+        if sorted(prior) != sorted(self.domains) or not all(
+            math.isfinite(w) and w > 0 for w in prior.values()
+        ):
+            raise StrategyInputError(
+                f"the prior must give a positive finite weight to each of {sorted(self.domains)}, "
+                f"got {prior}"
+            )
+        total = sum(prior.values())
+        self.prior = {d: prior[d] / total for d in self.domains}
+        self.excess = dict.fromkeys(self.domains, 0.0)
+        self.steps = 0
+
+    def weights(self) -> dict[str, float]:
+        """π: the sampling weights to draw the next batch with."""
+        config = self.config
+        logits = np.array(
+            [math.log(self.prior[d]) + config.learning_rate * self.excess[d] for d in self.domains]
+        )
+        tilted = np.exp(logits - logits.max())
+        tilted /= tilted.sum()
+        mixed = (1 - config.exploration) * tilted + config.exploration / len(self.domains)
+        return dict(zip(self.domains, mixed.tolist(), strict=True))
+
+    def update(self, report: LossReport) -> Decision:
+        """Fold the batch's per-domain clipped excess losses in; the next step's weights."""
+        unknown = sorted(set(report.domains) - set(self.domains))
+        if unknown:
+            raise StrategyInputError(
+                f"report of step {report.step} has domains {unknown} the mixture does not know"
+            )
+        if report.reference_losses is None:
+            raise StrategyInputError(
+                "excess-loss mixing needs reference_losses in the report; give a reference "
+                "model's losses or use OnlineDataMixing"
+            )
+        excess = report.losses - report.reference_losses
+        alpha = self.config.smoothing
+        domains = np.asarray(report.domains)
+        for domain in self.domains:
+            members = excess[domains == domain]
+            if len(members):
+                clipped = max(float(members.mean()), 0.0)
+                self.excess[domain] = alpha * self.excess[domain] + (1 - alpha) * clipped
+        self.steps += 1
+        return Decision(domain_weights=self.weights())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Steps, smoothed excess losses and the weights they give."""
+        return {"steps": self.steps, "excess": dict(self.excess), "weights": self.weights()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore steps and excess-loss estimates."""
+        if sorted(state["excess"]) != sorted(self.domains):
+            raise StrategyInputError(
+                f"mixture state has domains {sorted(state['excess'])}, "
+                f"this mixture {sorted(self.domains)}"
+            )
+        self.steps = int(state["steps"])
+        self.excess = {d: float(state["excess"][d]) for d in self.domains}
 
 
 class ReweightingConfig(_Config):

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from serving.strategies import (
     Composite,
+    ExcessLossMixing,
+    ExcessMixingConfig,
     LossReport,
     LossReweighting,
     LossSelection,
@@ -88,6 +90,64 @@ def test_online_data_mixing_state_round_trips() -> None:
         OnlineDataMixing(["a", "c"]).load_state_dict(mixing.state_dict())
 
 
+def test_excess_loss_mixing_update_by_hand() -> None:
+    config = ExcessMixingConfig(learning_rate=2.0, smoothing=0.5, exploration=0.1)
+    mixing = ExcessLossMixing(["a", "b"], config, prior={"a": 3, "b": 1})
+    # No signal yet: the prior (0.75, 0.25) with the floor: 0.9 × 0.75 + 0.1 / 2 = 0.725.
+    assert mixing.weights() == pytest.approx({"a": 0.725, "b": 0.275})
+    decision = mixing.update(
+        LossReport(
+            1,
+            ["x", "y", "z", "v"],
+            ["a", "a", "b", "b"],
+            np.array([2.0, 4.0, 1.0, 1.0]),
+            reference_losses=np.array([1.5, 3.0, 1.8, 0.4]),
+        )
+    )
+    # Excess a: mean(0.5, 1.0) = 0.75; b: mean(−0.8, 0.6) = −0.1, clipped to 0 (clipping each
+    # sample would give 0.3). E = 0.5 × old + 0.5 × new.
+    assert mixing.excess == pytest.approx({"a": 0.375, "b": 0.0})
+    # 0.75 e^(2 × 0.375) = 1.587750 against 0.25: a gets 0.863964 before the floor,
+    # 0.9 × 0.863964 + 0.05 = 0.827568 after it.
+    assert decision.domain_weights == pytest.approx({"a": 0.827568, "b": 0.172432}, abs=1e-6)
+    # A domain absent from the batch keeps its estimate.
+    mixing.update(LossReport(2, ["w"], ["b"], np.array([3.0]), reference_losses=np.array([1.0])))
+    assert mixing.excess == pytest.approx({"a": 0.375, "b": 1.0})
+    # 1.587750 against 0.25 e^2 = 1.847264: a 0.462225 before the floor.
+    assert mixing.weights() == pytest.approx({"a": 0.466003, "b": 0.533997}, abs=1e-6)
+
+
+def test_excess_loss_mixing_starves_what_the_reference_cannot_learn_either() -> None:
+    # "junk": the model's loss is no higher than the reference model's (nothing learnable left);
+    # "text": the model is 0.3 nats behind the reference. Prior: the release's shares.
+    mixing = ExcessLossMixing(["junk", "text"], prior={"junk": 1, "text": 9})
+    for step in range(1, 30):
+        mixing.update(
+            LossReport(
+                step,
+                ["x", "y"],
+                ["junk", "text"],
+                np.array([5.0, 2.3]),
+                reference_losses=np.array([5.5, 2.0]),
+            )
+        )
+    weights = mixing.weights()
+    # E_text → 0.3 (0.9^29 ≈ 0.05 of the way left), so text's odds grow by about e^(8 × 0.285).
+    assert weights["junk"] < 0.04 < 0.1 < 0.96 < weights["text"]
+    # The floor keeps every domain drawable: ε / K.
+    assert weights["junk"] >= 0.05 / 2
+
+
+def test_excess_loss_mixing_state_round_trips() -> None:
+    mixing = ExcessLossMixing(["a", "b"])
+    mixing.update(LossReport(1, ["x"], ["a"], np.array([2.0]), reference_losses=np.array([1.0])))
+    restored = ExcessLossMixing(["a", "b"])
+    restored.load_state_dict(mixing.state_dict())
+    assert restored.weights() == mixing.weights() != ExcessLossMixing(["a", "b"]).weights()
+    with pytest.raises(StrategyInputError, match="mixture state has domains"):
+        ExcessLossMixing(["a", "c"]).load_state_dict(mixing.state_dict())
+
+
 def test_reweighting_by_hand_bounded_and_mean_one() -> None:
     default = LossReweighting().update(report([1.0, 2.0, 3.0])).loss_weights
     # exp(−1, 0, 1) = (0.367879, 1, 2.718282) within [0.25, 4]; their mean is 1.362054.
@@ -147,6 +207,14 @@ def test_strategies_refuse_what_they_cannot_use() -> None:
         OnlineDataMixing(["a"]).update(report([1.0], domains=["zzz"]))
     with pytest.raises(StrategyInputError, match="at least one domain"):
         OnlineDataMixing([])
+    with pytest.raises(StrategyInputError, match="excess-loss mixing needs reference_losses"):
+        ExcessLossMixing(["a"]).update(report([1.0]))
+    with pytest.raises(StrategyInputError, match=r"domains \['zzz'\]"):
+        ExcessLossMixing(["a"]).update(report([1.0], domains=["zzz"], reference_losses=[0.5]))
+    with pytest.raises(StrategyInputError, match="positive finite weight"):
+        ExcessLossMixing(["a", "b"], prior={"a": 1.0, "b": 0.0})
+    with pytest.raises(StrategyInputError, match="positive finite weight"):
+        ExcessLossMixing(["a", "b"], prior={"a": 1.0})
     with pytest.raises(StrategyInputError, match="must differ"):
         Composite([LossSelection(), LossSelection()])
 
@@ -158,5 +226,7 @@ def test_bad_configs_name_the_field() -> None:
         ReweightingConfig(min_weight=3.0, max_weight=2.0)
     with pytest.raises(ValidationError, match="smoothing"):
         MixtureConfig(smoothing=1.0)
+    with pytest.raises(ValidationError, match="exploration"):
+        ExcessMixingConfig(exploration=1.5)
     with pytest.raises(ValidationError, match="typo"):
         SelectionConfig(typo=1)  # type: ignore[call-arg]
