@@ -5,7 +5,8 @@ on the recipe's reference sources against a bronze sample, the domain classifier
 domains); each becomes a content-addressed artifact pinned to the batch. The score step embeds
 the batch with the encoder (reusing embeddings already stored for the batch, so a retry skips
 the documents it already encoded), scores quality and domain, and drops semantic duplicates to
-`ops/rejections`. It runs in the `gpu` pool: one model job at a time.
+`ops/rejections` — within the batch and of documents other batches kept, which always win (as
+in dedup). It runs in the `gpu` pool: one model job at a time.
 """
 
 import base64
@@ -43,7 +44,7 @@ from gpu_jobs.heads import (
     train_head,
 )
 from gpu_jobs.runner import ProgressCallback, encode_documents
-from gpu_jobs.semdedup import semantic_duplicates, semantic_rejections
+from gpu_jobs.semdedup import Anchors, semantic_duplicates, semantic_rejections
 from lakehouse.artifacts import (
     Artifact,
     pin_artifact,
@@ -335,6 +336,29 @@ def _embed_batch(
     return version, missing.num_rows, reused.num_rows
 
 
+def _kept_by_other_batches(
+    catalog: Catalog, scored_version: int | None, embeddings_version: int, batch_id: str
+) -> Anchors | None:
+    """Documents the other batches kept, with their stored embeddings: SemDeDup's anchors."""
+    if scored_version is None:
+        return None
+    other = pc.field("batch_id") != batch_id
+    kept = catalog.dataset(GOLD_SCORED_DOCUMENTS, scored_version).to_table(
+        columns=["doc_id"], filter=other
+    )
+    if kept.num_rows == 0:
+        return None
+    stored = (
+        catalog.dataset(GOLD_EMBEDDINGS, embeddings_version)
+        .to_table(
+            columns=["doc_id", "embedding"],
+            filter=other & pc.field("doc_id").isin(kept["doc_id"]),
+        )
+        .sort_by("doc_id")
+    )
+    return Anchors(embeddings_from_bytes(stored["embedding"]), stored["doc_id"].to_pylist())
+
+
 def _histogram_png(scores: list[float]) -> str:
     """Markdown embedding a PNG histogram of quality scores (20 bins over 0-1)."""
     import matplotlib
@@ -462,6 +486,9 @@ def score(
     domain_head = load_head(read_artifact(domain_artifact), domain_artifact.sha256)
     encoder = torch_runtime.encoder(config)
     inputs = {SILVER_UNIQUE_DOCUMENTS.key: unique_version, BRONZE_DOCUMENTS.key: bronze_version}
+    scored_before = catalog.version(GOLD_SCORED_DOCUMENTS)
+    if scored_before is not None:
+        inputs[GOLD_SCORED_DOCUMENTS.key] = scored_before
     commit = lakehouse.commit_info(
         context.run_id, STAGE, loaded, inputs, artifacts=(quality_artifact, domain_artifact)
     )
@@ -487,8 +514,11 @@ def score(
     quality = quality_scores(quality_head, vectors)
     domains, domain_probability = domain_labels(domain_head, vectors)
     doc_ids = documents["doc_id"].to_pylist()
+    anchors = None
+    if embeddings_version is not None:
+        anchors = _kept_by_other_batches(catalog, scored_before, embeddings_version, batch_id)
     decision = semantic_duplicates(
-        vectors, doc_ids, documents["ingested_at"].to_pylist(), config.semdedup
+        vectors, doc_ids, documents["ingested_at"].to_pylist(), config.semdedup, anchors
     )
     kept = pa.array(decision.kept, pa.int64())
     scored = (
@@ -548,6 +578,7 @@ def score(
             rows_in=rows_in,
             rows_out=rows_out,
             semantic_duplicates=rejected.num_rows,
+            semantic_anchors=len(anchors.doc_ids) if anchors is not None else 0,
             documents_encoded=encoded,
             embeddings_reused=reused,
             quality_histogram=dg.MetadataValue.md(_histogram_png(scores)),

@@ -5,6 +5,10 @@ GPU when present); within each cluster, documents are visited oldest first (earl
 then smallest doc_id) and one whose cosine similarity to an already kept document of its cluster
 exceeds the threshold is a duplicate of the most similar such keeper. Everything is determined
 by the seed and the inputs.
+
+Across batches, documents kept by other batches are anchors: each is placed in the batch's
+nearest cluster and counts as kept before any document of the batch, so a document that repeats
+the meaning of one kept earlier is a duplicate of it, and an earlier batch's output never changes.
 """
 
 from __future__ import annotations
@@ -32,14 +36,32 @@ class SemanticDedup:
     clusters: torch.Tensor
     """int64 (documents,): the k-means cluster of each document."""
     duplicate_of: list[int | None]
-    """Index of the kept document each duplicate repeats; None for kept documents."""
+    """Index of the kept document each duplicate repeats, in the batch's documents followed by
+    the anchors; None for kept documents."""
     similarity: list[float | None]
     """Cosine similarity to that keeper; None for kept documents."""
+    keeper_ids: list[str | None]
+    """doc_id of the kept document each duplicate repeats; None for kept documents."""
 
     @property
     def kept(self) -> list[int]:
         """Indices of the documents kept."""
         return [index for index, keeper in enumerate(self.duplicate_of) if keeper is None]
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Documents kept by other batches: kept before the batch's own, never rejected here."""
+
+    embeddings: torch.Tensor
+    """(anchors, dim) unit vectors."""
+    doc_ids: Sequence[str]
+
+    def __post_init__(self) -> None:
+        if self.embeddings.shape[0] != len(self.doc_ids):
+            raise ValueError(
+                f"{self.embeddings.shape[0]} anchor embeddings but {len(self.doc_ids)} doc ids"
+            )
 
 
 def kmeans(
@@ -86,14 +108,26 @@ def semantic_duplicates(
     doc_ids: Sequence[str],
     ingested_at: Sequence[datetime | None],
     config: SemDedupConfig,
+    anchors: Anchors | None = None,
 ) -> SemanticDedup:
-    """Cluster the (unit) embeddings and mark every duplicate of an earlier-kept document."""
+    """Cluster the (unit) embeddings and mark every duplicate of an earlier-kept document.
+
+    `anchors` (documents kept by other batches) are kept first in the cluster nearest each.
+    """
     rows = embeddings.shape[0]
     if len(doc_ids) != rows or len(ingested_at) != rows:
         raise ValueError(
             f"{rows} embeddings but {len(doc_ids)} doc ids and {len(ingested_at)} ingest times"
         )
-    assignment, _ = kmeans(embeddings, config.clusters, config.iterations, config.seed)
+    assignment, centroids = kmeans(embeddings, config.clusters, config.iterations, config.seed)
+    points = embeddings.to(torch.float32)
+    anchor_ids: list[str] = []
+    anchor_cluster = torch.zeros(0, dtype=torch.long)
+    if anchors is not None and rows and len(anchors.doc_ids):
+        anchor_points = anchors.embeddings.to(device=points.device, dtype=torch.float32)
+        anchor_cluster = (anchor_points @ centroids.T).argmax(dim=1).cpu()
+        anchor_ids = list(anchors.doc_ids)
+        points = torch.cat([points, anchor_points])
     duplicate_of: list[int | None] = [None] * rows
     similarity: list[float | None] = [None] * rows
 
@@ -101,10 +135,10 @@ def semantic_duplicates(
         moment = ingested_at[index]
         return (moment.timestamp() if moment is not None else math.inf, doc_ids[index])
 
-    points = embeddings.to(torch.float32)
     for cluster in torch.unique(assignment).tolist():
         members = sorted(torch.nonzero(assignment == cluster).flatten().tolist(), key=age)
-        kept: list[int] = []
+        in_cluster = torch.nonzero(anchor_cluster == cluster).flatten().tolist()
+        kept: list[int] = [rows + index for index in in_cluster]
         for start in range(0, len(members), _BLOCK):
             block = members[start : start + _BLOCK]
             block_points = points[block]
@@ -126,7 +160,9 @@ def semantic_duplicates(
                 else:
                     kept_in_block.append(row)
             kept.extend(block[row] for row in kept_in_block)
-    return SemanticDedup(assignment, duplicate_of, similarity)
+    everyone = [*doc_ids, *anchor_ids]
+    keeper_ids = [None if keeper is None else everyone[keeper] for keeper in duplicate_of]
+    return SemanticDedup(assignment, duplicate_of, similarity, keeper_ids)
 
 
 def semantic_rejections(
@@ -139,9 +175,9 @@ def semantic_rejections(
             "rule": SEMANTIC_DUPLICATE,
             "value": decision.similarity[index],
             "threshold": config.cosine_threshold,
-            "detail": json.dumps({"duplicate_of": doc_ids[keeper]}, separators=(",", ":")),
+            "detail": json.dumps({"duplicate_of": keeper}, separators=(",", ":")),
         }
-        for index, keeper in enumerate(decision.duplicate_of)
+        for index, keeper in enumerate(decision.keeper_ids)
         if keeper is not None
     ]
     schema = pa.schema(

@@ -125,7 +125,7 @@ def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
 
 
 def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
-    instance: dg.DagsterInstance, lakehouse: LakehouseResource
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
 ) -> None:
     (batch,) = pending_batches(instance, lakehouse)
     assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
@@ -233,6 +233,30 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     )
     assert catalog.read(GOLD_EMBEDDINGS).num_rows == rows_in
     assert len(ledger_entries(catalog, stage="score")) == 1
+
+    # A later batch repeating a kept document: the earlier batch's document wins.
+    manpages = sample_texts("manpages_en", PER_SOURCE + 1)
+    records = [
+        {"id": "copy-of-3", "text": _one_word_changed(manpages[3])},
+        {"id": "new", "text": manpages[PER_SOURCE]},
+    ]
+    write_jsonl_gz(landing / "manpages" / "part-1.jsonl.gz", records)
+    (later,) = set(pending_batches(instance, lakehouse)) - {batch}
+    assert run_batch(instance, lakehouse, later, assets=INGEST_ASSETS).success
+    assert _silver_from_bronze(catalog, later) == 2
+    scored_before = catalog.version(GOLD_SCORED_DOCUMENTS)
+    later_entry = _score_entry(run_batch(instance, lakehouse, later, assets=SCORE_ASSETS))
+    assert (later_entry.rows_in, later_entry.rows_out, later_entry.rows_rejected) == (2, 1, 1)
+    (across,) = catalog.read(
+        OPS_REJECTIONS, where={"batch_id": later, "stage": "score"}
+    ).to_pylist()
+    assert json.loads(across["detail"]) == {"duplicate_of": by_source_id["manpages3"]}
+    assert across["value"] > 0.95
+    assert _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)["semantic_anchors"] == rows_in - 2
+    history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
+    assert history.input_versions["gold/scored_documents"] == scored_before
+    unchanged = catalog.read(GOLD_SCORED_DOCUMENTS, where={"batch_id": batch}).sort_by("doc_id")
+    assert unchanged["doc_id"].to_pylist() == before["doc_id"].to_pylist()
 
 
 def test_score_before_dedup_fails_saying_what_to_run(

@@ -7,6 +7,7 @@ import torch
 
 from gpu_jobs.semdedup import (
     SEMANTIC_DUPLICATE,
+    Anchors,
     kmeans,
     semantic_duplicates,
     semantic_rejections,
@@ -60,6 +61,34 @@ def test_the_oldest_document_is_kept_and_the_copy_points_to_it() -> None:
     assert decision.duplicate_of == [1, None, None]
     assert decision.similarity[0] == pytest.approx(0.99, abs=1e-5)
     assert decision.kept == [1, 2]
+
+
+def test_a_document_kept_by_another_batch_wins_and_is_never_rejected() -> None:
+    a = unit(1, 0, 0, 0)
+    b = unit(0, 0, 1, 0)
+    earlier_a = at_angle(a, unit(0, 1, 0, 0), 0.98)
+    unrelated = unit(0, 0, 0, 1)
+    anchors = Anchors(torch.stack([unrelated, earlier_a]), ["old-x", "old-a"])
+    # The batch's a is older than anything else in the batch, yet the anchor wins.
+    config = SemDedupConfig(clusters=2, cosine_threshold=0.95)
+    decision = semantic_duplicates(
+        torch.stack([b, a]), ["b", "a"], [DAY, DAY - timedelta(days=9)], config, anchors
+    )
+    assert decision.duplicate_of == [None, 3]
+    assert decision.keeper_ids == [None, "old-a"]
+    assert decision.similarity[1] == pytest.approx(0.98, abs=1e-5)
+    assert decision.kept == [0]
+    rows = semantic_rejections(["b", "a"], decision, config).to_pylist()
+    assert [(row["doc_id"], json.loads(row["detail"])) for row in rows] == [
+        ("a", {"duplicate_of": "old-a"})
+    ]
+    # Without the anchors the same batch keeps both.
+    assert semantic_duplicates(torch.stack([b, a]), ["b", "a"], [DAY, DAY], config).kept == [0, 1]
+
+
+def test_anchors_must_match_their_doc_ids() -> None:
+    with pytest.raises(ValueError, match="2 anchor embeddings but 1 doc ids"):
+        Anchors(torch.eye(2), ["only-one"])
 
 
 def test_same_ingest_time_keeps_the_smallest_doc_id() -> None:
