@@ -14,6 +14,11 @@ interleaved) are embedded in this process, at the same maximum length, by
 Each prints documents/s, the ratio to the peer and the cosine similarity of its embeddings to
 the peer's fp32 embeddings (minimum and mean over documents). A warm-up batch runs first.
 
+The CPU ceiling: the machine's measured fp32 matrix-product rate at the encoder's feed-forward
+shape, and the FLOP/s each engine achieved (2 × non-embedding parameters plus attention, per
+token). An fp32 engine cannot be faster than that rate allows, so `peer_fraction_of_fp32_rate`
+bounds what any fp32 runner can gain over the peer: at most 1 / fraction.
+
 GPU part (`--gpu`, only where CUDA is present): the card's measured bf16 matrix-product rate;
 tokens/s of the encoder forward alone on pre-tokenized batches already on the GPU, as a
 fraction of that rate (2 × non-embedding parameters FLOPs per token plus attention); and
@@ -74,6 +79,22 @@ def timed(function: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
+def fp32_matmul_flops(encoder: Encoder, seconds: float = 3.0) -> float:
+    """Measured fp32 matrix-product rate of this CPU at the encoder's feed-forward shape."""
+    config = encoder.model.config
+    rows = 8192
+    left = torch.randn(rows, config.hidden_size)
+    right = torch.randn(config.hidden_size, config.intermediate_size)
+    left @ right
+    products = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        left @ right
+        products += 1
+    elapsed = time.perf_counter() - started
+    return 2 * rows * config.hidden_size * config.intermediate_size * products / elapsed
+
+
 def cpu_part(texts: list[str], max_tokens: int, batch_tokens: int) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
@@ -91,6 +112,19 @@ def cpu_part(texts: list[str], max_tokens: int, batch_tokens: int) -> dict[str, 
             "seconds": round(peer_seconds, 2),
         }
     }
+    reference = load_encoder("cpu", "fp32", max_tokens)
+    rate = fp32_matmul_flops(reference)
+    tokens = [
+        len(ids)
+        for ids in reference.tokenizer(texts, truncation=True, max_length=max_tokens)["input_ids"]
+    ]
+    work = sum(tokens) * forward_flops_per_token(reference, sum(tokens) / len(tokens))
+    rows["ceiling"] = {
+        "fp32_matmul_gflops": round(rate / 1e9, 1),
+        "peer_gflops": round(work / peer_seconds / 1e9, 1),
+        "peer_fraction_of_fp32_rate": round(work / peer_seconds / rate, 3),
+        "fp32_bound_over_peer": round(rate * peer_seconds / work, 2),
+    }
     for precision in ("fp32", "int8"):
         encoder = load_encoder("cpu", precision, max_tokens)  # type: ignore[arg-type]
         encode_documents(encoder, texts[:WARMUP_DOCS], batch_tokens)
@@ -103,6 +137,7 @@ def cpu_part(texts: list[str], max_tokens: int, batch_tokens: int) -> dict[str, 
             "ratio_to_sentence_transformers": round(peer_seconds / seconds, 3),
             **cosine(peer_embeddings, encoded.embeddings),
             "tokens": int(encoded.tokens.sum()),
+            "gflops": round(work / seconds / 1e9, 1),
         }
     return rows
 
@@ -122,10 +157,12 @@ def bf16_matmul_flops(device: torch.device, size: int = 8192, repeats: int = 20)
 
 
 def forward_flops_per_token(encoder: Encoder, mean_length: float) -> float:
-    """2 × non-embedding parameters, plus attention (QKᵀ and AV) at the mean sequence length."""
+    """2 × encoder-layer parameters, plus attention (QKᵀ and AV) at the mean sequence length.
+
+    Embeddings are lookups and the pooler sees one token per document, so neither counts.
+    """
     model = encoder.model
-    embedding = sum(p.numel() for p in model.embeddings.parameters())
-    parameters = sum(p.numel() for p in model.parameters()) - embedding
+    parameters = sum(p.numel() for p in model.encoder.parameters())
     config = model.config
     attention = 4 * config.num_hidden_layers * mean_length * config.hidden_size
     return 2 * parameters + attention
@@ -198,6 +235,9 @@ def main() -> None:
     if not args.skip_cpu:
         result["cpu"] = cpu_part(texts, args.max_tokens, args.batch_tokens)
         for name, row in result["cpu"].items():
+            if "docs_per_s" not in row:
+                print(f"{name:24s} {row}")
+                continue
             extra = ""
             if "ratio_to_sentence_transformers" in row:
                 extra = (
