@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lakehouse.artifacts import Artifact
 from lakehouse.storage import is_remote_uri, resolve_root, storage_options_from_env
@@ -31,6 +31,8 @@ METADATA_PREFIX = "funnel."
 TARGET_FILE_BYTES = 32 * 1024 * 1024
 ROW_GROUP_ROWS = 8192
 _HISTORY_SEARCH = 50
+# Tries of a conditional insert that keeps losing to concurrent commits.
+_COMMIT_ATTEMPTS = 10
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/+=-]+$")
 
 
@@ -165,6 +167,52 @@ class Catalog:
             writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
         )
         return self._committed_version(spec, commit)
+
+    def insert_absent(
+        self, table: str | TableSpec, data: pa.Table, commit: CommitInfo, key: str
+    ) -> int | None:
+        """Append the rows of `data` whose `key` the table does not hold yet, atomically.
+
+        A Delta MERGE that inserts only unmatched rows: a writer racing with another commit that
+        added rows fails to commit and tries again against the new version, so two writers can
+        never both insert the same key. Returns the new version, or None when every key was
+        already there (nothing is committed then).
+        """
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        source = _conform(data, spec.schema)
+        properties = CommitProperties(custom_metadata=commit.as_metadata())
+        for _ in range(_COMMIT_ATTEMPTS):
+            if not self.exists(spec):
+                try:
+                    DeltaTable.create(
+                        self.uri(spec),
+                        spec.schema,
+                        mode="ignore",
+                        partition_by=list(spec.partition_by) or None,
+                        storage_options=self.storage_options or None,
+                        commit_properties=properties,
+                    )
+                except DeltaError:
+                    if not self.exists(spec):
+                        raise  # not a creation race: a real error
+            merge = self._delta(spec).merge(
+                source,
+                predicate=f"target.{key} = source.{key}",
+                source_alias="source",
+                target_alias="target",
+                commit_properties=properties,
+                writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+            )
+            try:
+                metrics = merge.when_not_matched_insert_all().execute()
+            except CommitFailedError:
+                continue  # a concurrent commit added rows: decide again on the new version
+            if not metrics["num_target_rows_inserted"]:
+                return None
+            return self._committed_version(spec, commit)
+        raise RuntimeError(
+            f"{spec.key}: {_COMMIT_ATTEMPTS} attempts to insert lost to concurrent writers"
+        )
 
     def _committed_version(self, spec: TableSpec, commit: CommitInfo) -> int:
         """The version our write created: the newest commit carrying this run and stage.

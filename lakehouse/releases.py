@@ -157,16 +157,19 @@ def release_manifest(catalog: Catalog, name: str) -> ReleaseManifest:
 
 
 def publish_release(catalog: Catalog, manifest: ReleaseManifest, commit: CommitInfo) -> int:
-    """Append the manifest to `gold/releases`; refused when the name is taken. Returns version."""
-    if catalog.exists(GOLD_RELEASES) and catalog.count(
-        GOLD_RELEASES, catalog.version(GOLD_RELEASES) or 0, where={"name": manifest.name}
-    ):
+    """Append the manifest to `gold/releases`; refused when the name is taken. Returns version.
+
+    The name check and the append are one Delta commit, so of two publishers racing for the same
+    name exactly one succeeds.
+    """
+    row = pa.Table.from_pylist([manifest.as_row()], GOLD_RELEASES.schema)
+    version = catalog.insert_absent(GOLD_RELEASES, row, commit, key="name")
+    if version is None:
         raise ReleaseExistsError(
             f"release {manifest.name!r} is already published and releases are immutable; "
             "publish under a new name"
         )
-    row = pa.Table.from_pylist([manifest.as_row()], GOLD_RELEASES.schema)
-    return catalog.write(GOLD_RELEASES, row, commit)
+    return version
 
 
 def release_rows(catalog: Catalog, name: str, columns: list[str] | None = None) -> pa.Table:

@@ -1,3 +1,4 @@
+import threading
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -72,6 +73,38 @@ def test_a_name_is_published_once_and_a_changed_manifest_is_detected(
     )
     with pytest.raises(ReleaseIntegrityError, match="changed after publishing"):
         release_manifest(catalog, "r1")
+
+
+@pytest.mark.parametrize("first_release", [False, True], ids=["table-exists", "first-ever"])
+def test_publishers_racing_for_one_name_publish_it_once(
+    catalog: Catalog, first_release: bool
+) -> None:
+    if not first_release:
+        publish_release(catalog, _manifest("r0"), CommitInfo("run-0", "release", "a" * 64, "t"))
+    racers = 4
+    barrier = threading.Barrier(racers)
+    outcomes: list[object] = [None] * racers
+
+    def publish(index: int) -> None:
+        commit = CommitInfo(f"run-{index + 1}", "release", "a" * 64, "t")
+        barrier.wait()
+        try:
+            outcomes[index] = publish_release(catalog, _manifest("r2", index + 1), commit)
+        except ReleaseExistsError as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=publish, args=(index,)) for index in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    versions = [outcome for outcome in outcomes if isinstance(outcome, int)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, ReleaseExistsError)]
+    assert len(versions) == 1 and len(refused) == racers - 1
+    rows = catalog.read(GOLD_RELEASES, where={"name": "r2"}).to_pylist()
+    assert len(rows) == 1
+    winner = outcomes.index(versions[0])
+    assert release_manifest(catalog, "r2").documents == winner + 1
 
 
 def test_pinned_upstream_follows_commit_metadata(catalog: Catalog, commit: CommitInfo) -> None:
