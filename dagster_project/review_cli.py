@@ -1,6 +1,6 @@
 """`funnel review …` and `funnel release …`: the review page, its report, and releases.
 
-funnel review serve [--host H] [--port P] [--token T] [--reviewer NAME]
+funnel review serve [--host H] [--port P] [--token T] [--reviewer NAME] [--reviewers FILE]
 funnel review report [--json]
 funnel release list [--json] | show NAME [--json] | publish [--name NAME]
 """
@@ -13,6 +13,8 @@ import json
 import os
 import sys
 from typing import Any
+
+import yaml
 
 from assets.resources import LakehouseResource, default_recipe_path
 from lakehouse.catalog import Catalog
@@ -54,6 +56,29 @@ def print_review_status(catalog: Catalog) -> None:
     )
 
 
+def _reviewer_tokens(path: str) -> dict[str, str]:
+    """Reviewer name → access token, from a YAML mapping file."""
+    from dagster_project.review_app import ReviewServerError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as error:
+        raise ReviewServerError(f"cannot read the reviewers file {path}: {error}") from error
+    if (
+        not isinstance(loaded, dict)
+        or not loaded
+        or not all(
+            isinstance(name, str) and isinstance(secret, str) and name and secret
+            for name, secret in loaded.items()
+        )
+    ):
+        raise ReviewServerError(
+            f"{path} must map each reviewer's name to their access token, e.g. `ana: 6f1c…`"
+        )
+    return loaded
+
+
 def command_review_serve(args: argparse.Namespace) -> int:
     """Serve the review page until interrupted."""
     from dagster_project.review_app import (
@@ -64,16 +89,18 @@ def command_review_serve(args: argparse.Namespace) -> int:
     )
 
     token = args.token or os.environ.get("FUNNEL_REVIEW_TOKEN") or None
+    reviewer = args.reviewer or getpass.getuser()
     try:
-        require_token_off_loopback(args.host, token)
+        reviewers = _reviewer_tokens(args.reviewers) if args.reviewers else {}
+        require_token_off_loopback(args.host, token or next(iter(reviewers.values()), None))
+        lakehouse = _lakehouse(args)
+        app = create_app(lakehouse.catalog(), lakehouse.recipe(), reviewer, token, reviewers)
     except ReviewServerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    lakehouse = _lakehouse(args)
-    reviewer = args.reviewer or getpass.getuser()
-    app = create_app(lakehouse.catalog(), lakehouse.recipe(), reviewer, token)
     url = review_url(args.host, args.port)
-    print(f"review page for {reviewer}: {url}" + ("?token=…" if token else ""), flush=True)
+    who = ", ".join(sorted(reviewers)) if reviewers else reviewer
+    print(f"review page for {who}: {url}" + ("?token=…" if token or reviewers else ""), flush=True)
     serve(app, args.host, args.port)
     return EXIT_OK
 
@@ -200,6 +227,12 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind")
     serve.add_argument("--token", help="access token (FUNNEL_REVIEW_TOKEN); required off 127.0.0.1")
     serve.add_argument("--reviewer", help="who decides (default: the login name)")
+    serve.add_argument(
+        "--reviewers",
+        metavar="FILE",
+        help="YAML mapping reviewer name → access token: several reviewers on one server, each "
+        "decision recorded under the name whose token the browser carries",
+    )
     add(review, "report", command_review_report, "review progress and aggregated reasons")
     release = group("release", "published releases and their manifests")
     add(release, "list", command_release_list, "every published release")

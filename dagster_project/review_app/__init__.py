@@ -3,7 +3,9 @@
 A Flask app over the lakehouse, served by waitress (`funnel review serve`). It binds to
 127.0.0.1 unless told otherwise, and bound anywhere else it refuses to start without an access
 token. With a token, every request must carry it: `Authorization: Bearer TOKEN`, or once as
-`?token=TOKEN`, which the page keeps in an HTTP-only cookie. Forms carry a per-server CSRF token.
+`?token=TOKEN`, which the page keeps in an HTTP-only cookie. Several reviewers can share one
+server, each with their own token (`--reviewers FILE`): the token says who decided. Forms carry
+a per-server CSRF token.
 Every decision is appended to `review/decisions` through `lakehouse/review.py`.
 """
 
@@ -14,9 +16,10 @@ import ipaddress
 import secrets
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, abort, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 from jinja2 import DictLoader
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -65,9 +68,24 @@ def require_token_off_loopback(host: str, token: str | None) -> None:
 
 
 def create_app(
-    catalog: Catalog, recipe: LoadedRecipe, reviewer: str, token: str | None = None
+    catalog: Catalog,
+    recipe: LoadedRecipe,
+    reviewer: str,
+    token: str | None = None,
+    reviewer_tokens: Mapping[str, str] | None = None,
 ) -> Flask:
-    """The review page's Flask app for one lakehouse, recipe and reviewer."""
+    """The review page's Flask app for one lakehouse and recipe.
+
+    Decisions are recorded as `reviewer`'s, or, with `reviewer_tokens` (reviewer name → access
+    token), as the reviewer's whose token the request carries.
+    """
+    tokens = {secret: name for name, secret in (reviewer_tokens or {}).items()}
+    if len(tokens) != len(reviewer_tokens or {}):
+        raise ReviewServerError("two reviewers share one access token; give each their own")
+    if token:
+        tokens.setdefault(token, reviewer)
+    if any(not secret for secret in tokens):
+        raise ReviewServerError("an access token is empty; give every reviewer a token")
     app = Flask(__name__)
     app.jinja_loader = DictLoader(
         {
@@ -92,19 +110,30 @@ def create_app(
             input_versions=inputs,
         )
 
+    def _holder(offered: str) -> str | None:
+        """The reviewer whose token `offered` is (compared in constant time), or None."""
+        found = None
+        for secret, name in tokens.items():
+            if hmac.compare_digest(offered, secret):
+                found = name
+        return found
+
     @app.before_request
     def _authorize() -> BaseResponse | None:
-        if not token:
+        g.reviewer = reviewer
+        if not tokens:
             return None
         offered = request.args.get("token")
-        if offered is not None and hmac.compare_digest(offered, token):
+        if offered is not None and _holder(offered) is not None:
             response = redirect(request.path)
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
+            response.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="Strict")
             return response
         header = request.headers.get("Authorization", "")
-        candidates = [request.cookies.get(TOKEN_COOKIE, ""), header.removeprefix("Bearer ")]
-        if any(value and hmac.compare_digest(value, token) for value in candidates):
-            return None
+        for candidate in (header.removeprefix("Bearer "), request.cookies.get(TOKEN_COOKIE, "")):
+            name = _holder(candidate) if candidate else None
+            if name is not None:
+                g.reviewer = name
+                return None
         return Response(
             "access token required: open the page with ?token=TOKEN or send "
             "'Authorization: Bearer TOKEN'\n",
@@ -135,7 +164,7 @@ def create_app(
                     message="nothing to review: review/queue is empty; run `make run` first",
                     progress=progress,
                     min_rate=min_rate,
-                    reviewer=reviewer,
+                    reviewer=g.reviewer,
                 ),
                 404,
             )
@@ -172,7 +201,7 @@ def create_app(
                 provenance_error=provenance_error,
                 progress=progress,
                 min_rate=min_rate,
-                reviewer=reviewer,
+                reviewer=g.reviewer,
                 known_reasons=known,
                 blocked=blocklist(catalog),
                 csrf=csrf,
@@ -203,7 +232,7 @@ def create_app(
                     catalog,
                     rows[position]["doc_id"],
                     request.form.get("decision", ""),
-                    reviewer,
+                    g.reviewer,
                     commit(),
                     reason=request.form.get("reason"),
                     note=request.form.get("note"),
@@ -224,7 +253,7 @@ def create_app(
                     catalog,
                     request.form.get("kind", ""),
                     request.form.get("value", ""),
-                    reviewer,
+                    g.reviewer,
                     commit(),
                     note=request.form.get("note"),
                 )
@@ -240,7 +269,7 @@ def create_app(
             progress=progress,
             verdict=review_gate(progress, min_rate),
             min_rate=min_rate,
-            reviewer=reviewer,
+            reviewer=g.reviewer,
         )
 
     @app.get("/api/progress")

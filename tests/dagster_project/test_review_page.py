@@ -1,4 +1,5 @@
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from assets.resources import LakehouseResource
 from dagster_project.cli import main
-from dagster_project.review_app import create_app, is_loopback
+from dagster_project.review_app import ReviewServerError, create_app, is_loopback
 from dagster_project.review_runs import run_curate
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.review import blocklist, review_queue
@@ -175,6 +176,45 @@ def test_a_token_guards_every_request_when_one_is_set(
     forged = client.post("/doc/0/decision", data={"decision": "approve"})
     assert forged.status_code == 403
     assert not catalog.exists(REVIEW_DECISIONS)
+
+
+def test_each_reviewer_token_records_its_own_name(
+    catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
+) -> None:
+    reviewers = {"ana": "token-of-ana", "ben": "token-of-ben"}
+    app = create_app(catalog, lakehouse.recipe(), "server", reviewer_tokens=reviewers)
+    client = app.test_client()
+    assert client.get("/doc/0", headers={"Authorization": "Bearer server"}).status_code == 401
+    for position, (name, secret) in enumerate(reviewers.items()):
+        headers = {"Authorization": f"Bearer {secret}"}
+        page = client.get(f"/doc/{position}", headers=headers).get_data(as_text=True)
+        assert f'<strong id="reviewer">{name}</strong>' in page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf is not None
+        form = {"decision": "approve", "csrf": csrf.group(1)}
+        posted = client.post(f"/doc/{position}/decision", data=form, headers=headers)
+        assert posted.status_code == 302
+    decided = {row["doc_id"]: row["reviewer"] for row in catalog.read(REVIEW_DECISIONS).to_pylist()}
+    assert decided == {queued[0]: "ana", queued[1]: "ben"}
+
+
+def test_reviewer_tokens_must_be_distinct_and_the_file_well_formed(
+    catalog: Catalog,
+    lakehouse: LakehouseResource,
+    root: Path,
+    recipe_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ReviewServerError, match="two reviewers share one access token"):
+        create_app(catalog, lakehouse.recipe(), "x", reviewer_tokens={"a": "same", "b": "same"})
+    argv = ["--root", str(root), "review", "serve", "--recipe", str(recipe_path)]
+    listing = tmp_path / "reviewers.yaml"
+    listing.write_text("- ana\n- ben\n")
+    assert main([*argv, "--reviewers", str(listing)]) == 2
+    assert "must map each reviewer's name to their access token" in capsys.readouterr().err
+    assert main([*argv, "--reviewers", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read the reviewers file" in capsys.readouterr().err
 
 
 def test_serving_off_loopback_needs_a_token(
