@@ -21,7 +21,7 @@ seen, so a run replays exactly from the consumption log and `state_dict()`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -143,6 +143,30 @@ class LossSelection:
         self.selected, self.seen = int(state["selected"]), int(state["seen"])
 
 
+def _fold_domain_means(
+    estimates: dict[str, float],
+    values: np.ndarray,
+    domains: Sequence[str],
+    alpha: float,
+    signal: Callable[[str, float], float],
+) -> None:
+    """For each domain in the batch: E_d ← α E_d + (1 − α) signal(d, mean of its values)."""
+    labels = np.asarray(domains)
+    for domain in estimates:
+        members = values[labels == domain]
+        if len(members):
+            observed = signal(domain, float(members.mean()))
+            estimates[domain] = alpha * estimates[domain] + (1 - alpha) * observed
+
+
+def _check_state_domains(saved: Mapping[str, Any], domains: Sequence[str]) -> None:
+    """A mixture's saved state must cover exactly the mixture's domains."""
+    if sorted(saved) != sorted(domains):
+        raise StrategyInputError(
+            f"mixture state has domains {sorted(saved)}, this mixture {sorted(domains)}"
+        )
+
+
 class MixtureConfig(_Config):
     """Online Data Mixing: EXP3 over domains with the training loss as reward."""
 
@@ -197,13 +221,13 @@ class OnlineDataMixing:
                 f"report of step {report.step} has domains {unknown} the mixture does not know"
             )
         drawn_with = self.weights()
-        alpha = self.config.smoothing
-        domains = np.asarray(report.domains)
-        for domain in self.domains:
-            members = report.losses[domains == domain]
-            if len(members):
-                reward = float(members.mean()) / drawn_with[domain]
-                self.rewards[domain] = alpha * self.rewards[domain] + (1 - alpha) * reward
+        _fold_domain_means(
+            self.rewards,
+            report.losses,
+            report.domains,
+            self.config.smoothing,
+            lambda domain, mean: mean / drawn_with[domain],
+        )
         self.step += 1
         return Decision(domain_weights=self.weights())
 
@@ -213,11 +237,7 @@ class OnlineDataMixing:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore step and rewards."""
-        if sorted(state["rewards"]) != sorted(self.domains):
-            raise StrategyInputError(
-                f"mixture state has domains {sorted(state['rewards'])}, "
-                f"this mixture {sorted(self.domains)}"
-            )
+        _check_state_domains(state["rewards"], self.domains)
         self.step = int(state["step"])
         self.rewards = {d: float(state["rewards"][d]) for d in self.domains}
 
@@ -300,13 +320,13 @@ class ExcessLossMixing:
                 "model's losses or use OnlineDataMixing"
             )
         excess = report.losses - report.reference_losses
-        alpha = self.config.smoothing
-        domains = np.asarray(report.domains)
-        for domain in self.domains:
-            members = excess[domains == domain]
-            if len(members):
-                clipped = max(float(members.mean()), 0.0)
-                self.excess[domain] = alpha * self.excess[domain] + (1 - alpha) * clipped
+        _fold_domain_means(
+            self.excess,
+            excess,
+            report.domains,
+            self.config.smoothing,
+            lambda _domain, mean: max(mean, 0.0),
+        )
         self.steps += 1
         return Decision(domain_weights=self.weights())
 
@@ -316,11 +336,7 @@ class ExcessLossMixing:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore steps and excess-loss estimates."""
-        if sorted(state["excess"]) != sorted(self.domains):
-            raise StrategyInputError(
-                f"mixture state has domains {sorted(state['excess'])}, "
-                f"this mixture {sorted(self.domains)}"
-            )
+        _check_state_domains(state["excess"], self.domains)
         self.steps = int(state["steps"])
         self.excess = {d: float(state["excess"][d]) for d in self.domains}
 
