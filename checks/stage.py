@@ -112,6 +112,34 @@ def drift_metadata(report: DriftReport) -> dict[str, Any]:
     return metadata
 
 
+def contract_result(
+    context: dg.AssetCheckExecutionContext,
+    lakehouse: LakehouseResource,
+    contract: TableContract,
+    version: int,
+    batch_id: str | None,
+) -> dg.AssetCheckResult:
+    """Validate a table version (one batch's rows, or all with None), emit the check's lineage
+    with its assertions, and return the blocking check result naming what failed."""
+    spec = contract.table
+    result = validate_batch(
+        lakehouse.catalog(), contract, lakehouse.recipe().recipe, version, batch_id
+    )
+    emit_check_lineage(
+        context, lakehouse, CONTRACT_CHECK, TableInput(spec, version, ol_assertions(result))
+    )
+    failed = ", ".join(
+        f"{item.assertion}({item.column or 'table'}): {item.unexpected_count}"
+        for item in result.failures
+    )
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=contract_metadata(result),
+        description=f"failed: {failed}" if failed else "every expectation met",
+    )
+
+
 def contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
     """A blocking ERROR check: the batch's rows of the written version satisfy the contract."""
     spec = contract.table
@@ -130,22 +158,8 @@ def contract_check(contract: TableContract) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> dg.AssetCheckResult:
         catalog = lakehouse.catalog()
-        loaded = lakehouse.recipe()
         version = written_version(catalog, contract.stage, spec, context.partition_key)
-        result = validate_batch(catalog, contract, loaded.recipe, version, context.partition_key)
-        emit_check_lineage(
-            context, lakehouse, CONTRACT_CHECK, TableInput(spec, version, ol_assertions(result))
-        )
-        failed = ", ".join(
-            f"{item.assertion}({item.column or 'table'}): {item.unexpected_count}"
-            for item in result.failures
-        )
-        return dg.AssetCheckResult(
-            passed=result.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=contract_metadata(result),
-            description=f"failed: {failed}" if failed else "every expectation met",
-        )
+        return contract_result(context, lakehouse, contract, version, context.partition_key)
 
     with warnings.catch_warnings():
         # Partitioned asset checks are a Dagster preview feature, used on purpose (see

@@ -7,14 +7,11 @@ ledger rows per batch over a whole-table rebuild (curate), conservation for each
 
 import dagster as dg
 
-from assets.lineage import emit_check_lineage
 from assets.resources import LakehouseResource
 from assets.tables import asset_key
-from checks.expectations import validate_batch
-from checks.stage import CONTRACT_CHECK, contract_metadata, ol_assertions
+from checks.stage import CONTRACT_CHECK, contract_result
 from lakehouse.contracts import TableContract, table_contract
 from lakehouse.ledger import audit_conservation, ledger_entries
-from lakehouse.lineage import TableInput
 from lakehouse.tables import TableSpec
 
 
@@ -42,20 +39,7 @@ def whole_table_contract_check(contract: TableContract) -> dg.AssetChecksDefinit
                 severity=dg.AssetCheckSeverity.ERROR,
                 description=f"{spec.key} has not been written",
             )
-        result = validate_batch(catalog, contract, lakehouse.recipe().recipe, version, None)
-        emit_check_lineage(
-            context, lakehouse, CONTRACT_CHECK, TableInput(spec, version, ol_assertions(result))
-        )
-        failed = ", ".join(
-            f"{item.assertion}({item.column or 'table'}): {item.unexpected_count}"
-            for item in result.failures
-        )
-        return dg.AssetCheckResult(
-            passed=result.success,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=contract_metadata(result),
-            description=f"failed: {failed}" if failed else "every expectation met",
-        )
+        return contract_result(context, lakehouse, contract, version, None)
 
     return _contract
 
