@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import LakehouseResource
-from dagster_project.runs import _root_cause, resolve_job
+from dagster_project.runs import check_results, resolve_job, run_error
 from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_SCORED_DOCUMENTS
 
 
@@ -35,23 +35,9 @@ def run_job(
     result = job.execute_in_process(
         instance=instance, run_config=run_config or {}, raise_on_error=False
     )
-    evaluations = result.get_asset_check_evaluations()
-    checks = {
-        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
-        for evaluation in evaluations
-    }
-    error = None
-    if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        error = (
-            "; ".join(
-                f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
-                for event in failures
-                if event.step_failure_data and event.step_failure_data.error
-            )
-            or "the run failed"
-        )
-    return JobRun(job_name, result.run_id, result.success and all(checks.values()), checks, error)
+    checks = check_results(result)
+    success = result.success and all(checks.values())
+    return JobRun(job_name, result.run_id, success, checks, run_error(result))
 
 
 def run_curate(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> JobRun | None:

@@ -90,6 +90,29 @@ def resolve_job(
         return build_definitions(lakehouse).resolve_job_def(name)
 
 
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    """`asset:check` → passed, for every check the run evaluated."""
+    return {
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
+        for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def run_error(result: dg.ExecuteInProcessResult) -> str | None:
+    """None for a successful run; else each failed step with the root cause of its error."""
+    if result.success:
+        return None
+    failures = [event for event in result.all_events if event.is_step_failure]
+    return (
+        "; ".join(
+            f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
+            for event in failures
+            if event.step_failure_data and event.step_failure_data.error
+        )
+        or "the run failed"
+    )
+
+
 def run_batch(
     instance: dg.DagsterInstance,
     lakehouse: LakehouseResource,
@@ -112,26 +135,13 @@ def run_batch(
         asset_selection=list(assets) if assets is not None else None,
     )
     evaluations = result.get_asset_check_evaluations()
-    checks = {
-        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.passed
-        for evaluation in evaluations
-    }
+    checks = check_results(result)
     # A failed WARN check (drift) is reported but, like in Dagster, does not fail the batch.
     contracts_held = all(
         evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR
         for evaluation in evaluations
     )
-    error = None
-    if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        error = (
-            "; ".join(
-                f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
-                for event in failures
-                if event.step_failure_data and event.step_failure_data.error
-            )
-            or "the run failed"
-        )
+    error = run_error(result)
     return BatchRun(
         batch_id=batch_id,
         run_id=result.run_id,
