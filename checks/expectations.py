@@ -41,7 +41,7 @@ class ContractResult:
     """All assertions of a table contract on one batch of one table version."""
 
     table: str
-    version: int
+    version: int | None  # None: rows not written yet
     batch_id: str
     rows: int
     assertions: list[Assertion]
@@ -107,8 +107,9 @@ def _gx_context() -> Any:
     return context
 
 
-def expectation_suite(contract: TableContract, recipe: Recipe, columns: list[str]) -> Any:
-    """The GX suite of a contract, for the columns present in the batch."""
+def expectation_suite(contract: TableContract, recipe: Recipe | None, columns: list[str]) -> Any:
+    """The GX suite of a contract, for the columns present in the batch (`recipe` None: the
+    contract's values do not depend on it)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -150,13 +151,35 @@ def validate_batch(
 ) -> ContractResult:
     """Run a table's contract on the rows of `batch_id` (None: every row) in `version`."""
     dataset = catalog.dataset(contract.table, version)
-    assertions = schema_assertions(dataset.schema, contract)
     columns = [name for name in contract.columns() if name in dataset.schema.names]
     id_column = "doc_id" if "doc_id" in dataset.schema.names else None
     wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])]))
     where = {"batch_id": batch_id} if batch_id is not None else None
     rows = catalog.read(contract.table, version, where=where, columns=wanted)
-    frame = rows.to_pandas()
+    return validate_rows(
+        contract, recipe, rows, schema=dataset.schema, version=version, batch_id=batch_id
+    )
+
+
+def validate_rows(
+    contract: TableContract,
+    recipe: Recipe | None,
+    rows: pa.Table,
+    *,
+    schema: pa.Schema | None = None,
+    version: int | None = None,
+    batch_id: str | None = None,
+) -> ContractResult:
+    """Run a table's contract on rows in memory: a version's batch read back (`schema`: the
+    version's full schema), or a batch about to be written (`version` None, schema its own).
+
+    `recipe` may be None for a contract whose values do not depend on the recipe.
+    """
+    assertions = schema_assertions(schema or rows.schema, contract)
+    columns = [name for name in contract.columns() if name in rows.schema.names]
+    id_column = "doc_id" if "doc_id" in rows.schema.names else None
+    frame = rows.select(list(dict.fromkeys([*columns, *([id_column] if id_column else [])])))
+    frame = frame.to_pandas()
     result_format: dict[str, Any] = {
         "result_format": "SUMMARY",
         "partial_unexpected_count": EXAMPLE_IDS,
@@ -166,7 +189,9 @@ def validate_batch(
     with _CONTEXT_LOCK:
         context = _gx_context()
         suite = expectation_suite(contract, recipe, columns)
-        name = f"{contract.table.key}@{version}:{batch_id or 'all'}"
+        name = (
+            f"{contract.table.key}@{version if version is not None else 'new'}:{batch_id or 'all'}"
+        )
         source = context.data_sources.add_or_update_pandas(name)
         asset = source.add_dataframe_asset(name="rows")
         definition = asset.add_batch_definition_whole_dataframe("batch")

@@ -8,6 +8,7 @@ the recipe (allowed domains, length limits) are functions of the recipe, never c
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from lakehouse.tables import (
     GOLD_SCORED_DOCUMENTS,
     REVIEW_DECISIONS,
     REVIEW_QUEUE,
+    SERVING_CONSUMPTION,
     SILVER_DOCUMENTS,
     SILVER_UNIQUE_DOCUMENTS,
     TableSpec,
@@ -250,6 +252,17 @@ GOLD_RELEASES_CONTRACT = TableContract(
     unique=("name",),
     bounds={"documents": lambda _recipe: (0, None), "tokens": lambda _recipe: (0, None)},
 )
+
+# Finite and >= 0: the upper bound refuses infinities; NaN counts as null for the key check.
+SERVING_CONSUMPTION_CONTRACT = TableContract(
+    table=SERVING_CONSUMPTION,
+    stage="serve",
+    keys=("run_name", "release", "step", "doc_id", "domain", "kept", "weight", "consumed_at"),
+    bounds={"step": lambda _recipe: (0, None), "weight": lambda _recipe: (0.0, sys.float_info.max)},
+)
+"""Checked by `serving.consumption.ConsumptionLog` on each batch before it commits (training
+writes this table, not a Dagster asset, so it is not in `CONTRACTS`, which drives the asset
+checks); its values do not depend on the recipe."""
 
 CONTRACTS: dict[str, TableContract] = {
     contract.table.key: contract

@@ -3,7 +3,10 @@
 One row per consumed sample: run, release, step, doc id, domain, whether it was kept, the loss
 weight it was trained with, the domain weights in force and the strategy's state (JSON). Rows are
 buffered and committed in batches through `Catalog.write`, so logging costs one Delta commit per
-`flush_rows` samples rather than one per step. `replay_steps` reads a run back step by step.
+`flush_rows` samples rather than one per step. Each batch must meet the table's data contract
+(`lakehouse.contracts.SERVING_CONSUMPTION_CONTRACT`: keys not null, step >= 0, weight finite and
+>= 0), checked by Great Expectations before it commits; a batch that does not is refused whole
+and stays buffered. `replay_steps` reads a run back step by step.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from checks.expectations import validate_rows
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT
 from lakehouse.tables import SERVING_CONSUMPTION
 
 STAGE = "serve"
@@ -26,6 +31,10 @@ DEFAULT_FLUSH_ROWS = 65536
 
 class ConsumptionLogError(ValueError):
     """A step that cannot be logged as given."""
+
+
+class ConsumptionContractError(ConsumptionLogError):
+    """A batch of the log that breaks the `serving/consumption` contract; nothing was written."""
 
 
 class ConsumptionLog:
@@ -108,10 +117,28 @@ class ConsumptionLog:
             self.flush()
 
     def flush(self) -> int | None:
-        """Commit the buffered rows; returns the new table version (None when nothing was)."""
+        """Commit the buffered rows; returns the new table version (None when nothing was).
+
+        A batch that breaks the table's contract raises `ConsumptionContractError`: nothing of
+        it is written and every row stays buffered (earlier batches are already committed).
+        """
         if not self.buffered:
             return None
         table = pa.table(self._columns, schema=SERVING_CONSUMPTION.schema)
+        result = validate_rows(SERVING_CONSUMPTION_CONTRACT, None, table)
+        if not result.success:
+            steps = pc.min_max(table["step"]).as_py()
+            broken = "; ".join(
+                f"{item.assertion} on {item.column or 'the table'}: {item.unexpected_count} "
+                f"row(s)" + (f", e.g. doc ids {', '.join(item.examples)}" if item.examples else "")
+                for item in result.failures
+            )
+            raise ConsumptionContractError(
+                f"consumption log of run {self.run_name}: the batch of {table.num_rows} rows "
+                f"(steps {steps['min']}–{steps['max']}) breaks the {SERVING_CONSUMPTION.key} "
+                f"contract ({broken}); nothing of it was written and it stays buffered. Fix "
+                "what record() was given: steps >= 0, weights finite and >= 0, no missing ids"
+            )
         version = self.catalog.write(SERVING_CONSUMPTION, table, self.commit)
         self.rows_written += table.num_rows
         self.versions.append(version)
@@ -133,7 +160,9 @@ class ConsumptionLog:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        # A refused batch stays buffered; flushing it again would only repeat the refusal.
+        if not isinstance(error, ConsumptionContractError):
+            self.close()
 
 
 def consumption_rows(catalog: Catalog, run_name: str) -> pa.Table:

@@ -13,13 +13,18 @@ Order of one epoch, all of it a function of (seed, epoch):
 2. Inside a shard, each domain is a stream: the rows of that domain in the dealt units, unit by
    unit (a *piece* per unit), each piece's rows in a seeded permutation (the shuffle buffer: at
    most one piece, ≤ `buffer_size` rows, per stream). All streams walk the same unit order, so a
-   small cache of decoded row groups (`cache_row_groups`) lets them share one read.
+   small cache of decoded row groups (`cache_row_groups`) lets them share one read, and a cache
+   of as many units converted to Python objects lets them share one conversion: a piece is then
+   its domain's row indices, permuted, picked out of the converted unit (no Arrow copy).
 3. Sample `n` of a shard takes the domain whose cumulative-weight interval holds the uniform draw
    `u[n]`. The draws are a fixed sequence per (seed, epoch, shard), independent of the weights,
    so weights may change between steps without disturbing what follows. A domain that runs out
-   leaves the draw; the epoch ends when every domain with a positive weight has run out.
+   leaves the draw; the epoch ends when every domain with a positive weight has run out. The
+   choices are computed a block of draws at a time (vectorized), cut where the weights change
+   or a domain runs out, so each sample's choice is exactly the one the rule above gives.
 
-Memory: at most `buffer_size` rows per domain stream plus `cache_row_groups` decoded row groups.
+Memory: at most `buffer_size` rows per domain stream plus `cache_row_groups` decoded row groups
+(and one more read ahead) and `cache_row_groups` converted units (≤ `buffer_size` rows each).
 
 Resume state (`state_dict()`), JSON-ready:
 
@@ -40,6 +45,7 @@ import bisect
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +105,8 @@ class ShardProgress:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"position": self.position, "consumed": dict(sorted((self.consumed or {}).items()))}
+        consumed = sorted((self.consumed or {}).items())
+        return {"position": self.position, "consumed": {k: v for k, v in consumed if v}}
 
 
 def validate_domain_weights(weights: Mapping[str, float], domains: list[str]) -> dict[str, float]:
@@ -159,28 +166,116 @@ def release_units(files: list[str], buffer_size: int) -> list[Unit]:
     return units
 
 
-class _RowGroupCache:
-    """The last few decoded row groups of a shard, least recently used evicted first."""
+@dataclass(frozen=True)
+class _UnitRows:
+    """One unit converted to Python objects once, for every domain stream that reads it."""
 
-    def __init__(self, files: list[str], capacity: int):
-        self.files = files
+    domain_codes: np.ndarray  # per row: index of its domain in the dataset's domain list
+    columns: tuple[np.ndarray, ...]  # doc_id, text (arrays of str objects), weight (float64)
+
+    def rows_of(self, domain_index: int) -> np.ndarray:
+        """Row indices (within the unit) of one domain, in file order."""
+        return np.flatnonzero(self.domain_codes == domain_index)
+
+
+class _UnitCache:
+    """Decoded row groups and converted units of one shard, each kept while a domain stream
+    of the shard still needs it and at most `capacity` of each (least recently used evicted
+    first; an evicted one is read or converted again if it is needed after all).
+
+    When the streams first reach a unit, the row group of the shard's next unit is read ahead
+    in a background thread (Parquet reading and decompression release the GIL), so reading
+    overlaps with converting and yielding, as a pyarrow dataset scan overlaps it too.
+    """
+
+    def __init__(self, dataset: ReleaseDataset, capacity: int, units: list[int]):
+        self.dataset = dataset
         self.capacity = capacity
         self.tables: OrderedDict[tuple[int, int], pa.Table] = OrderedDict()
-        self.reads = 0
+        self.units: OrderedDict[int, _UnitRows] = OrderedDict()
+        self.domain_values = pa.array(dataset.domains, pa.string())
+        # Who still needs what: the domains with a piece in each unit not yet taken, the
+        # units of each row group not yet converted.
+        index_of = {domain: index for index, domain in enumerate(dataset.domains)}
+        self.readers: dict[int, set[int]] = {}
+        self.unconverted: dict[tuple[int, int], int] = {}
+        for unit_index in units:
+            unit = dataset.units[unit_index]
+            self.readers[unit_index] = {index_of[domain] for domain, _ in unit.domains}
+            key = (unit.file, unit.row_group)
+            self.unconverted[key] = self.unconverted.get(key, 0) + 1
+        self.sequence = units
+        self.place = {unit_index: place for place, unit_index in enumerate(units)}
+        self.frontier = -1
+        self.read_ahead: dict[tuple[int, int], Future[pa.Table]] = {}
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-read-ahead")
+
+    def _read(self, key: tuple[int, int]) -> pa.Table:
+        parquet = _open_parquet(self.dataset.files[key[0]])
+        return parquet.read_row_group(key[1], columns=READ_COLUMNS)
 
     def row_group(self, file: int, group: int) -> pa.Table:
-        """Row group `group` of file `file`, decoded (read unless cached)."""
+        """Row group `group` of file `file`, decoded (read unless cached or read ahead)."""
         key = (file, group)
-        table = self.tables.get(key)
+        table = self.tables.pop(key, None)
         if table is None:
-            table = _open_parquet(self.files[file]).read_row_group(group, columns=READ_COLUMNS)
-            self.reads += 1
-            self.tables[key] = table
-            while len(self.tables) > self.capacity:
-                self.tables.popitem(last=False)
-        else:
-            self.tables.move_to_end(key)
+            ahead = self.read_ahead.pop(key, None)
+            if ahead is None:
+                self.dataset.row_group_reads += 1
+                table = self._read(key)
+            else:
+                table = ahead.result()
+        _remember(self.tables, key, table, self.capacity)
         return table
+
+    def unit_rows(self, unit_index: int, domain_index: int) -> _UnitRows:
+        """Unit `unit_index` as Python objects (converted unless cached) for the piece of one
+        domain; once every domain with a piece there has taken it, the unit is let go."""
+        rows = self.units.pop(unit_index, None)
+        if rows is None:
+            rows = self._convert(unit_index)
+        readers = self.readers.get(unit_index, set())
+        readers.discard(domain_index)
+        if readers:
+            _remember(self.units, unit_index, rows, self.capacity)
+        return rows
+
+    def _convert(self, unit_index: int) -> _UnitRows:
+        unit = self.dataset.units[unit_index]
+        key = (unit.file, unit.row_group)
+        table = self.row_group(*key).slice(unit.start, unit.stop - unit.start)
+        place = self.place[unit_index]
+        if place > self.frontier:
+            self.frontier = place
+            self._read_next(place, key)
+        codes = pc.index_in(table["domain"], value_set=self.domain_values).fill_null(-1)
+        # `to_numpy` builds the Python objects in C++, several times faster than `to_pylist`
+        # (the release's columns are not nullable, so no null turns into NaN).
+        columns = ("doc_id", "text", "weight")
+        rows = _UnitRows(
+            codes.to_numpy(), tuple(table[name].to_numpy(zero_copy_only=False) for name in columns)
+        )
+        self.dataset.unit_conversions += 1
+        self.unconverted[key] = self.unconverted.get(key, 0) - 1
+        if self.unconverted[key] <= 0:
+            self.tables.pop(key, None)
+        return rows
+
+    def _read_next(self, place: int, current: tuple[int, int]) -> None:
+        """Start reading the row group of the unit after `place` (one read ahead at most)."""
+        if self.read_ahead or place + 1 >= len(self.sequence):
+            return
+        unit = self.dataset.units[self.sequence[place + 1]]
+        key = (unit.file, unit.row_group)
+        if key != current and key not in self.tables:
+            self.dataset.row_group_reads += 1
+            self.read_ahead[key] = self.reader.submit(self._read, key)
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, capacity: int) -> None:
+    cache[key] = value
+    while len(cache) > capacity:
+        cache.popitem(last=False)
 
 
 class _DomainStream:
@@ -189,7 +284,7 @@ class _DomainStream:
     def __init__(
         self,
         dataset: ReleaseDataset,
-        cache: _RowGroupCache,
+        cache: _UnitCache,
         domain_index: int,
         pieces: list[Piece],
         consumed: int,
@@ -200,10 +295,9 @@ class _DomainStream:
         self.domain = dataset.domains[domain_index]
         self.pieces = pieces
         self.total = sum(piece.rows for piece in pieces)
-        self.consumed = consumed
-        self.piece_index = -1
-        self.rows: dict[str, list[Any]] = {}
-        self.offset = 0
+        self.next_piece = len(pieces)
+        # The rest of the current piece: (doc_id, text, weight) tuples.
+        self.rows: Iterator[tuple[Any, Any, Any]] = iter(())
         if consumed > self.total:
             raise ResumeStateError(
                 f"the state says {consumed} rows of domain {self.domain} were consumed, but "
@@ -211,38 +305,67 @@ class _DomainStream:
             )
         ends = np.cumsum([piece.rows for piece in pieces]).tolist()
         if consumed < self.total:
-            self._load(bisect.bisect_right(ends, consumed))
-            self.offset = consumed - (ends[self.piece_index] - pieces[self.piece_index].rows)
+            index = bisect.bisect_right(ends, consumed)
+            self.rows = self._piece_rows(index, consumed - (ends[index] - pieces[index].rows))
+            self.next_piece = index + 1
 
-    @property
-    def remaining(self) -> int:
-        """Rows of this stream not yet taken."""
-        return self.total - self.consumed
-
-    def _load(self, index: int) -> None:
+    def _piece_rows(self, index: int, skip: int) -> Iterator[tuple[Any, Any, Any]]:
         piece = self.pieces[index]
-        unit = self.dataset.units[piece.unit]
-        table = self.cache.row_group(unit.file, unit.row_group)
-        table = table.slice(unit.start, unit.stop - unit.start)
-        if len(unit.domains) > 1:
-            table = table.filter(pc.equal(table["domain"], self.domain))
+        unit_rows = self.cache.unit_rows(piece.unit, self.domain_index)
+        rows = unit_rows.rows_of(self.domain_index)
+        # The index and the rows come from the same pinned (immutable) files.
+        assert len(rows) == piece.rows, (piece, len(rows))
         order = _rng(
             self.dataset.seed, self.dataset.epoch, _ROW_ORDER, self.domain_index, piece.unit
         ).permutation(piece.rows)
-        table = table.take(pa.array(order))
-        self.rows = {name: table[name].to_pylist() for name in ("doc_id", "text", "weight")}
-        self.piece_index = index
-        self.offset = 0
+        picked = rows[order[skip:]]
+        doc_ids, texts, weights = (column[picked].tolist() for column in unit_rows.columns)
         self.dataset.peak_buffered_rows = max(self.dataset.peak_buffered_rows, piece.rows)
+        return zip(doc_ids, texts, weights, strict=True)
 
-    def take(self) -> int:
-        """Index into `rows` of the next row (loading the next piece when this one is done)."""
-        if self.offset >= self.pieces[self.piece_index].rows:
-            self._load(self.piece_index + 1)
-        index = self.offset
-        self.offset += 1
-        self.consumed += 1
-        return index
+    def load_next_piece(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Rows of the next piece (call when the current one is used up); also kept in `rows`."""
+        self.rows = self._piece_rows(self.next_piece, 0)
+        self.next_piece += 1
+        return self.rows
+
+
+class _DomainDraws:
+    """The domain choices of one shard: the fixed uniform draws `u[n]` of (seed, epoch, shard),
+    mapped to domains a block at a time."""
+
+    def __init__(self, seed: int, epoch: int, shard: int):
+        self.key = (seed, epoch, _DRAWS, shard)
+        self.block = -1
+        self.uniforms = np.empty(0)
+
+    def _uniforms(self, block: int) -> np.ndarray:
+        if block != self.block:
+            self.uniforms = _rng(*self.key, block).random(DRAW_BLOCK)
+            self.block = block
+        return self.uniforms
+
+    def choices(self, n: int, weights: np.ndarray, remaining: list[int]) -> list[int]:
+        """Domain indices of samples `n`, `n + 1`, … to the end of n's block of draws, under
+        `weights` (per domain) with `remaining` rows per domain; cut after the draw that takes
+        a domain's last row (the next draw must not see that domain). Empty: nothing is left
+        to draw."""
+        cumulative, total, last_active = _cumulative(weights, remaining)
+        if total <= 0:
+            return []
+        block, offset = divmod(n, DRAW_BLOCK)
+        draws = self._uniforms(block)[offset:]
+        # bisect_right on each draw; one that rounds up to the total belongs to the last
+        # domain still drawn.
+        chosen = np.searchsorted(np.asarray(cumulative), draws * total, side="right")
+        chosen = np.minimum(chosen, last_active)
+        cut = len(chosen)
+        for index, left in enumerate(remaining):
+            if left > 0:
+                hits = np.flatnonzero(chosen[:cut] == index)
+                if len(hits) >= left:
+                    cut = int(hits[left - 1]) + 1
+        return chosen[:cut].tolist()
 
 
 class ReleaseDataset(IterableDataset):
@@ -304,6 +427,8 @@ class ReleaseDataset(IterableDataset):
         self._progress_shards: int | None = None
         self.next_shard = 0
         self.peak_buffered_rows = 0
+        self.row_group_reads = 0
+        self.unit_conversions = 0
 
     @property
     def num_rows(self) -> int:
@@ -334,11 +459,15 @@ class ReleaseDataset(IterableDataset):
         """Shards of one epoch: ranks × DataLoader workers (a worker-less loader counts as 1)."""
         return self.world_size * max(1, num_workers)
 
+    def shard_units(self, shard: int, num_shards: int) -> list[int]:
+        """The units shard `shard` of `num_shards` reads this epoch, in order."""
+        order = _rng(self.seed, self.epoch, _UNIT_ORDER).permutation(len(self.units))
+        return order[shard::num_shards].tolist()
+
     def shard_pieces(self, shard: int, num_shards: int) -> dict[str, list[Piece]]:
         """The pieces shard `shard` of `num_shards` reads this epoch, per domain, in order."""
-        order = _rng(self.seed, self.epoch, _UNIT_ORDER).permutation(len(self.units))
         dealt: dict[str, list[Piece]] = {domain: [] for domain in self.domains}
-        for unit_index in order[shard::num_shards].tolist():
+        for unit_index in self.shard_units(shard, num_shards):
             for domain, rows in self.units[unit_index].domains:
                 dealt[domain].append(Piece(unit_index, domain, rows))
         return dealt
@@ -379,7 +508,7 @@ class ReleaseDataset(IterableDataset):
         consumed = progress.consumed if progress.consumed is not None else {}
         progress.consumed = consumed
         dealt = self.shard_pieces(shard, num_shards)
-        cache = _RowGroupCache(self.files, self.cache_row_groups)
+        cache = _UnitCache(self, self.cache_row_groups, self.shard_units(shard, num_shards))
         streams = [
             _DomainStream(self, cache, index, dealt[domain], consumed.get(domain, 0))
             for index, domain in enumerate(self.domains)
@@ -390,52 +519,54 @@ class ReleaseDataset(IterableDataset):
         self, shard: int, progress: ShardProgress, streams: list[_DomainStream]
     ) -> Iterator[dict[str, Any]]:
         weights_view = self._weights.numpy()
-        seen_version = -1.0
-        cumulative: list[float] = []
-        total = 0.0
-        last_active = 0
-        block = -1
-        draws: list[float] = []
+        draws = _DomainDraws(self.seed, self.epoch, shard)
         consumed = progress.consumed
         assert consumed is not None
+        for stream in streams:
+            consumed.setdefault(stream.domain, 0)
         tokenizer = self.tokenizer
         domains = self.domains
+        rows = [stream.rows for stream in streams]
         n = progress.position
         while True:
-            if weights_view[0] != seen_version or not cumulative:
-                seen_version = float(weights_view[0])
-                cumulative, total, last_active = _cumulative(weights_view[1:], streams)
-                if total <= 0:
-                    return
-            if n // DRAW_BLOCK != block:
-                block = n // DRAW_BLOCK
-                draws = _rng(self.seed, self.epoch, _DRAWS, shard, block).random(DRAW_BLOCK)
-                draws = draws.tolist()
-            # A draw that rounds up to the total belongs to the last domain still drawn.
-            chosen = bisect.bisect_right(cumulative, draws[n % DRAW_BLOCK] * total)
-            chosen = min(chosen, last_active)
-            stream = streams[chosen]
-            row = stream.take()
-            rows = stream.rows
-            domain = domains[chosen]
-            sample = {
-                "doc_id": rows["doc_id"][row],
-                "domain": domain,
-                "weight": rows["weight"][row],
-                "shard": shard,
-                "position": n,
-            }
-            text = rows["text"][row]
-            if tokenizer is None:
-                sample["text"] = text
-            else:
-                sample["input_ids"] = tokenizer(text)
-            n += 1
-            progress.position = n
-            consumed[domain] = consumed.get(domain, 0) + 1
-            if stream.remaining == 0:
-                cumulative = []
-            yield sample
+            version = weights_view[0]
+            remaining = [stream.total - consumed[stream.domain] for stream in streams]
+            choices = draws.choices(n, weights_view[1:], remaining)
+            if not choices:
+                return
+            # The choices hold until the weights change (checked before every sample, as
+            # training may set them between any two) or the end of the run of choices.
+            for chosen in choices:
+                if weights_view[0] != version:
+                    break
+                row = next(rows[chosen], None)
+                if row is None:
+                    rows[chosen] = streams[chosen].load_next_piece()
+                    row = next(rows[chosen])
+                doc_id, text, weight = row
+                domain = domains[chosen]
+                if tokenizer is None:
+                    sample = {
+                        "doc_id": doc_id,
+                        "domain": domain,
+                        "weight": weight,
+                        "shard": shard,
+                        "position": n,
+                        "text": text,
+                    }
+                else:
+                    sample = {
+                        "doc_id": doc_id,
+                        "domain": domain,
+                        "weight": weight,
+                        "shard": shard,
+                        "position": n,
+                        "input_ids": tokenizer(text),
+                    }
+                n += 1
+                progress.position = n
+                consumed[domain] += 1
+                yield sample
 
     # Resume state ---------------------------------------------------------------------------
 
@@ -489,16 +620,14 @@ class ReleaseDataset(IterableDataset):
             progress.consumed[domain] = progress.consumed.get(domain, 0) + 1
 
 
-def _cumulative(
-    weights: np.ndarray, streams: list[_DomainStream]
-) -> tuple[list[float], float, int]:
+def _cumulative(weights: np.ndarray, remaining: list[int]) -> tuple[list[float], float, int]:
     """Cumulative weights over domains that still have rows (exhausted ones weigh 0), their
     total, and the index of the last domain with a positive weight."""
     cumulative = []
     total = 0.0
     last_active = 0
-    for index, (weight, stream) in enumerate(zip(weights.tolist(), streams, strict=True)):
-        if stream.remaining > 0 and weight > 0:
+    for index, (weight, left) in enumerate(zip(weights.tolist(), remaining, strict=True)):
+        if left > 0 and weight > 0:
             total += weight
             last_active = index
         cumulative.append(total)

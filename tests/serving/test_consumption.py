@@ -4,6 +4,7 @@ and refused input that loses nothing."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,12 @@ from dagster_project.cli import main
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.provenance import trace
 from lakehouse.tables import BRONZE_DOCUMENTS, SERVING_CONSUMPTION
-from serving.consumption import ConsumptionLog, ConsumptionLogError, replay_steps
+from serving.consumption import (
+    ConsumptionContractError,
+    ConsumptionLog,
+    ConsumptionLogError,
+    replay_steps,
+)
 from serving.dataset import ReleaseDataLoader, ReleaseDataset
 from serving.strategies import Composite, LossReport, LossReweighting, OnlineDataMixing
 from tests.serving.published import publish
@@ -108,6 +114,55 @@ def test_refused_records_lose_nothing_already_logged(catalog: Catalog, released:
         ConsumptionLog(catalog, "", "r1")
     with pytest.raises(ConsumptionLogError, match="flush_rows must be >= 1"):
         ConsumptionLog(catalog, "run-4", "r1", flush_rows=0)
+
+
+@pytest.mark.parametrize(
+    ("step", "doc_id", "weight", "broken"),
+    [
+        (1, "d5", math.nan, "not_null on weight: 1 row(s), e.g. doc ids d5"),
+        (1, "d5", math.inf, "range on weight: 1 row(s), e.g. doc ids d5"),
+        (1, "d5", -0.5, "range on weight: 1 row(s), e.g. doc ids d5"),
+        (-1, "d5", 1.0, "range on step: 1 row(s), e.g. doc ids d5"),
+        (1, None, 1.0, "not_null on doc_id: 1 row(s)"),
+    ],
+)
+def test_a_batch_breaking_the_contract_is_refused_and_nothing_is_lost(
+    catalog: Catalog, step: int, doc_id: str | None, weight: float, broken: str
+) -> None:
+    log = ConsumptionLog(catalog, "run-6", "r1", flush_rows=100)
+    log.record(0, ["d1", "d2"], ["a", "b"], [1.0, 0.5])
+    committed = log.flush()
+    log.record(1, ["d3", "d4"], ["a", "a"], [1.0, 2.0])
+    log.record(step, [doc_id], ["b"], [weight])  # type: ignore[list-item]
+    with pytest.raises(ConsumptionContractError) as refused:
+        log.flush()
+    message = str(refused.value)
+    assert "run run-6: the batch of 3 rows" in message
+    assert "breaks the serving/consumption contract" in message
+    assert broken in message
+    assert "nothing of it was written and it stays buffered" in message
+    assert catalog.version(SERVING_CONSUMPTION) == committed
+    assert catalog.read(SERVING_CONSUMPTION)["doc_id"].to_pylist() == ["d1", "d2"]
+    assert log.buffered == 3
+    assert log.rows_written == 2
+
+
+def test_a_refused_batch_is_not_flushed_again_on_exit(catalog: Catalog) -> None:
+    with (
+        pytest.raises(ConsumptionContractError, match="range on weight") as refused,
+        ConsumptionLog(catalog, "run-7", "r1", flush_rows=2) as log,
+    ):
+        log.record(0, ["d1", "d2"], ["a", "b"], [1.0, -1.0])
+    # One refusal, raised by record's flush; leaving the block did not repeat it.
+    assert refused.value.__context__ is None
+    assert not log.closed and log.buffered == 2
+    assert not catalog.exists(SERVING_CONSUMPTION)
+    with (
+        pytest.raises(ConsumptionContractError, match="not_null on weight"),
+        ConsumptionLog(catalog, "run-8", "r1") as log,
+    ):
+        log.record(0, ["d1"], ["a"], [math.nan])
+    assert not catalog.exists(SERVING_CONSUMPTION)
 
 
 def test_discarded_samples_are_logged_with_weight_zero(catalog: Catalog) -> None:

@@ -13,13 +13,17 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import serving.dataset
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.releases import ReleaseNotFoundError, release_rows
 from serving.dataset import (
+    _DRAWS,
+    DRAW_BLOCK,
     MixtureWeightsError,
     ReleaseDataLoader,
     ReleaseDataset,
     ResumeStateError,
+    _rng,
 )
 from tests.serving.published import publish
 
@@ -156,7 +160,12 @@ def test_dataloader_with_workers_resumes_exactly(released: Catalog, stop_after: 
     assert sum(entry["position"] for entry in state["shards"].values()) == 3 * stop_after
 
 
-def test_resume_after_weights_changed(mixed: Catalog) -> None:
+@pytest.mark.parametrize("draw_block", [DRAW_BLOCK, 7])
+def test_resume_after_weights_changed(
+    mixed: Catalog, draw_block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving.dataset, "DRAW_BLOCK", draw_block)
+
     def run(restart_at: int | None) -> list[str]:
         dataset = ReleaseDataset(mixed, "big", seed=4, buffer_size=50)
         seen: list[str] = []
@@ -189,6 +198,84 @@ def test_mixture_follows_the_weights_and_changes_between_steps(mixed: Catalog) -
     assert dataset.domain_weights == {"a": 0.0, "b": 0.0, "c": 1.0}
     following = [sample["domain"] for sample in itertools.islice(iterator, 100)]
     assert following == ["c"] * 100
+
+
+def rule_domains(
+    dataset: ReleaseDataset, shard: int, num_shards: int, changes: dict[int, dict[str, float]]
+) -> list[str]:
+    """The mixture rule of `serving.dataset`'s docstring, one draw at a time: sample n takes
+    the domain whose cumulative-weight interval (over domains with rows left and a positive
+    weight) holds u[n] × their total; a draw rounding up to the total takes the last one."""
+    pieces = dataset.shard_pieces(shard, num_shards)
+    remaining = {domain: sum(piece.rows for piece in pieces[domain]) for domain in pieces}
+    weights = dataset.domain_weights
+    domains: list[str] = []
+    n = 0
+    while True:
+        if n in changes:
+            total = sum(changes[n].values())
+            weights = {domain: changes[n].get(domain, 0) / total for domain in dataset.domains}
+        active = [d for d in dataset.domains if remaining[d] > 0 and weights[d] > 0]
+        if not active:
+            return domains
+        block, offset = divmod(n, serving.dataset.DRAW_BLOCK)
+        u = _rng(dataset.seed, dataset.epoch, _DRAWS, shard, block).random(
+            serving.dataset.DRAW_BLOCK
+        )[offset]
+        point = u * sum(weights[d] for d in active)
+        cumulative = 0.0
+        chosen = active[-1]
+        for domain in active:
+            cumulative += weights[domain]
+            if point < cumulative:
+                chosen = domain
+                break
+        domains.append(chosen)
+        remaining[chosen] -= 1
+        n += 1
+
+
+@pytest.mark.parametrize("draw_block", [DRAW_BLOCK, 7, 1])
+@pytest.mark.parametrize(("shard", "num_shards"), [(0, 1), (1, 2)])
+def test_vectorized_draws_follow_the_mixture_rule_sample_by_sample(
+    mixed: Catalog, draw_block: int, shard: int, num_shards: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving.dataset, "DRAW_BLOCK", draw_block)
+    # Weights change mid-block; `b` leaves the draw for a while; `a` runs out early.
+    changes = {
+        0: {"a": 0.98, "b": 0.01, "c": 0.01},
+        100: {"a": 0.7, "b": 0.0, "c": 0.3},
+        401: {"a": 1, "b": 5, "c": 1},
+        1003: {"a": 0.2, "b": 0.2, "c": 0.6},
+    }
+    dataset = ReleaseDataset(mixed, "big", seed=6, epoch=2, buffer_size=50)
+    samples = dataset.shard_samples(shard, num_shards)
+    drawn = []
+    while True:
+        if len(drawn) in changes:
+            dataset.set_domain_weights(changes[len(drawn)])
+        sample = next(samples, None)
+        if sample is None:
+            break
+        drawn.append(sample["domain"])
+    assert drawn == rule_domains(dataset, shard, num_shards, changes)
+    assert len(drawn) == 1800 // num_shards
+
+
+def test_streams_share_one_read_and_one_conversion_per_unit(mixed: Catalog) -> None:
+    dataset = ReleaseDataset(mixed, "big", seed=2, buffer_size=64)
+    assert sum(1 for _ in dataset) == 1800
+    # One row group, cut into 29 units: each read once and converted once for all three
+    # domain streams, which walk the units in step.
+    assert len({(unit.file, unit.row_group) for unit in dataset.units}) == 1
+    assert dataset.row_group_reads == 1
+    assert dataset.unit_conversions == len(dataset.units) == 29
+
+
+def test_state_counts_only_consumed_domains(mixed: Catalog) -> None:
+    dataset = ReleaseDataset(mixed, "big", seed=0, buffer_size=64, domain_weights={"b": 1})
+    list(itertools.islice(iter(dataset), 3))
+    assert dataset.state_dict()["shards"] == {"0": {"position": 3, "consumed": {"b": 3}}}
 
 
 def test_weights_set_in_training_reach_dataloader_workers(mixed: Catalog) -> None:
