@@ -460,8 +460,13 @@ def train_arm(
             if needs_reference:
                 with torch.no_grad():
                     reference_losses = sample_losses(reference, ids).numpy()
-            losses = sample_losses(model, ids)
             weights_in_force = dataset.domain_weights
+            if arm == "selection":
+                # Score every drawn sample without a graph; back-propagate through the kept only.
+                with torch.no_grad():
+                    losses = sample_losses(model, ids)
+            else:
+                losses = sample_losses(model, ids)
             decision = strategy.update(
                 LossReport(
                     step,
@@ -472,6 +477,9 @@ def train_arm(
                 )
             )
             loss_weights = torch.as_tensor(decision.loss_weights, dtype=torch.float32)
+            if arm == "selection":
+                kept = torch.as_tensor(decision.keep)
+                losses, loss_weights = sample_losses(model, ids[kept]), loss_weights[kept]
             loss = (losses * loss_weights).sum() / max(1, int(decision.keep.sum()))
             optimizer.zero_grad()
             loss.backward()
