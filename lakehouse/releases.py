@@ -181,7 +181,11 @@ def release_rows(catalog: Catalog, name: str, columns: list[str] | None = None) 
 
 def release_files(catalog: Catalog, name: str) -> list[str]:
     """URIs of the Parquet files that hold release `name`'s rows (at the pinned version)."""
-    manifest = release_manifest(catalog, name)
+    return manifest_files(catalog, release_manifest(catalog, name))
+
+
+def manifest_files(catalog: Catalog, manifest: ReleaseManifest) -> list[str]:
+    """URIs of the Parquet files of a release already read: its candidate's pinned version."""
     table = DeltaTable(
         catalog.uri(GOLD_RELEASE_CANDIDATE),
         version=manifest.candidate_version,

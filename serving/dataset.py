@@ -59,7 +59,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lakehouse.catalog import Catalog
-from lakehouse.releases import release_files, release_manifest
+from lakehouse.releases import manifest_files, release_manifest
 
 DEFAULT_BUFFER_SIZE = 8192
 DEFAULT_CACHE_ROW_GROUPS = 3
@@ -398,7 +398,7 @@ class ReleaseDataset(IterableDataset):
         manifest = release_manifest(catalog, release)
         self.release = release
         self.manifest_sha256 = manifest.sha256
-        self.files = release_files(catalog, release)
+        self.files = manifest_files(catalog, manifest)
         self.seed = int(seed)
         self.epoch = int(epoch)
         self.buffer_size = int(buffer_size)

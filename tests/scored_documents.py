@@ -10,9 +10,13 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 
+from assets.resources import LakehouseResource
+from dagster_project.review_runs import run_curate
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.review import review_queue
 from lakehouse.tables import BRONZE_DOCUMENTS, GOLD_SCORED_DOCUMENTS
 
 # Per domain: its source, sentences the documents are made of, and their quality scores.
@@ -132,3 +136,13 @@ def write_review_recipe(folder: Path, landing: Path) -> Path:
     path = folder / "review_recipe.yaml"
     path.write_text(RECIPE.format(landing=landing))
     return path
+
+
+def curate_and_queue(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, catalog: Catalog, commit: CommitInfo
+) -> list[str]:
+    """Scored documents written, curated and queued; the queued doc ids in queue order."""
+    write_scored(catalog, commit)
+    curated = run_curate(instance, lakehouse)
+    assert curated is not None and curated.success, curated and curated.error
+    return review_queue(catalog)["doc_id"].to_pylist()

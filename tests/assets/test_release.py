@@ -11,7 +11,7 @@ from dagster_project.review_runs import run_curate, run_release
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.provenance import trace
 from lakehouse.releases import release_files, release_manifest, release_rows
-from lakehouse.review import ReviewError, record_decision, review_progress, review_queue
+from lakehouse.review import ReviewError, record_decision, review_progress
 from lakehouse.tables import (
     GOLD_RELEASE_CANDIDATE,
     GOLD_RELEASES,
@@ -19,7 +19,7 @@ from lakehouse.tables import (
     OPS_REJECTIONS,
     REVIEW_DECISIONS,
 )
-from tests.scored_documents import write_review_recipe, write_scored
+from tests.scored_documents import curate_and_queue, write_review_recipe, write_scored
 
 
 @pytest.fixture
@@ -33,10 +33,7 @@ def reviewed(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, catalog: Catalog, commit: CommitInfo
 ) -> list[str]:
     """Scored documents curated and queued; returns the queued doc ids in queue order."""
-    write_scored(catalog, commit)
-    curated = run_curate(instance, lakehouse)
-    assert curated is not None and curated.success, curated and curated.error
-    return review_queue(catalog)["doc_id"].to_pylist()
+    return curate_and_queue(instance, lakehouse, catalog, commit)
 
 
 def _sensor_says(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> object:

@@ -15,12 +15,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 from assets.resources import LakehouseResource
 from dagster_project.cli import main
 from dagster_project.review_app import ReviewServerError, create_app, is_loopback
-from dagster_project.review_runs import run_curate
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.review import blocklist, review_queue
+from lakehouse.review import blocklist
 from lakehouse.storage import PROJECT_DIR
 from lakehouse.tables import REVIEW_DECISIONS
-from tests.scored_documents import write_review_recipe, write_scored
+from tests.scored_documents import curate_and_queue, write_review_recipe
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -36,10 +35,7 @@ def queued(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, catalog: Catalog, commit: CommitInfo
 ) -> list[str]:
     """Scored documents curated and queued for review; the queued doc ids in queue order."""
-    write_scored(catalog, commit)
-    curated = run_curate(instance, lakehouse)
-    assert curated is not None and curated.success, curated and curated.error
-    return review_queue(catalog)["doc_id"].to_pylist()
+    return curate_and_queue(instance, lakehouse, catalog, commit)
 
 
 def _free_port() -> int:
