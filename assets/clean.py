@@ -2,22 +2,16 @@
 
 import shutil
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
 
-from assets.ingest import BRONZE_DOCUMENTS_KEY
-from assets.lineage import Derived, with_lineage
-from assets.partitions import batches
-from assets.resources import LakehouseResource, SparkResource
-from assets.tables import asset_key, table_metadata
-from lakehouse.catalog import Catalog
-from lakehouse.ledger import LostRowsError, conserved_outcome, record_outcome
+from assets.lineage import Derived
+from assets.runner import Input, Stage, StageResult, StageRun, stage_asset
+from assets.tables import asset_key
 from lakehouse.review import blocklist
 from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, REVIEW_BLOCKLIST, SILVER_DOCUMENTS
 from spark_jobs.blocklist import apply_blocklist
@@ -32,16 +26,6 @@ from spark_jobs.clean import (
 STAGE = "clean"
 SILVER_DOCUMENTS_KEY = asset_key(SILVER_DOCUMENTS)
 _REJECTION_COLUMNS = ["doc_id", "rule", "value", "threshold", "detail"]
-
-
-def bronze_batch_files(catalog: Catalog, version: int, batch_id: str) -> list[str]:
-    """Parquet files of one batch in a pinned version of `bronze/documents`."""
-    table = DeltaTable(
-        catalog.uri(BRONZE_DOCUMENTS),
-        version=version,
-        storage_options=catalog.storage_options or None,
-    )
-    return table.file_uris(partition_filters=[("batch_id", "=", batch_id)])
 
 
 def _kept_rows(output: CleanOutput) -> pa.RecordBatchReader:
@@ -67,131 +51,93 @@ def _rejections(output: CleanOutput) -> pa.Table:
     )
 
 
-# Which bronze columns each silver column comes from: `dagster/column_lineage` and OpenLineage.
-COLUMN_LINEAGE = {
-    SILVER_DOCUMENTS.key: {
-        "doc_id": [Derived(BRONZE_DOCUMENTS.key, "doc_id", "kept documents")],
-        "source_uri": [Derived(BRONZE_DOCUMENTS.key, "source_uri", "provenance carried")],
-        "text": [
-            Derived(
-                BRONZE_DOCUMENTS.key,
-                "text",
-                "Unicode NFC, control characters and whitespace normalized, C4 line rules, "
-                "PII redacted",
-                "TRANSFORMATION",
-            )
-        ],
-        "text_sha256": [
-            Derived(BRONZE_DOCUMENTS.key, "text", "sha256 of the cleaned text", "TRANSFORMATION")
-        ],
-        "bronze_text_sha256": [
-            Derived(BRONZE_DOCUMENTS.key, "text_sha256", "hash of the text as it landed")
-        ],
-        "lang": [
-            Derived(BRONZE_DOCUMENTS.key, "text", "fastText lid.176 language", "TRANSFORMATION")
-        ],
-    },
-}
+def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
+    """Documents per detected language, kept and rejected."""
+    languages = Counter(rejections["lang"].to_pylist())
+    if output.kept.exists():
+        kept = ds.dataset(str(output.kept), format="parquet").to_table(columns=["lang"])
+        languages.update(kept["lang"].to_pylist())
+    return {str(lang or "none"): n for lang, n in sorted(languages.items(), key=str)}
 
 
-@dg.asset(
-    key=SILVER_DOCUMENTS_KEY,
-    deps=[BRONZE_DOCUMENTS_KEY],
-    partitions_def=batches,
-    group_name="silver",
-    kinds={"spark", "delta"},
-    owners=["team:data-engineering"],
-    tags={"stage": STAGE},
-    code_version="1",
+def clean_batch(run: StageRun) -> StageResult:
+    """Run the clean operators on Spark over the pinned bronze batch."""
+    batch_id = run.batch_id or ""
+    spark = run.resources["spark"]
+    files = run.batch_files(BRONZE_DOCUMENTS)
+    rows_in = run.catalog.count(
+        BRONZE_DOCUMENTS, run.version(BRONZE_DOCUMENTS) or 0, where={"batch_id": batch_id}
+    )
+    blocklist_version = run.version(REVIEW_BLOCKLIST)
+    blocked = blocklist(run.catalog, blocklist_version) if blocklist_version is not None else []
+    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
+    output = CleanOutput(scratch / "out")
+    if files:
+        session = spark.session(run.loaded)
+        bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
+        cleaned = apply_blocklist(clean_documents(bronze, run.loaded.recipe.clean), blocked)
+        output = write_clean_output(cleaned, scratch / "out")
+    rejections = _rejections(output)
+    by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
+    master = spark.resolved_master(run.loaded)
+    return StageResult(
+        rows_in=rows_in,
+        outputs={SILVER_DOCUMENTS.key: _kept_rows(output)},
+        rejections=rejections.select(_REJECTION_COLUMNS),
+        metadata={
+            SILVER_DOCUMENTS.key: {
+                "rejections_by_rule": dg.MetadataValue.json(by_rule),
+                "language_distribution": dg.MetadataValue.json(_languages(output, rejections)),
+                "spark_master": master,
+            }
+        },
+        summary=f"batch {batch_id}: {rows_in} bronze rows → "
+        f"{rows_in - rejections.num_rows} silver, {rejections.num_rows} rejected on {master}",
+        cleanup=[lambda: shutil.rmtree(scratch, ignore_errors=True)],
+    )
+
+
+CLEAN = Stage(
+    name=STAGE,
     description=(
         "The batch's bronze documents normalized (NFC, control characters, whitespace), "
         "language-identified (fastText lid.176), filtered by the Gopher quality, Gopher "
         "repetition, C4 and FineWeb rules with the recipe's thresholds, and PII-redacted. "
         "Every signal is a column; every dropped document is a row of ops/rejections."
     ),
+    group="silver",
+    engine="spark",
+    inputs=(Input(BRONZE_DOCUMENTS, "ingest"), Input(REVIEW_BLOCKLIST, None, required=False)),
+    outputs=(SILVER_DOCUMENTS,),
+    operator=clean_batch,
+    resources=("lakehouse", "spark"),
+    # Which bronze columns each silver column comes from: `dagster/column_lineage` and OpenLineage.
+    column_lineage={
+        SILVER_DOCUMENTS.key: {
+            "doc_id": [Derived(BRONZE_DOCUMENTS.key, "doc_id", "kept documents")],
+            "source_uri": [Derived(BRONZE_DOCUMENTS.key, "source_uri", "provenance carried")],
+            "text": [
+                Derived(
+                    BRONZE_DOCUMENTS.key,
+                    "text",
+                    "Unicode NFC, control characters and whitespace normalized, C4 line rules, "
+                    "PII redacted",
+                    "TRANSFORMATION",
+                )
+            ],
+            "text_sha256": [
+                Derived(
+                    BRONZE_DOCUMENTS.key, "text", "sha256 of the cleaned text", "TRANSFORMATION"
+                )
+            ],
+            "bronze_text_sha256": [
+                Derived(BRONZE_DOCUMENTS.key, "text_sha256", "hash of the text as it landed")
+            ],
+            "lang": [
+                Derived(BRONZE_DOCUMENTS.key, "text", "fastText lid.176 language", "TRANSFORMATION")
+            ],
+        },
+    },
 )
-@with_lineage(STAGE, COLUMN_LINEAGE)
-def clean(
-    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource
-) -> dg.MaterializeResult:
-    """Run the clean operators on Spark over the pinned bronze batch; commit with delta-rs."""
-    batch_id = context.partition_key
-    started = time.perf_counter()
-    catalog = lakehouse.catalog()
-    loaded = lakehouse.recipe()
-    bronze_version = catalog.version(BRONZE_DOCUMENTS)
-    if bronze_version is None:
-        raise LostRowsError(f"bronze/documents does not exist; ingest batch {batch_id} first")
-    inputs = {BRONZE_DOCUMENTS.key: bronze_version}
-    # Reviewers' blocked terms, URLs and sources (a recipe overlay), pinned like any input.
-    blocklist_version = catalog.version(REVIEW_BLOCKLIST)
-    if blocklist_version is not None:
-        inputs[REVIEW_BLOCKLIST.key] = blocklist_version
-    blocked = blocklist(catalog, blocklist_version) if blocklist_version is not None else []
-    commit = lakehouse.commit_info(context.run_id, STAGE, loaded, inputs)
-    rows_in = catalog.count(BRONZE_DOCUMENTS, bronze_version, where={"batch_id": batch_id})
-    session = spark.session(loaded)
-    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
-    try:
-        files = bronze_batch_files(catalog, bronze_version, batch_id)
-        if files:
-            bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
-            output = write_clean_output(
-                apply_blocklist(clean_documents(bronze, loaded.recipe.clean), blocked),
-                scratch / "out",
-            )
-        else:
-            output = CleanOutput(scratch / "out")
-        rejections = _rejections(output)
-        silver_version = catalog.write(
-            SILVER_DOCUMENTS,
-            _kept_rows(output),
-            commit,
-            replace={"batch_id": batch_id},
-        )
-        outcome = conserved_outcome(
-            catalog,
-            STAGE,
-            batch_id,
-            rows_in,
-            SILVER_DOCUMENTS,
-            silver_version,
-            rejections.select(_REJECTION_COLUMNS),
-        )
-        rows_out = outcome.rows_out
-        rejections_version = record_outcome(catalog, outcome, commit)
-        languages = Counter(rejections["lang"].to_pylist())
-        if rows_out:
-            kept_langs = catalog.read(
-                SILVER_DOCUMENTS, silver_version, where={"batch_id": batch_id}, columns=["lang"]
-            )
-            languages.update(kept_langs["lang"].to_pylist())
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
-    context.log.info(
-        f"batch {batch_id}: {rows_in} bronze rows → {rows_out} silver, "
-        f"{rejections.num_rows} rejected on {spark.resolved_master(loaded)}"
-    )
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            catalog,
-            SILVER_DOCUMENTS,
-            silver_version,
-            rows_out,
-            batch_id=batch_id,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            rows_rejected=rejections.num_rows,
-            rejections_by_rule=dg.MetadataValue.json(by_rule),
-            language_distribution=dg.MetadataValue.json(
-                {str(lang or "none"): n for lang, n in sorted(languages.items(), key=str)}
-            ),
-            bronze_version=bronze_version,
-            rejections_version=rejections_version,
-            spark_master=spark.resolved_master(loaded),
-            recipe_sha256=loaded.sha256,
-            code_version=commit.code_version,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-    )
+
+clean = stage_asset(CLEAN)

@@ -6,80 +6,28 @@ Each batch's rows are still accounted for in the ledger, so conservation holds p
 scored rows = candidate rows + curate rejections.
 """
 
-import time
 from collections import Counter
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
-from assets.lineage import Derived, with_lineage
-from assets.resources import LakehouseResource
-from assets.tables import asset_key, table_metadata
-from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.ledger import LedgerEntry, record_stage
+from assets.lineage import Derived
+from assets.runner import Input, Stage, StageResult, StageRun, stage_asset
+from assets.tables import asset_key
 from lakehouse.recipe import LoadedRecipe, resolve_location
-from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_SCORED_DOCUMENTS, OPS_REJECTIONS
-from spark_jobs.curate import CurateOutcome, DomainMixture, curate, load_tokenizer
+from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_SCORED_DOCUMENTS
+from spark_jobs.curate import DomainMixture, curate, load_tokenizer
 
 STAGE = "curate"
 GOLD_SCORED_DOCUMENTS_KEY = asset_key(GOLD_SCORED_DOCUMENTS)
 GOLD_RELEASE_CANDIDATE_KEY = asset_key(GOLD_RELEASE_CANDIDATE)
 
 
-class CurateInputError(RuntimeError):
-    """The table the curate stage reads is missing."""
-
-
-class LostRowsError(RuntimeError):
-    """The curate stage's outputs do not account for every scored document."""
-
-
 def tokenizer_for(loaded: LoadedRecipe) -> Tokenizer:
     """The recipe's tokenizer: `curate.tokenizer_path` (relative to the recipe) or the encoder's."""
     path = loaded.recipe.curate.tokenizer_path
     return load_tokenizer(resolve_location(path, loaded.path.parent) if path else None)
-
-
-def _write_rejections(catalog: Catalog, rejections: pa.Table, commit: CommitInfo) -> int:
-    """Replace every curate rejection at once: the stage always curates the whole table."""
-    size = rejections.num_rows
-    rows = rejections.append_column("stage", pa.array([STAGE] * size, pa.string())).append_column(
-        "run_id", pa.array([commit.run_id] * size, pa.string())
-    )
-    return catalog.write(OPS_REJECTIONS, rows, commit, replace={"stage": STAGE})
-
-
-def _record_batches(
-    catalog: Catalog,
-    scored: pa.Table,
-    outcome: CurateOutcome,
-    versions: tuple[int, int],
-    commit: CommitInfo,
-) -> None:
-    """One ledger row per batch: scored rows in, candidate rows out, curate rejections."""
-    candidate_version, rejections_version = versions
-    rows_in = Counter(scored["batch_id"].to_pylist())
-    rows_out = Counter(outcome.candidate["batch_id"].to_pylist())
-    rejected = Counter(outcome.rejections["batch_id"].to_pylist())
-    for batch_id in sorted(rows_in):
-        record_stage(
-            catalog,
-            LedgerEntry(
-                stage=STAGE,
-                batch_id=batch_id,
-                rows_in=rows_in[batch_id],
-                rows_out=rows_out[batch_id],
-                rows_rejected=rejected[batch_id],
-                rows_quarantined=0,
-                output_table=GOLD_RELEASE_CANDIDATE.key,
-                output_version=candidate_version,
-                run_id=commit.run_id,
-                rejections_version=rejections_version,
-            ),
-            commit,
-        )
 
 
 def mixture_markdown(domains: list[DomainMixture]) -> str:
@@ -118,14 +66,49 @@ COLUMN_LINEAGE = {
 }
 
 
-@dg.asset(
-    key=GOLD_RELEASE_CANDIDATE_KEY,
-    deps=[GOLD_SCORED_DOCUMENTS_KEY],
-    group_name="gold",
-    kinds={"pyarrow", "delta"},
-    owners=["team:data-engineering"],
-    tags={"stage": STAGE},
-    code_version="1",
+def curate_candidate(run: StageRun) -> StageResult:
+    """Curate every batch's recorded scored documents into the candidate (rebuilt whole)."""
+    config = run.loaded.recipe.curate
+    scored = run.rows(GOLD_SCORED_DOCUMENTS)
+    outcome = curate(scored, config, tokenizer_for(run.loaded))
+    by_rule = dict(sorted(Counter(outcome.rejections["rule"].to_pylist()).items()))
+    tokens = int(pc.sum(outcome.candidate["tokens"]).as_py() or 0)
+    domains = outcome.domains
+    return StageResult(
+        # Every batch with a recorded score outcome gets a ledger row, even one left empty.
+        rows_in={batch_id: 0 for batch_id in run.pinned[GOLD_SCORED_DOCUMENTS.key]}
+        | Counter(scored["batch_id"].to_pylist()),
+        outputs={GOLD_RELEASE_CANDIDATE.key: outcome.candidate},
+        rejections=outcome.rejections,
+        metadata={
+            GOLD_RELEASE_CANDIDATE.key: {
+                "rejections_by_rule": dg.MetadataValue.json(by_rule),
+                "tokens": tokens,
+                "documents_per_domain": dg.MetadataValue.json(
+                    {item.domain: item.documents for item in domains}
+                ),
+                "tokens_per_domain": dg.MetadataValue.json(
+                    {item.domain: item.tokens for item in domains}
+                ),
+                "shares": dg.MetadataValue.json(
+                    {
+                        item.domain: {
+                            "target": item.target_share,
+                            "achieved": round(item.achieved_share, 6),
+                        }
+                        for item in domains
+                    }
+                ),
+                "mixture": dg.MetadataValue.md(mixture_markdown(domains)),
+            }
+        },
+        summary=f"{scored.num_rows} scored documents → {outcome.candidate.num_rows} in the "
+        f"candidate ({tokens} tokens), {outcome.rejections.num_rows} left out: {by_rule}",
+    )
+
+
+CURATE = Stage(
+    name=STAGE,
     description=(
         "The next release's documents: scored documents at or above the recipe's minimum "
         "quality score (and in each domain's top fraction, when set), down-sampled or "
@@ -133,71 +116,13 @@ COLUMN_LINEAGE = {
         "column, never duplicated rows), with token counts from a real tokenizer. Every "
         "document left out is a row of ops/rejections (stage curate)."
     ),
+    group="gold",
+    engine="pyarrow",
+    inputs=(Input(GOLD_SCORED_DOCUMENTS, "score"),),
+    outputs=(GOLD_RELEASE_CANDIDATE,),
+    operator=curate_candidate,
+    partitioned=False,
+    column_lineage=COLUMN_LINEAGE,
 )
-@with_lineage(STAGE, COLUMN_LINEAGE)
-def release_candidate(
-    context: dg.AssetExecutionContext, lakehouse: LakehouseResource
-) -> dg.MaterializeResult:
-    """Curate the pinned scored table on Arrow and overwrite the candidate with the result."""
-    started = time.perf_counter()
-    catalog = lakehouse.catalog()
-    loaded = lakehouse.recipe()
-    config = loaded.recipe.curate
-    scored_version = catalog.version(GOLD_SCORED_DOCUMENTS)
-    if scored_version is None:
-        raise CurateInputError(
-            "gold/scored_documents does not exist; run the score stage (funnel run) first"
-        )
-    commit = lakehouse.commit_info(
-        context.run_id, STAGE, loaded, {GOLD_SCORED_DOCUMENTS.key: scored_version}
-    )
-    scored = catalog.read(GOLD_SCORED_DOCUMENTS, scored_version)
-    outcome = curate(scored, config, tokenizer_for(loaded))
-    if outcome.candidate.num_rows + outcome.rejections.num_rows != scored.num_rows:
-        raise LostRowsError(
-            f"{scored.num_rows} scored documents but {outcome.candidate.num_rows} selected + "
-            f"{outcome.rejections.num_rows} rejected; nothing written"
-        )
-    version = catalog.write(GOLD_RELEASE_CANDIDATE, outcome.candidate, commit, overwrite=True)
-    rejections_version = _write_rejections(catalog, outcome.rejections, commit)
-    _record_batches(catalog, scored, outcome, (version, rejections_version), commit)
-    by_rule = dict(sorted(Counter(outcome.rejections["rule"].to_pylist()).items()))
-    tokens = int(pc.sum(outcome.candidate["tokens"]).as_py() or 0)
-    context.log.info(
-        f"{scored.num_rows} scored documents → {outcome.candidate.num_rows} in the candidate "
-        f"({tokens} tokens), {outcome.rejections.num_rows} left out: {by_rule}"
-    )
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            catalog,
-            GOLD_RELEASE_CANDIDATE,
-            version,
-            outcome.candidate.num_rows,
-            rows_in=scored.num_rows,
-            rows_out=outcome.candidate.num_rows,
-            rows_rejected=outcome.rejections.num_rows,
-            rejections_by_rule=dg.MetadataValue.json(by_rule),
-            tokens=tokens,
-            documents_per_domain=dg.MetadataValue.json(
-                {item.domain: item.documents for item in outcome.domains}
-            ),
-            tokens_per_domain=dg.MetadataValue.json(
-                {item.domain: item.tokens for item in outcome.domains}
-            ),
-            shares=dg.MetadataValue.json(
-                {
-                    item.domain: {
-                        "target": item.target_share,
-                        "achieved": round(item.achieved_share, 6),
-                    }
-                    for item in outcome.domains
-                }
-            ),
-            mixture=dg.MetadataValue.md(mixture_markdown(outcome.domains)),
-            scored_version=scored_version,
-            rejections_version=rejections_version,
-            recipe_sha256=loaded.sha256,
-            code_version=commit.code_version,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-    )
+
+release_candidate = stage_asset(CURATE)

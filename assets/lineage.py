@@ -85,7 +85,7 @@ def _context_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     raise TypeError("with_lineage needs the asset's context parameter")
 
 
-class _MaterializationLineage:
+class MaterializationLineage:
     """The lineage runs of one asset step: one per asset key it materializes."""
 
     def __init__(
@@ -313,7 +313,7 @@ def with_lineage(
 
             @functools.wraps(function)
             def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
-                lineage = _MaterializationLineage(
+                lineage = MaterializationLineage(
                     stage,
                     _context_argument(args, kwargs),
                     _lakehouse_argument(args, kwargs),
@@ -333,7 +333,7 @@ def with_lineage(
 
         @functools.wraps(function)
         def returning(*args: Any, **kwargs: Any) -> Any:
-            lineage = _MaterializationLineage(
+            lineage = MaterializationLineage(
                 stage, _context_argument(args, kwargs), _lakehouse_argument(args, kwargs), declared
             )
             lineage.start()

@@ -17,7 +17,9 @@ from assets.curate import GOLD_RELEASE_CANDIDATE_KEY
 from assets.lineage import with_lineage
 from assets.resources import LakehouseResource
 from assets.review import REVIEW_DECISIONS_KEY, REVIEW_QUEUE_KEY
+from assets.runner import source_code_version
 from assets.tables import asset_key, table_metadata
+from lakehouse.ledger import committed_batches
 from lakehouse.releases import (
     ReleaseGateError,
     ReleaseManifest,
@@ -66,7 +68,7 @@ def release_name(requested: str, recipe_name: str, candidate_version: int) -> st
     kinds={"delta"},
     owners=["team:data-engineering"],
     tags={"stage": STAGE},
-    code_version="1",
+    code_version=source_code_version(publish_release),
     description=(
         "Published releases: behind a blocking review gate (every queued document decided, "
         "approval rate ≥ release.min_approval_rate), an immutable manifest pinning the "
@@ -82,7 +84,9 @@ def releases(
     started = time.perf_counter()
     catalog = lakehouse.catalog()
     loaded = lakehouse.recipe()
-    candidate_version = catalog.version(GOLD_RELEASE_CANDIDATE)
+    # The candidate as the curate stage's recorded outcome names it, never a half-done rebuild.
+    recorded = committed_batches(catalog, "curate", GOLD_RELEASE_CANDIDATE)
+    candidate_version = max(recorded.values(), default=None)
     queue_version = catalog.version(REVIEW_QUEUE)
     decisions_version = catalog.version(REVIEW_DECISIONS)
     if candidate_version is None or queue_version is None:

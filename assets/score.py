@@ -13,18 +13,19 @@ import base64
 import io
 import time
 from collections import Counter
-from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets.dedup import SILVER_UNIQUE_DOCUMENTS_KEY
 from assets.ingest import BRONZE_DOCUMENTS_KEY
 from assets.lineage import Derived, with_lineage
 from assets.partitions import batches
 from assets.resources import LakehouseResource, TorchResource
-from assets.tables import asset_key, table_metadata
+from assets.runner import Input, Stage, StageResult, StageRun, source_code_version, stage_asset
+from assets.tables import asset_key
 from gpu_jobs.embedding_codec import embedding_bytes, embeddings_from_bytes
 from gpu_jobs.encoder import Encoder
 from gpu_jobs.heads import (
@@ -54,8 +55,7 @@ from lakehouse.artifacts import (
     trained_artifact,
 )
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.ledger import LostRowsError, conserved_outcome, record_outcome
-from lakehouse.recipe import LoadedRecipe
+from lakehouse.ledger import LostRowsError, committed_batches, committed_rows
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     GOLD_EMBEDDINGS,
@@ -89,17 +89,18 @@ class ScoreInputError(RuntimeError):
     """A table or head the score stage reads is missing."""
 
 
-def _bronze_version(catalog: Catalog, batch_id: str) -> int:
-    version = catalog.version(BRONZE_DOCUMENTS)
-    if version is None:
-        raise ScoreInputError(f"bronze/documents does not exist; ingest batch {batch_id} first")
-    return version
+def _bronze_versions(catalog: Catalog, batch_id: str) -> dict[str, int]:
+    """batch → version of every batch's recorded ingest outcome (the heads' training pool)."""
+    versions = committed_batches(catalog, "ingest", BRONZE_DOCUMENTS)
+    if not versions:
+        raise ScoreInputError(f"bronze/documents has no ingested batch; ingest batch {batch_id}")
+    return versions
 
 
-def _texts(catalog: Catalog, version: int, doc_ids: list[str]) -> list[str]:
+def _texts(catalog: Catalog, versions: dict[str, int], doc_ids: list[str]) -> list[str]:
     """Texts of bronze documents, in the order of `doc_ids`."""
-    rows = catalog.dataset(BRONZE_DOCUMENTS, version).to_table(
-        columns=["doc_id", "text"], filter=pc.field("doc_id").isin(doc_ids)
+    rows = committed_rows(
+        catalog, versions, BRONZE_DOCUMENTS, columns=["doc_id", "text"], where_ids=doc_ids
     )
     by_id = dict(zip(rows["doc_id"].to_pylist(), rows["text"].to_pylist(), strict=True))
     return [by_id[doc_id] for doc_id in doc_ids]
@@ -117,11 +118,11 @@ def _train_head(
     catalog = lakehouse.catalog()
     loaded = lakehouse.recipe()
     config = loaded.recipe.score
-    bronze_version = _bronze_version(catalog, batch_id)
+    bronze_versions = _bronze_versions(catalog, batch_id)
     head_config = config.quality if name == QUALITY_CLASSIFIER else config.domain
     encoder = torch_resource.encoder(config)
-    documents = catalog.read(
-        BRONZE_DOCUMENTS, bronze_version, columns=["doc_id", "source", "domain"]
+    documents = committed_rows(
+        catalog, bronze_versions, BRONZE_DOCUMENTS, columns=["doc_id", "source", "domain"]
     )
     untrained = None
     classes: list[str] = []
@@ -148,8 +149,10 @@ def _train_head(
         head = constant_head(name, classes, encoder.identity, untrained)
         artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
     elif artifact is None:
-        texts = _texts(catalog, bronze_version, training.doc_ids)
-        encoded = encode_documents(encoder, texts, config.batch_tokens, _progress(context, name))
+        texts = _texts(catalog, bronze_versions, training.doc_ids)
+        encoded = encode_documents(
+            encoder, texts, config.batch_tokens, _progress(context.log, name)
+        )
         head = train_head(
             name,
             encoded.embeddings,
@@ -178,7 +181,7 @@ def _train_head(
             "classes": dg.MetadataValue.json(head.classes),
             "training": dg.MetadataValue.json(head.training),
             "encoder": encoder.identity,
-            "bronze_version": bronze_version,
+            "bronze_versions": dg.MetadataValue.json(bronze_versions),
             "recipe_sha256": loaded.sha256,
             "seconds": round(time.perf_counter() - started, 3),
         }
@@ -192,7 +195,7 @@ _HEAD_ASSET = {
     "kinds": {"torch"},
     "owners": ["team:data-engineering"],
     "tags": {"stage": STAGE},
-    "code_version": "1",
+    "code_version": source_code_version(train_head),
     "pool": GPU_POOL,
 }
 
@@ -232,7 +235,7 @@ def domain_classifier(
     return _train_head(context, lakehouse, torch_runtime, DOMAIN_CLASSIFIER)
 
 
-def _progress(context: dg.AssetExecutionContext, what: str) -> ProgressCallback:
+def _progress(log: Any, what: str) -> ProgressCallback:
     """A progress callback logging about every tenth of the documents with the rate."""
     started = time.perf_counter()
     last = [0]
@@ -241,57 +244,50 @@ def _progress(context: dg.AssetExecutionContext, what: str) -> ProgressCallback:
         if done == total or done - last[0] >= max(total // 10, 1):
             last[0] = done
             rate = done / max(time.perf_counter() - started, 1e-9)
-            context.log.info(f"{what}: encoded {done}/{total} documents ({rate:.1f} docs/s)")
+            log.info(f"{what}: encoded {done}/{total} documents ({rate:.1f} docs/s)")
 
     return report
 
 
-def _pinned_head(lakehouse: LakehouseResource, name: str, batch_id: str) -> Artifact:
-    artifact = pinned_artifact(lakehouse.root, name, batch_id)
+def _pinned_head(root: str, name: str, batch_id: str) -> Artifact:
+    artifact = pinned_artifact(root, name, batch_id)
     if artifact is None:
         raise ScoreInputError(f"no {name} was trained for batch {batch_id}; materialize it first")
     return artifact
 
 
-def _batch_documents(
-    catalog: Catalog, unique_version: int, bronze_version: int, batch_id: str
-) -> pa.Table:
+def _batch_documents(run: StageRun) -> pa.Table:
     """The batch's unique documents with `ingested_at` from bronze, ordered by doc_id."""
-    batch = {"batch_id": batch_id}
-    documents = catalog.read(
-        SILVER_UNIQUE_DOCUMENTS, unique_version, where=batch, columns=_DOCUMENT_COLUMNS
-    )
-    ingested = catalog.read(
-        BRONZE_DOCUMENTS, bronze_version, where=batch, columns=["doc_id", "ingested_at"]
-    )
+    documents = run.batch_rows(SILVER_UNIQUE_DOCUMENTS, _DOCUMENT_COLUMNS)
+    ingested = run.batch_rows(BRONZE_DOCUMENTS, ["doc_id", "ingested_at"])
     joined = documents.join(ingested, "doc_id", join_type="left outer")
     return joined.sort_by("doc_id").combine_chunks()
 
 
-def _embed_batch(
-    context: dg.AssetExecutionContext,
-    catalog: Catalog,
-    encoder: Encoder,
-    documents: pa.Table,
-    commit: CommitInfo,
-    batch_tokens: int,
-) -> tuple[int | None, int, int]:
-    """Store every document's embedding in gold/embeddings; (version, encoded, reused).
+@dataclass(frozen=True)
+class _Embedded:
+    """The batch's embeddings as committed: the version, the rows (by doc_id) and the work."""
 
-    Rows already stored for the batch with the same text and encoder are kept; the others are
-    encoded and committed every CHECKPOINT_DOCUMENTS, so a failed run loses little work.
+    version: int
+    stored: pa.Table
+    encoded: int
+    reused: int
+
+
+def _reusable(run: StageRun, encoder: Encoder, documents: pa.Table) -> pa.Table:
+    """Embeddings already committed for the batch with the same text and encoder.
+
+    The latest version is read on purpose: rows a killed run committed as checkpoints are
+    still right for their text, so a retry does not encode them again.
     """
-    batch_id = context.partition_key
-    previous = catalog.version(GOLD_EMBEDDINGS)
-    stored = (
-        catalog.read(GOLD_EMBEDDINGS, previous, where={"batch_id": batch_id})
-        if previous is not None
-        else GOLD_EMBEDDINGS.schema.empty_table()
-    )
+    previous = run.catalog.version(GOLD_EMBEDDINGS)
+    if previous is None:
+        return GOLD_EMBEDDINGS.schema.empty_table()
+    stored = run.catalog.read(GOLD_EMBEDDINGS, previous, where={"batch_id": run.batch_id or ""})
     wanted = dict(
         zip(documents["doc_id"].to_pylist(), documents["text_sha256"].to_pylist(), strict=True)
     )
-    reusable = [
+    keep = [
         wanted.get(doc_id) == sha and used == encoder.identity
         for doc_id, sha, used in zip(
             stored["doc_id"].to_pylist(),
@@ -300,21 +296,30 @@ def _embed_batch(
             strict=True,
         )
     ]
-    reused = stored.filter(pa.array(reusable, pa.bool_()))
-    have = set(reused["doc_id"].to_pylist())
-    known = pa.array(sorted(have), pa.string())
+    return stored.filter(pa.array(keep, pa.bool_()))
+
+
+def _embed_batch(
+    run: StageRun, encoder: Encoder, documents: pa.Table, commit: CommitInfo
+) -> _Embedded:
+    """Store every document's embedding in gold/embeddings, reusing what is stored.
+
+    Missing embeddings are encoded and committed every CHECKPOINT_DOCUMENTS documents, so a
+    failed run loses little work; the first commit replaces the batch's rows (stale ones go,
+    reusable ones stay).
+    """
+    batch_id = run.batch_id or ""
+    reused = _reusable(run, encoder, documents)
+    known = pa.array(sorted(set(reused["doc_id"].to_pylist())), pa.string())
     missing = documents.filter(pc.invert(pc.is_in(documents["doc_id"], value_set=known)))
-    if previous is not None and missing.num_rows == 0 and reused.num_rows == stored.num_rows:
-        return previous, 0, reused.num_rows
-    version = previous
-    pending = reused
-    report = _progress(context, f"batch {batch_id}")
+    report = _progress(run.log, f"batch {batch_id}")
+    version = None
     for start in range(0, max(missing.num_rows, 1), CHECKPOINT_DOCUMENTS):
         chunk = missing.slice(start, CHECKPOINT_DOCUMENTS)
         encoded = encode_documents(
             encoder,
             chunk["text"].to_pylist(),
-            batch_tokens,
+            run.loaded.recipe.score.batch_tokens,
             lambda done, _total, start=start: report(start + done, missing.num_rows),
         )
         rows = pa.table(
@@ -328,34 +333,31 @@ def _embed_batch(
             }
         )
         if start == 0:
-            # The first commit replaces the batch's rows: stale ones go, reusable ones stay.
-            rows = pa.concat_tables([pending.select(rows.column_names).cast(rows.schema), rows])
-            version = catalog.write(GOLD_EMBEDDINGS, rows, commit, replace={"batch_id": batch_id})
+            rows = pa.concat_tables([reused.select(rows.column_names).cast(rows.schema), rows])
+            version = run.catalog.write(
+                GOLD_EMBEDDINGS, rows, commit, replace={"batch_id": batch_id}
+            )
         else:
-            version = catalog.write(GOLD_EMBEDDINGS, rows, commit)
-    return version, missing.num_rows, reused.num_rows
+            version = run.catalog.write(GOLD_EMBEDDINGS, rows, commit)
+    assert version is not None  # the loop runs at least once
+    # Scores and dedup read the stored (float16) embeddings, so a retry decides identically.
+    stored = run.catalog.read(GOLD_EMBEDDINGS, version, where={"batch_id": batch_id})
+    stored = stored.sort_by("doc_id")
+    if stored["doc_id"].to_pylist() != documents["doc_id"].to_pylist():
+        raise LostRowsError(
+            f"batch {batch_id}: gold/embeddings holds {stored.num_rows} rows for "
+            f"{documents.num_rows} unique documents; re-run the batch"
+        )
+    return _Embedded(version, stored, missing.num_rows, reused.num_rows)
 
 
-def _kept_by_other_batches(
-    catalog: Catalog, scored_version: int | None, embeddings_version: int, batch_id: str
-) -> Anchors | None:
+def _kept_by_other_batches(run: StageRun) -> Anchors | None:
     """Documents the other batches kept, with their stored embeddings: SemDeDup's anchors."""
-    if scored_version is None:
-        return None
-    other = pc.field("batch_id") != batch_id
-    kept = catalog.dataset(GOLD_SCORED_DOCUMENTS, scored_version).to_table(
-        columns=["doc_id"], filter=other
-    )
+    kept = run.rows(GOLD_SCORED_DOCUMENTS, ["doc_id"], other_batches=True)
     if kept.num_rows == 0:
         return None
-    stored = (
-        catalog.dataset(GOLD_EMBEDDINGS, embeddings_version)
-        .to_table(
-            columns=["doc_id", "embedding"],
-            filter=other & pc.field("doc_id").isin(kept["doc_id"]),
-        )
-        .sort_by("doc_id")
-    )
+    stored = run.rows(GOLD_EMBEDDINGS, ["doc_id", "embedding"], other_batches=True)
+    stored = stored.filter(pc.is_in(stored["doc_id"], value_set=kept["doc_id"])).sort_by("doc_id")
     return Anchors(embeddings_from_bytes(stored["embedding"]), stored["doc_id"].to_pylist())
 
 
@@ -429,98 +431,30 @@ COLUMN_LINEAGE = {
 }
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            GOLD_EMBEDDINGS_KEY,
-            deps=[SILVER_UNIQUE_DOCUMENTS_KEY],
-            group_name="gold",
-            kinds={"torch", "delta"},
-            owners=["team:data-engineering"],
-            tags={"stage": STAGE},
-            code_version="1",
-            description=(
-                "Mean-pooled, L2-normalized all-MiniLM-L6-v2 embedding (float16) of every "
-                "unique document of the batch, truncated to the recipe's max_tokens."
-            ),
-        ),
-        dg.AssetSpec(
-            GOLD_SCORED_DOCUMENTS_KEY,
-            deps=[SILVER_UNIQUE_DOCUMENTS_KEY, QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY],
-            group_name="gold",
-            kinds={"torch", "delta"},
-            owners=["team:data-engineering"],
-            tags={"stage": STAGE},
-            code_version="1",
-            description=(
-                "The batch's unique documents without semantic duplicates (k-means on the "
-                "embeddings, cosine above the recipe's threshold within a cluster; the oldest "
-                "document is kept), with quality score and predicted domain. Every removed "
-                "document is a row of ops/rejections with its keeper in `duplicate_of`."
-            ),
-        ),
-    ],
-    partitions_def=batches,
-    pool=GPU_POOL,
-    can_subset=False,
-)
-@with_lineage(STAGE, COLUMN_LINEAGE)
-def score(
-    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
-) -> Iterator[dg.MaterializeResult]:
+def score_batch(run: StageRun) -> StageResult:
     """Embed, score and semantically deduplicate the pinned unique documents of the batch."""
-    batch_id = context.partition_key
-    started = time.perf_counter()
-    catalog = lakehouse.catalog()
-    loaded: LoadedRecipe = lakehouse.recipe()
-    config = loaded.recipe.score
-    unique_version = catalog.version(SILVER_UNIQUE_DOCUMENTS)
-    if unique_version is None:
-        raise ScoreInputError(
-            f"silver/unique_documents does not exist; dedup batch {batch_id} first"
-        )
-    bronze_version = _bronze_version(catalog, batch_id)
-    quality_artifact = _pinned_head(lakehouse, QUALITY_CLASSIFIER, batch_id)
-    domain_artifact = _pinned_head(lakehouse, DOMAIN_CLASSIFIER, batch_id)
+    batch_id = run.batch_id or ""
+    config = run.loaded.recipe.score
+    root = run.catalog.root
+    quality_artifact = _pinned_head(root, QUALITY_CLASSIFIER, batch_id)
+    domain_artifact = _pinned_head(root, DOMAIN_CLASSIFIER, batch_id)
     quality_head = load_head(read_artifact(quality_artifact), quality_artifact.sha256)
     domain_head = load_head(read_artifact(domain_artifact), domain_artifact.sha256)
-    encoder = torch_runtime.encoder(config)
-    inputs = {SILVER_UNIQUE_DOCUMENTS.key: unique_version, BRONZE_DOCUMENTS.key: bronze_version}
-    scored_before = catalog.version(GOLD_SCORED_DOCUMENTS)
-    if scored_before is not None:
-        inputs[GOLD_SCORED_DOCUMENTS.key] = scored_before
-    commit = lakehouse.commit_info(
-        context.run_id, STAGE, loaded, inputs, artifacts=(quality_artifact, domain_artifact)
-    )
-    documents = _batch_documents(catalog, unique_version, bronze_version, batch_id)
+    encoder = run.resources["torch_runtime"].encoder(config)
+    artifacts = (quality_artifact, domain_artifact)
+    documents = _batch_documents(run)
     rows_in = documents.num_rows
-    context.log.info(f"batch {batch_id}: scoring {rows_in} documents on {encoder.device}")
-    embeddings_version, encoded, reused = _embed_batch(
-        context, catalog, encoder, documents, commit, config.batch_tokens
-    )
-    stored = (
-        catalog.read(GOLD_EMBEDDINGS, embeddings_version, where={"batch_id": batch_id})
-        if embeddings_version is not None
-        else GOLD_EMBEDDINGS.schema.empty_table()
-    )
-    # Scores and dedup read the stored (float16) embeddings, so a retry decides identically.
-    stored = stored.sort_by("doc_id")
-    if stored["doc_id"].to_pylist() != documents["doc_id"].to_pylist():
-        raise LostRowsError(
-            f"batch {batch_id}: gold/embeddings holds {stored.num_rows} rows for "
-            f"{rows_in} unique documents; re-run the batch"
-        )
+    run.log.info(f"batch {batch_id}: scoring {rows_in} documents on {encoder.device}")
+    embedded = _embed_batch(run, encoder, documents, run.commit_info(artifacts))
+    stored = embedded.stored
     vectors = embeddings_from_bytes(stored["embedding"]).to(encoder.device)
     quality = quality_scores(quality_head, vectors)
     domains, domain_probability = domain_labels(domain_head, vectors)
     doc_ids = documents["doc_id"].to_pylist()
-    anchors = None
-    if embeddings_version is not None:
-        anchors = _kept_by_other_batches(catalog, scored_before, embeddings_version, batch_id)
+    anchors = _kept_by_other_batches(run)
     decision = semantic_duplicates(
         vectors, doc_ids, documents["ingested_at"].to_pylist(), config.semdedup, anchors
     )
-    kept = pa.array(decision.kept, pa.int64())
     scored = (
         documents.append_column("quality_score", pa.array(quality.numpy(), pa.float64()))
         .append_column("predicted_domain", pa.array(domains, pa.string()))
@@ -529,72 +463,75 @@ def score(
         .append_column("semantic_cluster", pa.array(decision.clusters.numpy(), pa.int32()))
         .append_column("batch_id", pa.array([batch_id] * rows_in, pa.string()))
         .rename_columns({"domain": "source_domain", "predicted_domain": "domain"})
-        .take(kept)
+        .take(pa.array(decision.kept, pa.int64()))
     )
     rejected = semantic_rejections(doc_ids, decision, config.semdedup)
-    scored_version = catalog.write(
-        GOLD_SCORED_DOCUMENTS, scored, commit, replace={"batch_id": batch_id}
-    )
-    outcome = conserved_outcome(
-        catalog, STAGE, batch_id, rows_in, GOLD_SCORED_DOCUMENTS, scored_version, rejected
-    )
-    rows_out = outcome.rows_out
-    rejections_version = record_outcome(catalog, outcome, commit)
-    seconds = round(time.perf_counter() - started, 3)
-    context.log.info(
-        f"batch {batch_id}: {rows_in} unique documents → {rows_out} scored, "
-        f"{rejected.num_rows} semantic duplicates; {encoded} encoded, {reused} embeddings "
-        f"reused, {seconds} s"
-    )
-    heads = {
-        QUALITY_CLASSIFIER: quality_artifact.sha256,
-        DOMAIN_CLASSIFIER: domain_artifact.sha256,
-    }
-    if embeddings_version is not None:
-        yield dg.MaterializeResult(
-            asset_key=GOLD_EMBEDDINGS_KEY,
-            metadata=table_metadata(
-                catalog,
-                GOLD_EMBEDDINGS,
-                embeddings_version,
-                stored.num_rows,
-                batch_id=batch_id,
-                documents_encoded=encoded,
-                embeddings_reused=reused,
-                encoder=encoder.identity,
-                device=str(encoder.device),
-                recipe_sha256=loaded.sha256,
-            ),
-        )
     scores = scored["quality_score"].to_pylist()
-    yield dg.MaterializeResult(
-        asset_key=GOLD_SCORED_DOCUMENTS_KEY,
-        metadata=table_metadata(
-            catalog,
-            GOLD_SCORED_DOCUMENTS,
-            scored_version,
-            rows_out,
-            batch_id=batch_id,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            semantic_duplicates=rejected.num_rows,
-            semantic_anchors=len(anchors.doc_ids) if anchors is not None else 0,
-            documents_encoded=encoded,
-            embeddings_reused=reused,
-            quality_histogram=dg.MetadataValue.md(_histogram_png(scores)),
-            quality_mean=round(sum(scores) / len(scores), 6) if scores else 0.0,
-            domain_distribution=dg.MetadataValue.json(
-                dict(sorted(Counter(scored["domain"].to_pylist()).items()))
-            ),
-            head_sha256=dg.MetadataValue.json(heads),
-            embeddings_version=embeddings_version if embeddings_version is not None else -1,
-            rejections_version=rejections_version,
-            encoder=encoder.identity,
-            device=str(encoder.device),
-            semdedup=f"{config.semdedup.clusters} clusters, cosine > "
-            f"{config.semdedup.cosine_threshold}, seed {config.semdedup.seed}",
-            recipe_sha256=loaded.sha256,
-            code_version=commit.code_version,
-            seconds=seconds,
-        ),
+    heads = {QUALITY_CLASSIFIER: quality_artifact.sha256, DOMAIN_CLASSIFIER: domain_artifact.sha256}
+    return StageResult(
+        rows_in=rows_in,
+        outputs={GOLD_SCORED_DOCUMENTS.key: scored},
+        committed={GOLD_EMBEDDINGS.key: embedded.version},
+        rejections=rejected,
+        artifacts=artifacts,
+        metadata={
+            GOLD_EMBEDDINGS.key: {
+                "documents_encoded": embedded.encoded,
+                "embeddings_reused": embedded.reused,
+                "encoder": encoder.identity,
+                "device": str(encoder.device),
+            },
+            GOLD_SCORED_DOCUMENTS.key: {
+                "semantic_duplicates": rejected.num_rows,
+                "semantic_anchors": len(anchors.doc_ids) if anchors is not None else 0,
+                "documents_encoded": embedded.encoded,
+                "embeddings_reused": embedded.reused,
+                "quality_histogram": dg.MetadataValue.md(_histogram_png(scores)),
+                "quality_mean": round(sum(scores) / len(scores), 6) if scores else 0.0,
+                "domain_distribution": dg.MetadataValue.json(
+                    dict(sorted(Counter(scored["domain"].to_pylist()).items()))
+                ),
+                "head_sha256": dg.MetadataValue.json(heads),
+                "encoder": encoder.identity,
+                "device": str(encoder.device),
+                "semdedup": f"{config.semdedup.clusters} clusters, cosine > "
+                f"{config.semdedup.cosine_threshold}, seed {config.semdedup.seed}",
+            },
+        },
+        summary=f"batch {batch_id}: {rows_in} unique documents → {scored.num_rows} scored, "
+        f"{rejected.num_rows} semantic duplicates; {embedded.encoded} encoded, "
+        f"{embedded.reused} embeddings reused",
     )
+
+
+SCORE = Stage(
+    name=STAGE,
+    description=(
+        "The batch's unique documents without semantic duplicates (k-means on the "
+        "embeddings, cosine above the recipe's threshold within a cluster; the oldest "
+        "document is kept), with quality score and predicted domain. Every removed "
+        "document is a row of ops/rejections with its keeper in `duplicate_of`."
+    ),
+    group="gold",
+    engine="torch",
+    inputs=(
+        Input(SILVER_UNIQUE_DOCUMENTS, "dedup"),
+        Input(BRONZE_DOCUMENTS, "ingest"),
+        Input(GOLD_SCORED_DOCUMENTS, STAGE, required=False),
+        Input(GOLD_EMBEDDINGS, STAGE, required=False),
+    ),
+    outputs=(GOLD_SCORED_DOCUMENTS, GOLD_EMBEDDINGS),
+    operator=score_batch,
+    pool=GPU_POOL,
+    resources=("lakehouse", "torch_runtime"),
+    deps=(QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY),
+    descriptions={
+        GOLD_EMBEDDINGS.key: (
+            "Mean-pooled, L2-normalized all-MiniLM-L6-v2 embedding (float16) of every "
+            "unique document of the batch, truncated to the recipe's max_tokens."
+        ),
+    },
+    column_lineage=COLUMN_LINEAGE,
+)
+
+score = stage_asset(SCORE)

@@ -31,10 +31,9 @@ DRIFT_CHECK = "drift"
 def written_version(catalog: Catalog, stage: str, spec: TableSpec, batch_id: str) -> int:
     """The table version `stage` wrote for the batch (from the ledger), else the latest."""
     for entry in reversed(ledger_entries(catalog, stage=stage, batch_id=batch_id)):
-        if entry.output_table == spec.key:
-            return entry.output_version
-        if entry.quarantine_table == spec.key and entry.quarantine_version is not None:
-            return entry.quarantine_version
+        version = entry.version_of(spec.key)
+        if version is not None:
+            return version
     latest = catalog.version(spec)
     if latest is None:
         raise LookupError(f"table {spec.key} has no version to check for batch {batch_id}")

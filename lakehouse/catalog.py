@@ -9,7 +9,9 @@ names the version it reads, so a stage never reads a table that is being written
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from lakehouse.artifacts import Artifact
 from lakehouse.storage import is_remote_uri, resolve_root, storage_options_from_env
 from lakehouse.tables import TABLES, TableSpec, table_spec
+
+log = logging.getLogger("funnel.catalog")
 
 METADATA_PREFIX = "funnel."
 # Smaller files and row groups than delta-rs's defaults: measured faster for wide text rows, and
@@ -139,33 +143,43 @@ class Catalog:
         data: pa.Table | pa.RecordBatchReader,
         commit: CommitInfo,
         *,
-        replace: Mapping[str, str] | None = None,
+        replace: Mapping[str, str | Sequence[str]] | None = None,
         overwrite: bool = False,
     ) -> int:
         """Commit `data` to a table and return the new version.
 
-        With `replace` (column → value), rows matching those values are replaced atomically
-        (re-running a batch replaces its rows); with `overwrite`, the new version holds only
-        `data` (earlier versions stay readable by time travel); otherwise the data is appended.
+        With `replace` (column → value, or → list of values), rows matching those values are
+        replaced atomically (re-running a batch replaces its rows); with `overwrite`, the new
+        version holds only `data` (earlier versions stay readable by time travel); otherwise
+        the data is appended. A commit that loses to a concurrent writer is tried again on the
+        new version (in-memory tables only: a stream cannot be read twice).
         """
         spec = table if isinstance(table, TableSpec) else table_spec(table)
-        source = _conform(data, spec.schema)
-        predicate = None
-        if replace:
-            predicate = " AND ".join(
-                f"{column} = {sql_literal(value)}" for column, value in sorted(replace.items())
-            )
-        write_deltalake(
-            self.uri(spec),
-            source,
-            mode="overwrite" if predicate or overwrite else "append",
-            predicate=predicate,
-            partition_by=list(spec.partition_by) or None,
-            storage_options=self.storage_options or None,
-            commit_properties=CommitProperties(custom_metadata=commit.as_metadata()),
-            target_file_size=TARGET_FILE_BYTES,
-            writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
-        )
+        predicate = _predicate(replace) if replace else None
+        attempts = _COMMIT_ATTEMPTS if isinstance(data, pa.Table) else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                write_deltalake(
+                    self.uri(spec),
+                    _conform(data, spec.schema),
+                    mode="overwrite" if predicate or overwrite else "append",
+                    predicate=predicate,
+                    partition_by=list(spec.partition_by) or None,
+                    storage_options=self.storage_options or None,
+                    commit_properties=CommitProperties(custom_metadata=commit.as_metadata()),
+                    target_file_size=TARGET_FILE_BYTES,
+                    writer_properties=WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+                )
+            except CommitFailedError as conflict:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    f"{spec.key}: commit conflict ({conflict}); attempt {attempt + 1} of "
+                    f"{attempts} on the new version"
+                )
+                time.sleep(0.05 * attempt)
+                continue
+            break
         return self._committed_version(spec, commit)
 
     def insert_absent(
@@ -262,6 +276,18 @@ class Catalog:
         delta = self._delta(table, version)
         actions = pa.table(delta.get_add_actions(flatten=True))
         return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+
+
+def _predicate(replace: Mapping[str, str | Sequence[str]]) -> str:
+    """A Delta predicate matching rows whose columns hold the given value(s)."""
+    terms = []
+    for column, value in sorted(replace.items()):
+        if isinstance(value, str):
+            terms.append(f"{column} = {sql_literal(value)}")
+        else:
+            listed = ", ".join(sql_literal(item) for item in sorted(set(value)))
+            terms.append(f"{column} IN ({listed})")
+    return " AND ".join(terms)
 
 
 def _equality_filter(where: Mapping[str, str] | None) -> pc.Expression | None:

@@ -3,14 +3,23 @@
 Per stage and batch the ledger holds `rows_in = rows_out + rows_rejected + rows_quarantined`, and
 the rejections table holds one row per dropped document with the rule, value and threshold that
 dropped it. Re-running a stage for a batch replaces that stage's rows for the batch.
+
+The ledger row is also the commit marker of a stage's outcome. Delta commits one table at a
+time, so a stage writes its tables first and its ledger row last, naming the version of each
+table it wrote. Readers that pin through the ledger (`committed_version`, `committed_rows`)
+see a batch as of its last ledger row: a stage killed between two commits leaves table
+versions that no ledger row names, which no reader sees and the next run replaces.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS, TableSpec
@@ -21,7 +30,7 @@ FUNNEL_STAGES = ("ingest", "clean", "dedup", "score", "curate", "review", "relea
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """Row counts of one stage for one batch, and the table version the stage wrote."""
+    """Row counts of one stage for one batch, and the version of every table the stage wrote."""
 
     stage: str
     batch_id: str
@@ -35,19 +44,60 @@ class LedgerEntry:
     quarantine_table: str | None = None
     quarantine_version: int | None = None
     rejections_version: int | None = None
+    table_versions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
         """Whether every row that came in is accounted for."""
         return self.rows_in == self.rows_out + self.rows_rejected + self.rows_quarantined
 
+    def version_of(self, table: str) -> int | None:
+        """The version of `table` this outcome names (None when the stage did not write it)."""
+        versions = {self.output_table: self.output_version, **self.table_versions}
+        if self.quarantine_table is not None and self.quarantine_version is not None:
+            versions.setdefault(self.quarantine_table, self.quarantine_version)
+        if self.rejections_version is not None:
+            versions.setdefault(OPS_REJECTIONS.key, self.rejections_version)
+        return versions.get(table)
+
+
+def _ledger_row(entry: LedgerEntry, recorded_at: datetime) -> dict[str, object]:
+    row = asdict(entry) | {"recorded_at": recorded_at}
+    row["table_versions"] = json.dumps(dict(sorted(entry.table_versions.items())))
+    return row
+
 
 def record_stage(catalog: Catalog, entry: LedgerEntry, commit: CommitInfo) -> int:
     """Write (or replace) the ledger row of `entry.stage` for `entry.batch_id`; returns version."""
-    row = asdict(entry) | {"recorded_at": datetime.now(UTC)}
-    table = pa.Table.from_pylist([row], schema=OPS_LEDGER.schema)
+    return record_entries(catalog, [entry], commit)
+
+
+def record_entries(
+    catalog: Catalog,
+    entries: Sequence[LedgerEntry],
+    commit: CommitInfo,
+    *,
+    whole_stage: str | None = None,
+) -> int:
+    """Write the ledger rows of one stage outcome in a single commit; returns the version.
+
+    This commit is what makes the outcome visible: the tables were committed before it, and
+    readers take their versions from here. Each row replaces the earlier row of its stage and
+    batch; with `whole_stage`, every earlier row of that stage is replaced (a stage that
+    rebuilds its output from all batches at once).
+    """
+    if not entries:
+        raise ValueError("a stage outcome needs at least one ledger row")
+    stages = {entry.stage for entry in entries}
+    if len(stages) != 1 or (whole_stage is not None and stages != {whole_stage}):
+        raise ValueError(f"one outcome, one stage: got {sorted(stages)}")
+    now = datetime.now(UTC)
+    table = pa.Table.from_pylist([_ledger_row(e, now) for e in entries], schema=OPS_LEDGER.schema)
+    if whole_stage is not None:
+        return catalog.write(OPS_LEDGER, table, commit, replace={"stage": whole_stage})
+    batches = [entry.batch_id for entry in entries]
     return catalog.write(
-        OPS_LEDGER, table, commit, replace={"stage": entry.stage, "batch_id": entry.batch_id}
+        OPS_LEDGER, table, commit, replace={"stage": entries[0].stage, "batch_id": batches}
     )
 
 
@@ -62,9 +112,15 @@ def ledger_entries(
     place in the funnel."""
     where = {key: value for key, value in (("stage", stage), ("batch_id", batch_id)) if value}
     rows = catalog.read(OPS_LEDGER, version, where=where).to_pylist()
-    fields = LedgerEntry.__dataclass_fields__
-    entries = [LedgerEntry(**{key: row[key] for key in fields}) for row in rows]
+    entries = [_entry(row) for row in rows]
     return sorted(entries, key=lambda entry: (entry.batch_id, funnel_position(entry.stage)))
+
+
+def _entry(row: Mapping[str, object]) -> LedgerEntry:
+    values = {key: row.get(key) for key in LedgerEntry.__dataclass_fields__}
+    raw = values.get("table_versions")
+    values["table_versions"] = json.loads(raw) if isinstance(raw, str) and raw else {}
+    return LedgerEntry(**values)  # type: ignore[arg-type]
 
 
 def funnel_position(stage: str) -> tuple[int, str]:
@@ -149,60 +205,52 @@ class LostRowsError(RuntimeError):
     """A stage's outputs do not account for every input row of a batch."""
 
 
-@dataclass(frozen=True)
-class BatchOutcome:
-    """What a stage did with one batch: rows in, the rows its output table holds for the batch
-    at the version it wrote, and the rows it rejected."""
-
-    stage: str
-    batch_id: str
-    rows_in: int
-    output: TableSpec
-    output_version: int
-    rows_out: int
-    rejections: pa.Table
+def latest_entry(catalog: Catalog, stage: str, batch_id: str) -> LedgerEntry | None:
+    """The ledger row of `stage` for `batch_id`, or None when the stage has no outcome yet."""
+    entries = ledger_entries(catalog, stage=stage, batch_id=batch_id)
+    return entries[-1] if entries else None
 
 
-def conserved_outcome(
+def committed_version(catalog: Catalog, stage: str, table: str, batch_id: str) -> int | None:
+    """The version of `table` in `stage`'s recorded outcome for the batch (None: no outcome)."""
+    entry = latest_entry(catalog, stage, batch_id)
+    return None if entry is None else entry.version_of(table)
+
+
+def committed_batches(
+    catalog: Catalog, stage: str, spec: TableSpec, ledger_version: int | None = None
+) -> dict[str, int]:
+    """batch id → version of `spec` for every batch `stage` has a recorded outcome of."""
+    found = {}
+    for entry in ledger_entries(catalog, stage=stage, version=ledger_version):
+        version = entry.version_of(spec.key)
+        if version is not None:
+            found[entry.batch_id] = version
+    return found
+
+
+def committed_rows(
     catalog: Catalog,
-    stage: str,
-    batch_id: str,
-    rows_in: int,
-    output: TableSpec,
-    output_version: int,
-    rejections: pa.Table,
-) -> BatchOutcome:
-    """The batch's outcome, once its rows are shown conserved: the rows of the batch in
-    `output@output_version` plus the rejections are exactly `rows_in`. Raises LostRowsError
-    otherwise, before anything is recorded."""
-    rows_out = catalog.count(output, output_version, where={"batch_id": batch_id})
-    if rows_out + rejections.num_rows != rows_in:
-        raise LostRowsError(
-            f"{stage} batch {batch_id}: {rows_in} rows in but {rows_out} in {output.key} + "
-            f"{rejections.num_rows} rejected; nothing recorded in the ledger"
-        )
-    return BatchOutcome(stage, batch_id, rows_in, output, output_version, rows_out, rejections)
-
-
-def record_outcome(catalog: Catalog, outcome: BatchOutcome, commit: CommitInfo) -> int:
-    """Write the batch's rejections and its ledger row; returns the rejections' table version."""
-    rejections_version = record_rejections(
-        catalog, outcome.stage, outcome.batch_id, outcome.rejections, commit
-    )
-    record_stage(
-        catalog,
-        LedgerEntry(
-            stage=outcome.stage,
-            batch_id=outcome.batch_id,
-            rows_in=outcome.rows_in,
-            rows_out=outcome.rows_out,
-            rows_rejected=outcome.rejections.num_rows,
-            rows_quarantined=0,
-            output_table=outcome.output.key,
-            output_version=outcome.output_version,
-            run_id=commit.run_id,
-            rejections_version=rejections_version,
-        ),
-        commit,
-    )
-    return rejections_version
+    versions: Mapping[str, int],
+    spec: TableSpec,
+    *,
+    columns: Iterable[str] | None = None,
+    where_ids: Sequence[str] | None = None,
+) -> pa.Table:
+    """The rows of `spec` of each batch in `versions` (batch id → version), each batch read
+    at its own version: what the stage's recorded outcomes hold, and nothing half written.
+    With `where_ids`, only the rows of those doc ids."""
+    by_version: dict[int, list[str]] = {}
+    for batch_id, version in versions.items():
+        by_version.setdefault(version, []).append(batch_id)
+    names = list(columns) if columns is not None else spec.schema.names
+    parts = []
+    for version, batch_ids in sorted(by_version.items()):
+        dataset = catalog.dataset(spec, version)
+        wanted = pc.field("batch_id").isin(sorted(batch_ids))
+        if where_ids is not None:
+            wanted = wanted & pc.field("doc_id").isin(list(where_ids))
+        parts.append(dataset.to_table(columns=names, filter=wanted))
+    if not parts:
+        return pa.schema([spec.schema.field(name) for name in names]).empty_table()
+    return pa.concat_tables(parts, promote_options="permissive")

@@ -116,12 +116,20 @@ OPS_LEDGER = TableSpec(
             _field("quarantine_table", pa.string(), nullable=True),
             _field("quarantine_version", pa.int64(), nullable=True),
             _field("rejections_version", pa.int64(), nullable=True),
+            _field(
+                "table_versions",
+                pa.string(),
+                nullable=True,
+                doc="JSON object: every table the stage wrote for the batch → its version",
+            ),
             _field("run_id", pa.string()),
             _field("recorded_at", TIMESTAMP),
         ]
     ),
     partition_by=(),
-    description="Row counts per stage and batch: rows_in = out + rejected + quarantined.",
+    description="Row counts per stage and batch: rows_in = out + rejected + quarantined. A "
+    "stage's outcome for a batch is visible from its ledger row on: readers take each table "
+    "version from here, so a stage stopped between its commits is never seen half done.",
 )
 
 OPS_REJECTIONS = TableSpec(
@@ -488,3 +496,34 @@ def table_spec(key: str) -> TableSpec:
     except KeyError:
         known = ", ".join(sorted(TABLES))
         raise UnknownTableError(f"unknown table {key!r}; known tables: {known}") from None
+
+
+_SPARK_TYPES = {
+    pa.string(): "string",
+    pa.large_string(): "string",
+    pa.int32(): "int",
+    pa.int64(): "bigint",
+    pa.float64(): "double",
+    pa.bool_(): "boolean",
+    TIMESTAMP: "timestamp",
+    pa.binary(): "binary",
+}
+
+
+def _spark_type(type_: pa.DataType) -> str:
+    if pa.types.is_list(type_):
+        return f"array<{_spark_type(type_.value_type)}>"
+    try:
+        return _SPARK_TYPES[type_]
+    except KeyError:
+        raise TypeError(f"no Spark SQL type for Arrow type {type_}") from None
+
+
+def spark_ddl(spec: TableSpec, exclude: tuple[str, ...] = ()) -> str:
+    """The table's schema as a Spark SQL DDL string (`doc_id string, …`), derived from the
+    Arrow schema so the two never disagree; `exclude` drops columns (e.g. the partition)."""
+    return ", ".join(
+        f"{field.name} {_spark_type(field.type)}"
+        for field in spec.schema
+        if field.name not in exclude
+    )

@@ -18,6 +18,7 @@ from dagster_project.review_runs import run_curate
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.review import review_queue
 from lakehouse.tables import BRONZE_DOCUMENTS, GOLD_SCORED_DOCUMENTS
+from tests.recorded_outcomes import record_written
 
 # Per domain: its source, sentences the documents are made of, and their quality scores.
 DOMAINS = {
@@ -105,8 +106,10 @@ def write_scored(catalog: Catalog, commit: CommitInfo, batch_id: str = "b1") -> 
         ],
         BRONZE_DOCUMENTS.schema,
     )
-    catalog.write(BRONZE_DOCUMENTS, bronze, commit, replace={"batch_id": batch_id})
-    catalog.write(GOLD_SCORED_DOCUMENTS, scored, commit, replace={"batch_id": batch_id})
+    version = catalog.write(BRONZE_DOCUMENTS, bronze, commit, replace={"batch_id": batch_id})
+    record_written(catalog, "ingest", BRONZE_DOCUMENTS, batch_id, version, commit)
+    version = catalog.write(GOLD_SCORED_DOCUMENTS, scored, commit, replace={"batch_id": batch_id})
+    record_written(catalog, "score", GOLD_SCORED_DOCUMENTS, batch_id, version, commit)
     return scored
 
 

@@ -73,7 +73,14 @@ def test_dagster_run_cleans_a_batch_into_silver(
     assert metadata["delta_version"].value == entry.output_version
     history = catalog.history(SILVER_DOCUMENTS, limit=1)[0]
     assert history.stage == "clean" and history.run_id == outcome.run_id
-    assert history.input_versions == {BRONZE_DOCUMENTS.key: catalog.version(BRONZE_DOCUMENTS)}
+    # The bronze version the ingest outcome names, and the ledger version that pinned it.
+    ingest_recorded = max(
+        entry.version for entry in catalog.history("ops/ledger") if entry.stage == "ingest"
+    )
+    assert history.input_versions == {
+        BRONZE_DOCUMENTS.key: catalog.version(BRONZE_DOCUMENTS),
+        "ops/ledger": ingest_recorded,
+    }
 
     again = run_batch(instance, lakehouse, batch)
     assert again.success, again.error
@@ -141,6 +148,6 @@ def test_clean_without_bronze_fails_and_records_nothing(
     )
     assert not result.success
     (failure,) = [event for event in result.all_events if event.is_step_failure]
-    assert "ingest batch b-missing first" in str(failure.step_failure_data.error)
+    assert "no recorded ingest outcome for batch b-missing" in str(failure.step_failure_data.error)
     assert lakehouse.catalog().version(SILVER_DOCUMENTS) is None
     assert ledger_entries(lakehouse.catalog(), stage="clean") == []

@@ -4,9 +4,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.curate import GOLD_RELEASE_CANDIDATE_KEY, CurateInputError, release_candidate
+from assets.curate import GOLD_RELEASE_CANDIDATE_KEY, release_candidate
 from assets.resources import LakehouseResource
 from assets.review import REVIEW_QUEUE_KEY
+from assets.runner import StageInputError
 from dagster_project.review_runs import run_curate
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import audit_conservation, ledger_entries
@@ -62,7 +63,10 @@ def test_curate_job_builds_the_candidate_and_queue_from_pinned_scores(
     assert shares["code"]["target"] == 0.4
     assert sum(share["achieved"] for share in shares.values()) == pytest.approx(1.0, abs=1e-5)
     history = catalog.history(GOLD_RELEASE_CANDIDATE, limit=1)[0]
-    assert history.stage == "curate" and history.input_versions == {"gold/scored_documents": 0}
+    assert history.stage == "curate" and history.input_versions == {
+        "gold/scored_documents": 0,
+        "ops/ledger": 1,
+    }
 
     queue = catalog.read(REVIEW_QUEUE).sort_by("position")
     assert queue.num_rows == 12
@@ -93,6 +97,6 @@ def test_curate_job_builds_the_candidate_and_queue_from_pinned_scores(
 def test_curate_before_scoring_fails_saying_what_to_run(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource
 ) -> None:
-    with pytest.raises(CurateInputError, match="run the score stage"):
+    with pytest.raises(StageInputError, match="run the score stage"):
         dg.materialize([release_candidate], instance=instance, resources={"lakehouse": lakehouse})
     assert lakehouse.catalog().version(GOLD_RELEASE_CANDIDATE) is None

@@ -5,9 +5,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.dedup import SILVER_UNIQUE_DOCUMENTS_KEY, DedupInputError, dedup
+from assets.dedup import SILVER_UNIQUE_DOCUMENTS_KEY, dedup
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource, SparkResource
+from assets.runner import StageInputError
 from dagster_project.runs import pending_batches, run_batch
 from lakehouse.ledger import ledger_entries
 from lakehouse.tables import (
@@ -108,7 +109,7 @@ def test_dagster_runs_deduplicate_within_and_across_batches(
     assert metadata["dagster/row_count"].value == entry.rows_out
     history = catalog.history(SILVER_UNIQUE_DOCUMENTS, limit=1)[0]
     assert history.stage == "dedup" and history.run_id == outcome.run_id
-    assert set(history.input_versions) == {"silver/documents", "bronze/documents"}
+    assert set(history.input_versions) == {"silver/documents", "bronze/documents", "ops/ledger"}
 
     # A second batch repeating the first one's documents: everything in it is a duplicate.
     repeat = [{"id": f"r{i}", "text": text} for i, text in enumerate(originals)]
@@ -139,7 +140,7 @@ def test_dedup_before_clean_fails_saying_what_to_run(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource
 ) -> None:
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["b1"])
-    with pytest.raises(DedupInputError, match="clean batch b1 first"):
+    with pytest.raises(StageInputError, match="no recorded clean outcome for batch b1"):
         dg.materialize(
             [dedup],
             partition_key="b1",

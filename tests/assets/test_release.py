@@ -89,6 +89,10 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
         "gold/scored_documents": catalog.version(GOLD_SCORED_DOCUMENTS),
         "review/decisions": catalog.version(REVIEW_DECISIONS),
         "review/queue": 0,
+        # The ledger version that pinned the scored table for the candidate.
+        "ops/ledger": catalog.history(GOLD_RELEASE_CANDIDATE, limit=1)[0].input_versions[
+            "ops/ledger"
+        ],
     }
     candidate = catalog.read(GOLD_RELEASE_CANDIDATE)
     assert manifest.documents == candidate.num_rows

@@ -8,6 +8,7 @@ import pytest
 
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource, TorchResource
+from assets.runner import StageInputError
 from assets.score import (
     DOMAIN_CLASSIFIER_KEY,
     GOLD_EMBEDDINGS_KEY,
@@ -34,6 +35,7 @@ from lakehouse.tables import (
 from tests.gpu_jobs.conftest import sample_texts
 from tests.landing_files import INGEST_ASSETS, write_jsonl_gz
 from tests.lineage_schemas import registry, validation_errors
+from tests.recorded_outcomes import record_written
 
 SCORE_ASSETS = [
     QUALITY_CLASSIFIER_KEY,
@@ -105,7 +107,10 @@ def _silver_from_bronze(catalog: Catalog, batch_id: str) -> int:
         if field.name not in silver:
             silver[field.name] = pa.nulls(rows, field.type)
     commit = CommitInfo(run_id="silver-fixture", stage="dedup", recipe_sha256="0", code_version="t")
-    catalog.write(SILVER_UNIQUE_DOCUMENTS, pa.table(silver), commit, replace={"batch_id": batch_id})
+    version = catalog.write(
+        SILVER_UNIQUE_DOCUMENTS, pa.table(silver), commit, replace={"batch_id": batch_id}
+    )
+    record_written(catalog, "dedup", SILVER_UNIQUE_DOCUMENTS, batch_id, version, commit)
     return rows
 
 
@@ -199,7 +204,11 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         assert head["trained"] is True and metadata["head_sha256"][name] == artifact.sha256
     history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
     assert history.stage == "score" and history.run_id == outcome.run_id
-    assert set(history.input_versions) == {"silver/unique_documents", "bronze/documents"}
+    assert set(history.input_versions) == {
+        "silver/unique_documents",
+        "bronze/documents",
+        "ops/ledger",
+    }
     # The heads applied are pinned by sha256 in the Delta commit and in the lineage event.
     heads = metadata["head_sha256"]
     assert {artifact.name: artifact.sha256 for artifact in history.artifacts} == heads
@@ -264,7 +273,7 @@ def test_score_before_dedup_fails_saying_what_to_run(
 ) -> None:
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["b1"])
     resources = {"lakehouse": lakehouse, "torch_runtime": TorchResource(device="cpu")}
-    with pytest.raises(ScoreInputError, match="dedup batch b1 first"):
+    with pytest.raises(StageInputError, match="no recorded dedup outcome for batch b1"):
         dg.materialize([score], partition_key="b1", instance=instance, resources=resources)
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 

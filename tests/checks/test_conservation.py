@@ -3,14 +3,14 @@ import dataclasses
 import dagster as dg
 import pytest
 
-import assets.ingest
+import assets.runner
 from assets.ingest import BRONZE_DOCUMENTS_KEY, STAGE, ingest
 from assets.partitions import batches
 from assets.resources import LakehouseResource
 from checks.conservation import conservation_check
 from dagster_project.runs import pending_batches
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.ledger import LedgerEntry, record_stage
+from lakehouse.ledger import LedgerEntry, record_entries
 
 
 def _definitions(lakehouse: LakehouseResource, downstream_runs: list[str]) -> dg.Definitions:
@@ -49,13 +49,16 @@ def test_passing_check_lets_downstream_run(
 def test_tampered_count_fails_the_check_and_blocks_downstream(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def record_inflated(catalog: Catalog, entry: LedgerEntry, commit: CommitInfo) -> int:
-        inflated = dataclasses.replace(
-            entry, rows_in=entry.rows_in + 1, rows_out=entry.rows_out + 1
-        )
-        return record_stage(catalog, inflated, commit)
+    def record_inflated(
+        catalog: Catalog, entries: list[LedgerEntry], commit: CommitInfo, **options: str | None
+    ) -> int:
+        inflated = [
+            dataclasses.replace(entry, rows_in=entry.rows_in + 1, rows_out=entry.rows_out + 1)
+            for entry in entries
+        ]
+        return record_entries(catalog, inflated, commit, **options)
 
-    monkeypatch.setattr(assets.ingest, "record_stage", record_inflated)
+    monkeypatch.setattr(assets.runner, "record_entries", record_inflated)
     (batch,) = pending_batches(instance, lakehouse)
     downstream_runs: list[str] = []
     result = _run(instance, _definitions(lakehouse, downstream_runs), batch)

@@ -5,14 +5,15 @@ from deltalake import DeltaTable
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import (
     LedgerEntry,
-    LostRowsError,
     audit_conservation,
-    conserved_outcome,
+    committed_batches,
+    committed_version,
     ledger_entries,
+    record_entries,
     record_rejections,
     record_stage,
 )
-from lakehouse.tables import OPS_BATCHES, OPS_REJECTIONS
+from lakehouse.tables import OPS_BATCHES, OPS_LEDGER, OPS_REJECTIONS
 
 
 def _entry(**changes: object) -> LedgerEntry:
@@ -135,13 +136,26 @@ def test_entries_follow_the_funnel_order_not_the_alphabet(
     ]
 
 
-@pytest.mark.usefixtures("batches_written")
-def test_an_outcome_that_loses_rows_is_refused_before_anything_is_recorded(
-    catalog: Catalog,
+def test_one_outcome_is_one_commit_and_readers_take_versions_from_it(
+    catalog: Catalog, commit: CommitInfo
 ) -> None:
-    none_rejected = pa.table({"doc_id": pa.array([], pa.string())})
-    outcome = conserved_outcome(catalog, "register", "b1", 2, OPS_BATCHES, 0, none_rejected)
-    assert (outcome.rows_out, outcome.rejections.num_rows) == (2, 0)
-    with pytest.raises(LostRowsError, match="3 rows in but 2 in ops/batches"):
-        conserved_outcome(catalog, "register", "b1", 3, OPS_BATCHES, 0, none_rejected)
-    assert not catalog.exists(OPS_REJECTIONS)
+    rows = pa.table(
+        {
+            "batch_id": ["b1", "b2"],
+            "source": ["s", "s"],
+            "file_uri": ["/f1", "/f2"],
+            "file_bytes": [1, 1],
+            "registered_at": pa.array([0, 0], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    version = catalog.write(OPS_BATCHES, rows, commit)
+    entries = [_entry(batch_id=b, rows_in=1, rows_out=1, output_version=version) for b in "xy"]
+    before = catalog.version(OPS_LEDGER)
+    record_entries(catalog, entries, commit)
+    assert catalog.version(OPS_LEDGER) == (0 if before is None else before + 1)
+    assert committed_batches(catalog, "register", OPS_BATCHES) == {"x": version, "y": version}
+    # A later write that no ledger row names is invisible to readers that pin through it.
+    catalog.write(OPS_BATCHES, rows, commit)
+    assert committed_version(catalog, "register", OPS_BATCHES.key, "x") == version
+    with pytest.raises(ValueError, match="one outcome, one stage"):
+        record_entries(catalog, [_entry(), _entry(stage="other")], commit)
