@@ -1,8 +1,5 @@
 import gzip
-import itertools
 import json
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from lakehouse.landing import (
     QuarantineSink,
     Reason,
     doc_id,
-    prefetched,
+    doc_ids,
     read_landing_files,
 )
 from lakehouse.recipe import IngestConfig, SourceConfig
@@ -327,28 +324,9 @@ def test_block_size_does_not_change_the_result(tmp_path: Path, block_bytes: int)
     assert rows["source_record"].to_pylist() == list(range(3000))
 
 
-def test_prefetched_keeps_order_and_raises_the_producers_error() -> None:
-    assert list(prefetched(iter(range(100)), depth=2)) == list(range(100))
-
-    def failing() -> Iterator[int]:
-        yield 1
-        raise ValueError("decoder broke")
-
-    with pytest.raises(ValueError, match="decoder broke"):
-        list(prefetched(failing(), depth=1))
-
-
-def test_prefetched_stops_its_producer_when_the_consumer_stops() -> None:
-    produced: list[int] = []
-
-    def endless() -> Iterator[int]:
-        for value in itertools.count():
-            produced.append(value)
-            yield value
-
-    stream = prefetched(endless(), depth=2)
-    assert next(stream) == 0
-    stream.close()
-    settled = len(produced)
-    time.sleep(0.3)
-    assert len(produced) == settled <= 5
+def test_doc_id_formula_is_pinned() -> None:
+    # Existing lakes keep their ids: sha256 of "{uri}#{record}", first 32 hex characters.
+    assert doc_id("file:///landing/notes/a.jsonl", 7) == "5b4e002f97b1ac8310bf33708de89cba"
+    assert doc_ids("s3://bucket/x.jsonl.gz", [0, 1, 12]) == [
+        doc_id("s3://bucket/x.jsonl.gz", record) for record in (0, 1, 12)
+    ]
