@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -277,14 +278,29 @@ def command_ui(args: argparse.Namespace) -> int:
 
     lakehouse = _lakehouse(args)
     instance = prepare_instance(lakehouse.root)
-    os.environ["DAGSTER_HOME"] = instance.root_directory
-    os.environ["FUNNEL_ROOT"] = lakehouse.root
-    os.environ["FUNNEL_RECIPE"] = lakehouse.recipe_path
+    command, env = ui_command(instance.root_directory, lakehouse, args.host, args.port)
+    # The child gets its settings through `env` and `cwd`; this process's stay as they were.
+    child = subprocess.Popen(command, env=env, cwd=PROJECT_DIR)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the child too (same process group); let `dagster dev` shut down.
+        return child.wait()
+
+
+def ui_command(
+    dagster_home: str, lakehouse: LakehouseResource, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
+    """The `dagster dev` command line and the environment it runs with on this lakehouse."""
     workspace = str(PROJECT_DIR / "workspace.yaml")
     command = [sys.executable, "-m", "dagster", "dev", "-w", workspace]
-    command += ["--host", args.host, "--port", str(args.port)]
-    os.chdir(PROJECT_DIR)
-    os.execv(sys.executable, command)
+    command += ["--host", host, "--port", str(port)]
+    env = os.environ | {
+        "DAGSTER_HOME": dagster_home,
+        "FUNNEL_ROOT": lakehouse.root,
+        "FUNNEL_RECIPE": lakehouse.recipe_path,
+    }
+    return command, env
 
 
 def build_parser() -> argparse.ArgumentParser:
