@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +16,10 @@ import pyarrow as pa
 import pytest
 import torch
 
+from checks.expectations import validate_rows
 from dagster_project.cli import main
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT, contract_violations
 from lakehouse.provenance import trace
 from lakehouse.tables import BRONZE_DOCUMENTS, SERVING_CONSUMPTION
 from serving.consumption import (
@@ -145,6 +149,62 @@ def test_a_batch_breaking_the_contract_is_refused_and_nothing_is_lost(
     assert catalog.read(SERVING_CONSUMPTION)["doc_id"].to_pylist() == ["d1", "d2"]
     assert log.buffered == 3
     assert log.rows_written == 2
+
+
+def consumption_batch(step: int, doc_id: str | None, weight: float) -> pa.Table:
+    """Three rows of the log: two good ones and one with the given step, doc id and weight."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [(1, "d3", 1.0), (1, "d4", 2.0), (step, doc_id, weight)]
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_name": "run", "release": "r1", "step": s, "doc_id": d, "domain": "a",
+                "kept": True, "weight": w, "domain_weights": "{}", "strategy_state": "{}",
+                "consumed_at": now,
+            }
+            for s, d, w in rows
+        ],
+        SERVING_CONSUMPTION.schema,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("step", "doc_id", "weight"),
+    [(1, "d5", math.nan), (1, "d5", math.inf), (1, "d5", -0.5), (-1, "d5", 1.0), (1, None, 1.0),
+     (2, "d6", 0.0)],
+)  # fmt: skip
+def test_the_arrow_check_agrees_with_the_great_expectations_suite(
+    step: int, doc_id: str | None, weight: float
+) -> None:
+    # The training loop checks with Arrow alone; the orchestration layer runs the GX suite of
+    # the same contract. Both must refuse the same rows for the same reasons.
+    batch = consumption_batch(step, doc_id, weight)
+    arrow = {
+        (v.assertion, v.column, v.unexpected_count)
+        for v in contract_violations(SERVING_CONSUMPTION_CONTRACT, None, batch)
+    }
+    gx = validate_rows(SERVING_CONSUMPTION_CONTRACT, None, batch)
+    assert arrow == {(a.assertion, a.column, a.unexpected_count) for a in gx.failures}
+    assert bool(arrow) == (weight != 0.0)
+
+
+def test_serving_imports_nothing_above_the_lakehouse() -> None:
+    # serving -> lakehouse only: no orchestration code and no Great Expectations in training.
+    probe = (
+        "import sys, serving.consumption, serving.dataset, serving.strategies\n"
+        "above = {'assets', 'checks', 'dagster', 'dagster_project', 'great_expectations',\n"
+        "         'spark_jobs', 'gpu_jobs', 'pyspark'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & above))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_refused_batch_is_not_flushed_again_on_exit(catalog: Catalog) -> None:
