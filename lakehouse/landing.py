@@ -56,6 +56,7 @@ class Reason:
     TRUNCATED_FILE = "truncated_file"
     CORRUPT_FILE = "corrupt_file"
     INVALID_UTF8 = "invalid_utf8"
+    INVALID_UNICODE = "invalid_unicode"
     MALFORMED_JSON = "malformed_json"
     NOT_AN_OBJECT = "not_an_object"
     TEXT_MISSING = "text_missing"
@@ -609,7 +610,28 @@ def _parse_record(
     source_id = value.get(id_field) if id_field else None
     if source_id is not None and not isinstance(source_id, str):
         source_id = json.dumps(source_id, ensure_ascii=False)
+    # Only a \uD800–\uDFFF escape can put a lone surrogate into a string decoded from valid
+    # UTF-8; such a string is valid JSON but cannot be stored as UTF-8.
+    if b"\\ud" in raw or b"\\uD" in raw:
+        for name, field_value in ((text_field, text), (id_field, source_id)):
+            problem = _lone_surrogate(field_value)
+            if problem:
+                return _Rejected(Reason.INVALID_UNICODE, f"{name!r} {problem}")
     return text, source_id
+
+
+def _lone_surrogate(value: str | None) -> str | None:
+    """Where `value` holds a lone UTF-16 surrogate (not encodable as UTF-8), else None."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"holds a lone surrogate U+{ord(value[error.start]):04X} at character {error.start}, "
+            "which is not valid Unicode text"
+        )
+    return None
 
 
 def read_landing_files(

@@ -9,6 +9,7 @@ import pytest
 import zstandard
 
 from lakehouse.batches import LandingFile
+from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.landing import (
     IngestStats,
     QuarantineSink,
@@ -330,3 +331,38 @@ def test_doc_id_formula_is_pinned() -> None:
     assert doc_ids("s3://bucket/x.jsonl.gz", [0, 1, 12]) == [
         doc_id("s3://bucket/x.jsonl.gz", record) for record in (0, 1, 12)
     ]
+
+
+def test_lone_surrogates_are_quarantined_and_the_rest_is_written(
+    tmp_path: Path, catalog: Catalog, commit: CommitInfo
+) -> None:
+    # Valid JSON whose strings cannot be stored as UTF-8: a lone high or low surrogate, in the
+    # text or in the id. A proper surrogate pair and an escaped backslash stay valid.
+    path = lines(
+        tmp_path / "a.jsonl",
+        [
+            good(0),
+            b'{"text": "\\ud800 abc"}',
+            b'{"id": "x", "text": "tail \\udfff"}',
+            b'{"id": "\\udc00", "text": "fine text"}',
+            b'{"text": "pair \\ud83d\\ude00 and a path C:\\\\ud800"}',
+            good(5),
+        ],
+    )
+    rows, quarantined, stats = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 4, 5]
+    assert rows["text"].to_pylist()[1] == "pair \U0001f600 and a path C:\\ud800"
+    assert reasons(quarantined) == {
+        1: "invalid_unicode",
+        2: "invalid_unicode",
+        3: "invalid_unicode",
+    }
+    assert "lone surrogate U+DFFF at character 5" in quarantined["detail"].to_pylist()[1]
+    assert stats.quarantined == {"invalid_unicode": 3}
+    assert stats.records_read == 6 == stats.rows_written + stats.rows_quarantined
+    # The rows reach the lake, and re-reading the file gives the same ids.
+    catalog.write(BRONZE_DOCUMENTS, rows, commit)
+    catalog.write(BRONZE_QUARANTINE, quarantined, commit)
+    assert catalog.read(BRONZE_DOCUMENTS).num_rows + catalog.read(BRONZE_QUARANTINE).num_rows == 6
+    again, _, _ = ingest([path])
+    assert again["doc_id"].to_pylist() == catalog.read(BRONZE_DOCUMENTS)["doc_id"].to_pylist()
