@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response as BaseResponse
 
 from dagster_project.review_app.auth import check_csrf
@@ -13,14 +14,29 @@ from lakehouse.releases import review_gate
 from lakehouse.review import ReviewError, add_to_blocklist, record_decision, review_progress
 
 DESK = "funnel_review_desk"
+POSITION_DIGITS = 9
+
+
+class PositionConverter(BaseConverter):
+    """A queue position in a URL: ASCII digits only (`²` or `٣` is no position: 404)."""
+
+    regex = f"[0-9]{{1,{POSITION_DIGITS}}}"
+
+    def to_python(self, value: str) -> int:
+        """The position as an int."""
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        """The position as written in a URL."""
+        return str(int(value))
 
 
 def register_routes(app: Flask, desk: ReviewDesk) -> None:
     """Attach `desk` and the page's routes to `app`."""
     app.extensions[DESK] = desk
     app.add_url_rule("/", "index", index, methods=["GET"])
-    app.add_url_rule("/doc/<int:position>", "document", document, methods=["GET"])
-    app.add_url_rule("/doc/<int:position>/decision", "decide", decide, methods=["POST"])
+    app.add_url_rule("/doc/<position:position>", "document", document, methods=["GET"])
+    app.add_url_rule("/doc/<position:position>/decision", "decide", decide, methods=["POST"])
     app.add_url_rule("/blocklist", "block", block, methods=["POST"])
     app.add_url_rule("/report", "report", report, methods=["GET"])
     app.add_url_rule("/api/progress", "progress_json", progress_json, methods=["GET"])
@@ -71,8 +87,7 @@ def block() -> Any:
     """Add a URL, domain or source to the blocklist, then go back to the document."""
     desk = _desk()
     check_csrf(desk.csrf)
-    position = request.form.get("position", "0")
-    back = int(position) if position.isdigit() else 0
+    back = _form_position(desk)
     try:
         with desk.writes:
             add_to_blocklist(
@@ -86,6 +101,16 @@ def block() -> Any:
     except ReviewError as problem:
         return desk.page(back, error=str(problem), status=400)
     return redirect(url_for("document", position=back))
+
+
+def _form_position(desk: ReviewDesk) -> int:
+    """The form's `position` (0 when absent); 400 unless it is a position of the queue."""
+    value = request.form.get("position", "0")
+    queued = len(desk.queue_rows())
+    digits = value.isascii() and value.isdigit() and len(value) <= POSITION_DIGITS
+    if not (digits and int(value) < max(queued, 1)):
+        abort(400, f"position must be a queue position from 0 to {max(queued - 1, 0)}")
+    return int(value)
 
 
 def report() -> Any:
