@@ -11,12 +11,16 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pytest
 import torch
 
+from assets.resources import LakehouseResource
+from assets.tables import asset_key
 from checks.expectations import validate_rows
+from checks.whole_table import whole_table_contract_check
 from dagster_project.cli import main
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT, contract_violations
@@ -271,3 +275,31 @@ def test_trace_shows_when_and_how_a_document_was_consumed(
     text = capsys.readouterr().out
     assert "consumed in training:" in text
     assert "run-6" in text and "1.25" in text
+
+
+def test_the_orchestration_layer_runs_the_gx_contract_on_the_written_log(
+    catalog: Catalog, lakehouse: LakehouseResource, instance: dg.DagsterInstance
+) -> None:
+    # What training wrote is checked again, whole, by the Great Expectations suite of the same
+    # contract, as a blocking Dagster asset check on the `serving/consumption` table.
+    with ConsumptionLog(catalog, "run-9", "r1") as log:
+        log.record(0, ["d1", "d2"], ["a", "b"], [1.0, 0.5])
+    check = whole_table_contract_check(SERVING_CONSUMPTION_CONTRACT)
+    job = dg.define_asset_job("consumption_checks", selection=dg.AssetSelection.checks(check))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(asset_key(SERVING_CONSUMPTION))],
+        asset_checks=[check],
+        jobs=[job],
+        resources={"lakehouse": lakehouse},
+    )
+    job_def = defs.resolve_job_def("consumption_checks")
+    (evaluation,) = job_def.execute_in_process(instance=instance).get_asset_check_evaluations()
+    assert evaluation.passed
+    assert evaluation.description == "every expectation met"
+    # A writer that bypassed the log's own check is caught here.
+    commit = CommitInfo(run_id="rogue", stage="serve", recipe_sha256="", code_version="")
+    catalog.write(SERVING_CONSUMPTION, consumption_batch(1, "d5", -0.5), commit)
+    result = job_def.execute_in_process(instance=instance, raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.description == "failed: range(weight): 1"
