@@ -147,7 +147,7 @@ def _broken_rows(
         if column in present:
             values = pa.array(sorted(allowed(recipe)), rows[column].type)  # type: ignore[arg-type]
             outside = pc.invert(pc.is_in(rows[column], value_set=values))
-            yield "accepted_values", column, pc.fill_null(outside, False)
+            yield "accepted_values", column, pc.and_(pc.is_valid(rows[column]), outside)
     for column, bounds in contract.bounds.items():
         if column in present:
             low, high = bounds(recipe)  # type: ignore[arg-type]
