@@ -9,7 +9,6 @@ compared with its spec from the Delta log alone (no data files read). The GX con
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,12 +96,16 @@ def _same_type(found: pa.DataType, wanted: pa.DataType) -> bool:
 
 @functools.cache
 def _gx_context() -> Any:
-    """One ephemeral GX context per process: no files, no progress bars, no usage statistics."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    """One ephemeral GX context per process: no files, no progress bars, no usage statistics.
+
+    Usage statistics are switched off in the context's own configuration rather than through
+    `GX_ANALYTICS_ENABLED`, so the process's environment is left as it was.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.analytics_enabled = False
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from lakehouse.batches import BatchError
 from lakehouse.catalog import Catalog
 from lakehouse.provenance import NotFoundError, ProvenanceError
 from lakehouse.recipe import RecipeError
-from lakehouse.sql import connect
+from lakehouse.sql import SqlQueryError, connect, run_query
 from lakehouse.storage import PROJECT_DIR, StorageConfigError, resolve_root
 from lakehouse.tables import OPS_BATCHES, UnknownTableError
 
@@ -190,16 +191,16 @@ def command_batches(args: argparse.Namespace) -> int:
 
 
 def command_sql(args: argparse.Namespace) -> int:
-    """A SQL query over every table (views named `layer.name`)."""
+    """One read-only SQL query over every table (views named `layer.name`)."""
     connection = connect(Catalog(args.root))
     try:
-        result = connection.sql(args.query)
+        table = run_query(connection, args.query).fetch_arrow_table()
     except duckdb.Error as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return EXIT_USAGE
-    if result is None:
-        return EXIT_OK
-    table = result.fetch_arrow_table()
+    except SqlQueryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     _emit(table.to_pylist(), table.column_names, args.json)
     return EXIT_OK
 
@@ -277,14 +278,29 @@ def command_ui(args: argparse.Namespace) -> int:
 
     lakehouse = _lakehouse(args)
     instance = prepare_instance(lakehouse.root)
-    os.environ["DAGSTER_HOME"] = instance.root_directory
-    os.environ["FUNNEL_ROOT"] = lakehouse.root
-    os.environ["FUNNEL_RECIPE"] = lakehouse.recipe_path
+    command, env = ui_command(instance.root_directory, lakehouse, args.host, args.port)
+    # The child gets its settings through `env` and `cwd`; this process's stay as they were.
+    child = subprocess.Popen(command, env=env, cwd=PROJECT_DIR)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the child too (same process group); let `dagster dev` shut down.
+        return child.wait()
+
+
+def ui_command(
+    dagster_home: str, lakehouse: LakehouseResource, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
+    """The `dagster dev` command line and the environment it runs with on this lakehouse."""
     workspace = str(PROJECT_DIR / "workspace.yaml")
     command = [sys.executable, "-m", "dagster", "dev", "-w", workspace]
-    command += ["--host", args.host, "--port", str(args.port)]
-    os.chdir(PROJECT_DIR)
-    os.execv(sys.executable, command)
+    command += ["--host", host, "--port", str(port)]
+    env = os.environ | {
+        "DAGSTER_HOME": dagster_home,
+        "FUNNEL_ROOT": lakehouse.root,
+        "FUNNEL_RECIPE": lakehouse.recipe_path,
+    }
+    return command, env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("table", help="table name, e.g. bronze/documents")
     history.add_argument("--limit", type=int, default=None, help="newest N versions")
     add("batches", command_batches, "registered ingestion batches and their files")
-    sql = add("sql", command_sql, "run SQL over the tables (e.g. select * from bronze.documents)")
-    sql.add_argument("query", help="a DuckDB SQL query")
+    sql = add("sql", command_sql, "query the tables (e.g. select * from bronze.documents)")
+    sql.add_argument("query", help="one read-only DuckDB query (SELECT, WITH …, FROM …)")
     lineage = add("lineage", command_lineage, "runs and inputs behind a table version")
     lineage.add_argument("target", help="table, or table@VERSION, e.g. bronze/documents@3")
     lineage.add_argument(

@@ -1,6 +1,7 @@
 """`funnel review …` and `funnel release …`: the review page, its report, and releases.
 
 funnel review serve [--host H] [--port P] [--token T] [--reviewer NAME] [--reviewers FILE]
+                    [--allow-host NAME ...]
 funnel review report [--json]
 funnel release list [--json] | show NAME [--json] | publish [--name NAME]
 """
@@ -83,6 +84,7 @@ def command_review_serve(args: argparse.Namespace) -> int:
     """Serve the review page until interrupted."""
     from dagster_project.review_app import (
         ReviewServerError,
+        allowed_hosts,
         create_app,
         require_token_off_loopback,
         serve,
@@ -92,15 +94,24 @@ def command_review_serve(args: argparse.Namespace) -> int:
     reviewer = args.reviewer or getpass.getuser()
     try:
         reviewers = _reviewer_tokens(args.reviewers) if args.reviewers else {}
-        require_token_off_loopback(args.host, token or next(iter(reviewers.values()), None))
+        require_token_off_loopback(args.host, [*([token] if token else []), *reviewers.values()])
+        hosts = allowed_hosts(args.host, args.allow_host)
         lakehouse = _lakehouse(args)
-        app = create_app(lakehouse.catalog(), lakehouse.recipe(), reviewer, token, reviewers)
+        app = create_app(
+            lakehouse.catalog(), lakehouse.recipe(), reviewer, token, reviewers, hosts=hosts
+        )
     except ReviewServerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     url = review_url(args.host, args.port)
     who = ", ".join(sorted(reviewers)) if reviewers else reviewer
     print(f"review page for {who}: {url}" + ("?token=…" if token or reviewers else ""), flush=True)
+    if args.host in ("0.0.0.0", "::") and not args.allow_host:
+        print(
+            "note: bound to every address, the page answers only to loopback host names; "
+            "pass --allow-host NAME for each name reviewers use to reach it",
+            flush=True,
+        )
     serve(app, args.host, args.port)
     return EXIT_OK
 
@@ -225,8 +236,17 @@ def register(commands: Any) -> None:
     serve = add(review, "serve", command_review_serve, "serve the review page (127.0.0.1)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind")
-    serve.add_argument("--token", help="access token (FUNNEL_REVIEW_TOKEN); required off 127.0.0.1")
+    serve.add_argument(
+        "--token", help="access token (FUNNEL_REVIEW_TOKEN); off 127.0.0.1 required, 16+ chars"
+    )
     serve.add_argument("--reviewer", help="who decides (default: the login name)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name reviewers reach the page by (repeatable); others get 403",
+    )
     serve.add_argument(
         "--reviewers",
         metavar="FILE",

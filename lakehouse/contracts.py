@@ -4,13 +4,20 @@ A contract is plain data declared next to the table it protects, one per table; 
 into Great Expectations suites and Dagster asset checks, so a new stage gets its gates by
 declaring its contract here and calling `checks.stage.stage_checks` once. Values that depend on
 the recipe (allowed domains, length limits) are functions of the recipe, never constants.
+
+`contract_violations` checks the same rules on rows in memory with Arrow compute alone, for
+writers outside the orchestration layer (the training loop's consumption log) that must refuse
+a bad batch before it commits without running Great Expectations.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.recipe import Recipe
 from lakehouse.tables import (
@@ -81,6 +88,74 @@ class TableContract:
         ]
         present = set(self.table.schema.names)
         return [name for name in dict.fromkeys(named) if name in present]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """The rows of a batch that break one rule of a contract.
+
+    `assertion` is `missing_columns`, `not_null`, `unique`, `accepted_values` or `range` (the
+    names the Great Expectations results carry); `examples` are ids (or values) of such rows.
+    """
+
+    assertion: str
+    column: str | None
+    unexpected_count: int
+    examples: tuple[str, ...] = ()
+
+
+def contract_violations(
+    contract: TableContract,
+    recipe: Recipe | None,
+    rows: pa.Table,
+    *,
+    id_column: str = "doc_id",
+    examples: int = 5,
+) -> list[Violation]:
+    """Every rule of `contract` that `rows` break, checked with Arrow compute (no GX).
+
+    Keys must not be null (NaN counts as null); `unique` columns hold no repeated value; allowed
+    values and inclusive bounds hold on the non-null values. `recipe` may be None for a contract
+    whose values do not depend on it. Examples name rows by `id_column` when the rows have it.
+    """
+    missing = [name for name in contract.columns() if name not in rows.column_names]
+    violations = (
+        [Violation("missing_columns", None, len(missing), tuple(missing))] if missing else []
+    )
+    for assertion, column, broken in _broken_rows(contract, recipe, rows):
+        count = pc.sum(pc.cast(broken, pa.int64())).as_py() or 0
+        if count:
+            named = id_column if id_column in rows.column_names else column
+            shown = pc.filter(rows[named], broken).slice(0, examples).to_pylist()
+            found = tuple(str(value) for value in shown if value is not None)
+            violations.append(Violation(assertion, column, count, found))
+    return violations
+
+
+def _broken_rows(
+    contract: TableContract, recipe: Recipe | None, rows: pa.Table
+) -> Iterator[tuple[str, str, pa.ChunkedArray]]:
+    """(assertion, column, boolean mask of the rows that break it) for each rule of the contract."""
+    present = set(rows.column_names)
+    for column in (name for name in contract.keys if name in present):
+        yield "not_null", column, pc.is_null(rows[column], nan_is_null=True)
+    for column in (name for name in contract.unique if name in present):
+        counts = pc.value_counts(rows[column])
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        yield "unique", column, pc.is_in(rows[column], value_set=repeated)
+    for column, allowed in contract.allowed_values.items():
+        if column in present:
+            values = pa.array(sorted(allowed(recipe)), rows[column].type)  # type: ignore[arg-type]
+            outside = pc.invert(pc.is_in(rows[column], value_set=values))
+            yield "accepted_values", column, pc.and_(pc.is_valid(rows[column]), outside)
+    for column, bounds in contract.bounds.items():
+        if column in present:
+            low, high = bounds(recipe)  # type: ignore[arg-type]
+            below = pc.less(rows[column], low) if low is not None else None
+            above = pc.greater(rows[column], high) if high is not None else None
+            outside = below if above is None else above if below is None else pc.or_(below, above)
+            if outside is not None:
+                yield "range", column, pc.fill_null(outside, False)
 
 
 def recipe_domains(recipe: Recipe) -> Collection[str]:
@@ -260,9 +335,10 @@ SERVING_CONSUMPTION_CONTRACT = TableContract(
     keys=("run_name", "release", "step", "doc_id", "domain", "kept", "weight", "consumed_at"),
     bounds={"step": lambda _recipe: (0, None), "weight": lambda _recipe: (0.0, sys.float_info.max)},
 )
-"""Checked by `serving.consumption.ConsumptionLog` on each batch before it commits (training
-writes this table, not a Dagster asset, so it is not in `CONTRACTS`, which drives the asset
-checks); its values do not depend on the recipe."""
+"""Checked by `serving.consumption.ConsumptionLog` on each batch before it commits, with
+`contract_violations` (training writes this table, not a Dagster asset, so it is not in
+`CONTRACTS`, which drives the asset checks); `checks.expectations.validate_batch` runs it as a
+Great Expectations suite on a written version. Its values do not depend on the recipe."""
 
 CONTRACTS: dict[str, TableContract] = {
     contract.table.key: contract

@@ -17,9 +17,7 @@ import io
 import itertools
 import json
 import os
-import queue
 import tempfile
-import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import fsspec
 import numpy as np
@@ -39,16 +37,14 @@ import pyarrow.parquet as pq
 import zstandard
 
 from lakehouse.batches import LandingFile
+from lakehouse.prefetch import prefetched
 from lakehouse.recipe import IngestConfig, SourceConfig
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
-
-T = TypeVar("T")
 
 PREVIEW_BYTES = 512
 _SPOOL_ROWS = 4096
 _PARQUET_BATCH_ROWS = 8192
 _HASH_CHUNK = 1024
-_HASH_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="sha256")
 _INGESTED_AT_TYPE = BRONZE_DOCUMENTS.schema.field("ingested_at").type
 
 
@@ -60,6 +56,7 @@ class Reason:
     TRUNCATED_FILE = "truncated_file"
     CORRUPT_FILE = "corrupt_file"
     INVALID_UTF8 = "invalid_utf8"
+    INVALID_UNICODE = "invalid_unicode"
     MALFORMED_JSON = "malformed_json"
     NOT_AN_OBJECT = "not_an_object"
     TEXT_MISSING = "text_missing"
@@ -86,7 +83,21 @@ class IngestStats:
 
 def doc_id(source_uri: str, record: int) -> str:
     """The stable id of record `record` of `source_uri`: 32 hex chars of a sha256."""
-    return hashlib.sha256(f"{source_uri}#{record}".encode()).hexdigest()[:32]
+    return doc_ids(source_uri, [record])[0]
+
+
+def doc_ids(source_uri: str, records: list[int]) -> list[str]:
+    """`doc_id` of each of `records` of `source_uri`, the URI's hash prefix computed once.
+
+    sha256 of `{source_uri}#{record}`: existing lakes keep their ids, so this must not change.
+    """
+    prefix = hashlib.sha256(f"{source_uri}#".encode())
+    ids = []
+    for record in records:
+        digest = prefix.copy()
+        digest.update(str(record).encode())
+        ids.append(digest.hexdigest()[:32])
+    return ids
 
 
 def _preview(raw: bytes | None) -> str | None:
@@ -274,50 +285,6 @@ def _blank(texts: pa.Array) -> pa.Array:
     return pc.or_(pc.equal(pc.binary_length(texts), 0), pc.utf8_is_space(texts))
 
 
-def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
-    """`items`, produced by a background thread up to `depth` ahead of the consumer.
-
-    Decompression, Arrow parsing and hashing release the GIL, so producing the next block
-    overlaps with consuming this one. An exception in the producer is raised to the consumer;
-    a consumer that stops early stops the producer.
-    """
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(("end", None))
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            slots.put(("error", error))
-
-    producer = threading.Thread(target=produce, name="funnel-prefetch", daemon=True)
-    producer.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while producer.is_alive():
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                producer.join(timeout=0.1)
-
-
 def _string_column(values: pa.Array) -> pa.Array:
     """Any scalar column as strings (ids may be numbers in one source, strings in another)."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
@@ -344,7 +311,6 @@ class _FileReader:
         self.ingested_at = ingested_at
         self.quarantine = quarantine
         self.stats = quarantine.stats
-        self._id_prefix = f"{landing_file.uri}#".encode()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Bronze rows of the file, block by block."""
@@ -559,11 +525,6 @@ class _FileReader:
         data_buffer = texts.buffers()[2]
         data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
         hashes = _sha256_hex(data, offsets.tolist())
-        doc_ids = []
-        for record in records.tolist():
-            digest = hashlib.sha256(self._id_prefix)
-            digest.update(str(record).encode())
-            doc_ids.append(digest.hexdigest()[:32])
         constant = {
             "batch_id": self.batch_id,
             "source": self.source.name,
@@ -572,7 +533,7 @@ class _FileReader:
             "source_uri": self.file.uri,
         }
         columns: dict[str, pa.Array] = {
-            "doc_id": pa.array(doc_ids, pa.string()),
+            "doc_id": pa.array(doc_ids(self.file.uri, records.tolist()), pa.string()),
             **{name: pa.array([value] * size, pa.string()) for name, value in constant.items()},
             "source_record": pa.array(records, pa.int64()),
             "source_id": ids,
@@ -602,11 +563,12 @@ def _sha256_hex(data: memoryview, bounds: list[int]) -> list[str]:
     if count < 2 * _HASH_CHUNK:
         return _sha256_hex_range(data, bounds)
     pieces = [bounds[start : start + _HASH_CHUNK + 1] for start in range(0, count, _HASH_CHUNK)]
-    return [
-        digest
-        for part in _HASH_POOL.map(partial(_sha256_hex_range, data), pieces)
-        for digest in part
-    ]
+    # A pool per call, only for large batches: starting a few threads costs far less than
+    # hashing thousands of documents, and no thread outlives the call.
+    workers = min(len(pieces), os.cpu_count() or 2)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
+        parts = list(pool.map(partial(_sha256_hex_range, data), pieces))
+    return [digest for part in parts for digest in part]
 
 
 @dataclass(frozen=True)
@@ -648,7 +610,28 @@ def _parse_record(
     source_id = value.get(id_field) if id_field else None
     if source_id is not None and not isinstance(source_id, str):
         source_id = json.dumps(source_id, ensure_ascii=False)
+    # Only a \uD800–\uDFFF escape can put a lone surrogate into a string decoded from valid
+    # UTF-8; such a string is valid JSON but cannot be stored as UTF-8.
+    if b"\\ud" in raw or b"\\uD" in raw:
+        for name, field_value in ((text_field, text), (id_field, source_id)):
+            problem = _lone_surrogate(field_value)
+            if problem:
+                return _Rejected(Reason.INVALID_UNICODE, f"{name!r} {problem}")
     return text, source_id
+
+
+def _lone_surrogate(value: str | None) -> str | None:
+    """Where `value` holds a lone UTF-16 surrogate (not encodable as UTF-8), else None."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"holds a lone surrogate U+{ord(value[error.start]):04X} at character {error.start}, "
+            "which is not valid Unicode text"
+        )
+    return None
 
 
 def read_landing_files(

@@ -92,11 +92,10 @@ def _layers(graph: LineageGraph) -> dict[str, int]:
     return {node_id: deepest - value for node_id, value in depth.items()}
 
 
-def render_html(graph: LineageGraph) -> str:
-    """A standalone HTML page drawing the graph as inline SVG."""
-    columns = _layers(graph)
+def _positions(graph: LineageGraph) -> dict[str, tuple[int, int]]:
+    """Top-left corner of each node's box: one column per layer, rows in node-id order."""
     by_column: dict[int, list[str]] = defaultdict(list)
-    for node_id, column in sorted(columns.items(), key=lambda item: (item[1], item[0])):
+    for node_id, column in sorted(_layers(graph).items(), key=lambda item: (item[1], item[0])):
         by_column[column].append(node_id)
     positions = {}
     for column, node_ids in by_column.items():
@@ -104,8 +103,55 @@ def render_html(graph: LineageGraph) -> str:
             x = _MARGIN + column * (_BOX_WIDTH + _COLUMN_GAP)
             y = _MARGIN + row * (_BOX_HEIGHT + _ROW_GAP)
             positions[node_id] = (x, y)
-    width = _MARGIN * 2 + (max(by_column) + 1) * (_BOX_WIDTH + _COLUMN_GAP) - _COLUMN_GAP
-    height = _MARGIN * 2 + max(len(ids) for ids in by_column.values()) * (_BOX_HEIGHT + _ROW_GAP)
+    return positions
+
+
+def _svg_size(positions: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Width and height of the drawing that holds every box, margins included."""
+    right = max(x for x, _ in positions.values()) + _BOX_WIDTH
+    bottom = max(y for _, y in positions.values()) + _BOX_HEIGHT + _ROW_GAP
+    return right + _MARGIN, bottom + _MARGIN
+
+
+def _svg_edge(start: tuple[int, int], end: tuple[int, int]) -> str:
+    """An arrow from the right side of one box to the left side of another."""
+    (x1, y1), (x2, y2) = start, end
+    return (
+        f'<line x1="{x1 + _BOX_WIDTH}" y1="{y1 + _BOX_HEIGHT / 2}" x2="{x2}" '
+        f'y2="{y2 + _BOX_HEIGHT / 2}" stroke="#555" marker-end="url(#arrow)"/>'
+    )
+
+
+def _box_subtitle(node: LineageNode) -> str:
+    """The second line of a node's box: recipe and code of a run, source of a file."""
+    if node.kind == "run":
+        return (
+            f"recipe {(node.attributes.get('recipe_sha256') or '')[:12]} · "
+            f"code {node.attributes.get('code_version')}"
+        )
+    if node.kind == "file":
+        return str(node.attributes.get("source"))
+    return "Delta table version"
+
+
+def _svg_box(node: LineageNode, x: int, y: int) -> str:
+    """A node's box with its label, subtitle and full details as a tooltip."""
+    fill = _COLORS.get(node.kind, "#ffffff")
+    return (
+        f"<g><title>{html.escape(_details(node))}</title>"
+        f'<rect x="{x}" y="{y}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" '
+        f'fill="{fill}" stroke="#333"/>'
+        f'<text x="{x + 8}" y="{y + 22}" font-size="13" font-family="sans-serif">'
+        f"{html.escape(node.label[:38])}</text>"
+        f'<text x="{x + 8}" y="{y + 42}" font-size="11" font-family="monospace" '
+        f'fill="#333">{html.escape(_box_subtitle(node)[:42])}</text></g>'
+    )
+
+
+def render_svg(graph: LineageGraph) -> str:
+    """The graph as an inline SVG: columns from raw files on the left to the target."""
+    positions = _positions(graph)
+    width, height = _svg_size(positions)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
@@ -113,37 +159,18 @@ def render_html(graph: LineageGraph) -> str:
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
     ]
-    for source, target in graph.edges:
-        if source not in positions or target not in positions:
-            continue
-        x1, y1 = positions[source]
-        x2, y2 = positions[target]
-        parts.append(
-            f'<line x1="{x1 + _BOX_WIDTH}" y1="{y1 + _BOX_HEIGHT / 2}" x2="{x2}" '
-            f'y2="{y2 + _BOX_HEIGHT / 2}" stroke="#555" marker-end="url(#arrow)"/>'
-        )
-    for node_id, (x, y) in positions.items():
-        node = graph.nodes[node_id]
-        fill = _COLORS.get(node.kind, "#ffffff")
-        if node.kind == "run":
-            second = (
-                f"recipe {(node.attributes.get('recipe_sha256') or '')[:12]} · "
-                f"code {node.attributes.get('code_version')}"
-            )
-        elif node.kind == "file":
-            second = str(node.attributes.get("source"))
-        else:
-            second = "Delta table version"
-        parts.append(
-            f"<g><title>{html.escape(_details(node))}</title>"
-            f'<rect x="{x}" y="{y}" width="{_BOX_WIDTH}" height="{_BOX_HEIGHT}" rx="6" '
-            f'fill="{fill}" stroke="#333"/>'
-            f'<text x="{x + 8}" y="{y + 22}" font-size="13" font-family="sans-serif">'
-            f"{html.escape(node.label[:38])}</text>"
-            f'<text x="{x + 8}" y="{y + 42}" font-size="11" font-family="monospace" '
-            f'fill="#333">{html.escape(second[:42])}</text></g>'
-        )
+    parts += [
+        _svg_edge(positions[source], positions[target])
+        for source, target in graph.edges
+        if source in positions and target in positions
+    ]
+    parts += [_svg_box(graph.nodes[node_id], x, y) for node_id, (x, y) in positions.items()]
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(graph: LineageGraph) -> str:
+    """A standalone HTML page drawing the graph as inline SVG, with a table of its nodes."""
     rows = "".join(
         f"<tr><td>{html.escape(node.kind)}</td><td>{html.escape(_details(node))}</td></tr>"
         for node in graph.nodes.values()
@@ -156,6 +183,6 @@ def render_html(graph: LineageGraph) -> str:
         f"<h1>Lineage of {html.escape(graph.target)}</h1>"
         "<p>Raw landing files (grey) → runs (yellow: stage, recipe sha256, code version) → "
         "Delta table versions (blue).</p>"
-        + "".join(parts)
+        + render_svg(graph)
         + f"<h2>Nodes</h2><table>{rows}</table></body></html>\n"
     )

@@ -8,8 +8,10 @@ ledger rows and rejections.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,6 +302,12 @@ def _run_node(graph: LineageGraph, run_id: str, commit: Any, batch_id: str | Non
     )
 
 
+def _dataset_node(graph: LineageGraph, table: str, version: int) -> str:
+    """The node of `table@version` (added once); returns its id."""
+    reference = f"{table}@{version}"
+    return graph.add(LineageNode(reference, "dataset", reference, {"table": table}))
+
+
 def _add_batch_lineage(
     graph: LineageGraph,
     catalog: Catalog,
@@ -309,63 +317,68 @@ def _add_batch_lineage(
     target: str,
     ledger: list[dict[str, Any]],
 ) -> None:
+    """The run that wrote `table@version` for `batch_id`, linked to `target`, and what it read:
+    input table versions (recursively, through the ledger) or, for ingest, the landing files."""
     commit = next((item for item in catalog.history(table) if item.version == version), None)
     if commit is None or not commit.run_id:
         return
     run = _run_node(graph, commit.run_id, commit, batch_id)
-    written = graph.add(
-        LineageNode(f"{table}@{version}", "dataset", f"{table}@{version}", {"table": table})
-    )
+    written = _dataset_node(graph, table, version)
     if written != target:
         graph.link(written, target)
     graph.link(run, written)
     if commit.input_versions:
         for input_table, input_version in sorted(commit.input_versions.items()):
-            node = graph.add(
-                LineageNode(
-                    f"{input_table}@{input_version}",
-                    "dataset",
-                    f"{input_table}@{input_version}",
-                    {"table": input_table},
-                )
-            )
+            node = _dataset_node(graph, input_table, input_version)
             graph.link(node, run)
-            upstream = [
-                entry
-                for entry in ledger
-                if entry["batch_id"] == batch_id
-                and entry["output_table"] == input_table
-                and entry["output_version"] <= input_version
-            ]
-            if upstream:
-                source = upstream[-1]
-                _add_batch_lineage(
-                    graph,
-                    catalog,
-                    input_table,
-                    source["output_version"],
-                    batch_id,
-                    node,
-                    ledger,
-                )
+            _add_upstream_lineage(
+                graph, catalog, input_table, input_version, batch_id, node, ledger
+            )
+    else:
+        _add_landing_files(graph, catalog, batch_id, run)
+
+
+def _add_upstream_lineage(
+    graph: LineageGraph,
+    catalog: Catalog,
+    table: str,
+    version: int,
+    batch_id: str,
+    node: str,
+    ledger: list[dict[str, Any]],
+) -> None:
+    """The lineage of the batch's latest ledger entry that wrote `table` at or before `version`."""
+    upstream = [
+        entry
+        for entry in ledger
+        if entry["batch_id"] == batch_id
+        and entry["output_table"] == table
+        and entry["output_version"] <= version
+    ]
+    if upstream:
+        written = upstream[-1]["output_version"]
+        _add_batch_lineage(graph, catalog, table, written, batch_id, node, ledger)
+
+
+def _add_landing_files(graph: LineageGraph, catalog: Catalog, batch_id: str, run: str) -> None:
+    """The batch's raw landing files (from `ops/batches`), each linked to the ingest run."""
+    if not catalog.exists(OPS_BATCHES):
         return
-    if catalog.exists(OPS_BATCHES):
-        files = catalog.read(OPS_BATCHES, where={"batch_id": batch_id}).to_pylist()
-        for landing_file in sorted(files, key=lambda row: row["file_uri"]):
-            node = graph.add(
-                LineageNode(
-                    f"file:{landing_file['file_uri']}",
-                    "file",
-                    landing_file["file_uri"].rsplit("/", 1)[-1],
-                    {
-                        "uri": landing_file["file_uri"],
-                        "source": landing_file["source"],
-                        "bytes": landing_file["file_bytes"],
-                        "batch_id": batch_id,
-                    },
-                )
-            )
-            graph.link(node, run)
+    files = catalog.read(OPS_BATCHES, where={"batch_id": batch_id}).to_pylist()
+    for landing_file in sorted(files, key=lambda row: row["file_uri"]):
+        uri = landing_file["file_uri"]
+        attributes = {
+            "uri": uri,
+            "source": landing_file["source"],
+            "bytes": landing_file["file_bytes"],
+            "batch_id": batch_id,
+        }
+        node = graph.add(LineageNode(f"file:{uri}", "file", uri.rsplit("/", 1)[-1], attributes))
+        graph.link(node, run)
+
+
+# (stage, rule, source, doc id or file URI, kind) of one dropped row.
+_DroppedRow = tuple[str, str, str | None, str, str]
 
 
 def rejection_summary(
@@ -376,58 +389,17 @@ def rejection_summary(
     source: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows dropped, grouped by stage, rule (or quarantine reason) and source, with examples."""
-    frames = []
-    if catalog.exists(OPS_REJECTIONS):
-        rejected = catalog.read(
-            OPS_REJECTIONS, columns=["doc_id", "stage", "rule", "value", "threshold", "detail"]
-        )
-        sources = _doc_sources(catalog)
-        frames.append(
-            {
-                "stage": rejected["stage"].to_pylist(),
-                "rule": rejected["rule"].to_pylist(),
-                "source": [sources.get(doc) for doc in rejected["doc_id"].to_pylist()],
-                "doc_id": rejected["doc_id"].to_pylist(),
-                "kind": ["rejected"] * rejected.num_rows,
-            }
-        )
-    if catalog.exists(BRONZE_QUARANTINE):
-        quarantined = catalog.read(
-            BRONZE_QUARANTINE, columns=["doc_id", "source", "reason", "source_uri"]
-        )
-        frames.append(
-            {
-                "stage": ["ingest"] * quarantined.num_rows,
-                "rule": quarantined["reason"].to_pylist(),
-                "source": quarantined["source"].to_pylist(),
-                "doc_id": [
-                    doc or uri
-                    for doc, uri in zip(
-                        quarantined["doc_id"].to_pylist(),
-                        quarantined["source_uri"].to_pylist(),
-                        strict=True,
-                    )
-                ],
-                "kind": ["quarantined"] * quarantined.num_rows,
-            }
-        )
     groups: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
-    for frame in frames:
-        for row_stage, row_rule, row_source, doc, kind in zip(
-            frame["stage"],
-            frame["rule"],
-            frame["source"],
-            frame["doc_id"],
-            frame["kind"],
-            strict=True,
-        ):
-            if stage and row_stage != stage:
-                continue
-            if rule and row_rule != rule:
-                continue
-            if source and row_source != source:
-                continue
-            groups[(row_stage, row_rule, row_source or "", kind)].append(doc)
+    for row_stage, row_rule, row_source, doc, kind in itertools.chain(
+        _rejected_rows(catalog), _quarantined_rows(catalog)
+    ):
+        if stage and row_stage != stage:
+            continue
+        if rule and row_rule != rule:
+            continue
+        if source and row_source != source:
+            continue
+        groups[(row_stage, row_rule, row_source or "", kind)].append(doc)
     return [
         {
             "stage": key[0],
@@ -439,6 +411,38 @@ def rejection_summary(
         }
         for key, docs in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     ]
+
+
+def _rejected_rows(catalog: Catalog) -> Iterator[_DroppedRow]:
+    """Every row of `ops/rejections`, with the source of its bronze document."""
+    if not catalog.exists(OPS_REJECTIONS):
+        return
+    rejected = catalog.read(OPS_REJECTIONS, columns=["doc_id", "stage", "rule"])
+    sources = _doc_sources(catalog)
+    for row_stage, row_rule, doc in zip(
+        rejected["stage"].to_pylist(),
+        rejected["rule"].to_pylist(),
+        rejected["doc_id"].to_pylist(),
+        strict=True,
+    ):
+        yield row_stage, row_rule, sources.get(doc), doc, "rejected"
+
+
+def _quarantined_rows(catalog: Catalog) -> Iterator[_DroppedRow]:
+    """Every row of `bronze/quarantine`; a whole unreadable file is named by its URI."""
+    if not catalog.exists(BRONZE_QUARANTINE):
+        return
+    quarantined = catalog.read(
+        BRONZE_QUARANTINE, columns=["doc_id", "source", "reason", "source_uri"]
+    )
+    for reason, row_source, doc, uri in zip(
+        quarantined["reason"].to_pylist(),
+        quarantined["source"].to_pylist(),
+        quarantined["doc_id"].to_pylist(),
+        quarantined["source_uri"].to_pylist(),
+        strict=True,
+    ):
+        yield "ingest", reason, row_source, doc or uri, "quarantined"
 
 
 def _doc_sources(catalog: Catalog) -> dict[str, str]:

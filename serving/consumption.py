@@ -5,8 +5,9 @@ weight it was trained with, the domain weights in force and the strategy's state
 buffered and committed in batches through `Catalog.write`, so logging costs one Delta commit per
 `flush_rows` samples rather than one per step. Each batch must meet the table's data contract
 (`lakehouse.contracts.SERVING_CONSUMPTION_CONTRACT`: keys not null, step >= 0, weight finite and
->= 0), checked by Great Expectations before it commits; a batch that does not is refused whole
-and stays buffered. `replay_steps` reads a run back step by step.
+>= 0), checked with Arrow compute (`contract_violations`) before it commits, so the training
+loop runs no Great Expectations; a batch that does not is refused whole and stays buffered.
+`replay_steps` reads a run back step by step.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from checks.expectations import validate_rows
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT
+from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT, contract_violations
 from lakehouse.tables import SERVING_CONSUMPTION
 
 STAGE = "serve"
@@ -125,13 +125,13 @@ class ConsumptionLog:
         if not self.buffered:
             return None
         table = pa.table(self._columns, schema=SERVING_CONSUMPTION.schema)
-        result = validate_rows(SERVING_CONSUMPTION_CONTRACT, None, table)
-        if not result.success:
+        violations = contract_violations(SERVING_CONSUMPTION_CONTRACT, None, table)
+        if violations:
             steps = pc.min_max(table["step"]).as_py()
             broken = "; ".join(
                 f"{item.assertion} on {item.column or 'the table'}: {item.unexpected_count} "
                 f"row(s)" + (f", e.g. doc ids {', '.join(item.examples)}" if item.examples else "")
-                for item in result.failures
+                for item in violations
             )
             raise ConsumptionContractError(
                 f"consumption log of run {self.run_name}: the batch of {table.num_rows} rows "

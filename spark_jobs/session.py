@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 DEFAULT_MASTER = "local[*]"
@@ -34,6 +35,20 @@ def _is_loopback(master: str) -> bool:
     return (urlparse(master).hostname or "") in _LOOPBACK
 
 
+def _stop_session_on_other_master(master: str) -> None:
+    """Stop this process's in-JVM Spark session when it runs on another master than `master`.
+
+    `getOrCreate` would hand the running session back whatever master the builder names.
+    """
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != master:
+        active = SparkSession._instantiatedSession
+        if active is not None:
+            active.stop()
+        else:
+            running.stop()
+
+
 def spark_session(
     master: str = DEFAULT_MASTER,
     app_name: str = "funnel",
@@ -41,13 +56,17 @@ def spark_session(
 ) -> SparkSession:
     """The process's Spark session for `master` (`local[*]`, `spark://h:p` or `sc://h:p`).
 
-    Python workers run this interpreter. For a local or loopback master the driver binds to
-    127.0.0.1, so nothing listens beyond this machine.
+    One session per process: a running session on the same master is reused (with `settings`
+    that can change at run time applied to it); one on another master is stopped first, so the
+    session returned always runs where it was asked to. Python workers run this interpreter.
+    For a local or loopback master the driver binds to 127.0.0.1, so nothing listens beyond
+    this machine.
     """
     if not master.startswith(("local", "spark://", "sc://")):
         raise SparkMasterError(
             f"unsupported Spark master {master!r}: use local[N], spark://host:port or sc://host:port"
         )
+    _stop_session_on_other_master(master)
     if master.startswith("sc://"):
         return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
     builder = SparkSession.builder.master(master).appName(app_name)

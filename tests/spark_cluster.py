@@ -1,4 +1,4 @@
-"""Spark for tests: one local[2] session per test process, and a loopback standalone cluster."""
+"""Spark for tests: one local session per test process, and a loopback standalone cluster."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pyspark
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_jobs.session import spark_session
+from spark_jobs.session import DEFAULT_MASTER, spark_session
 
 SPARK_HOME = Path(pyspark.__file__).parent
 TEST_SETTINGS = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g"}
@@ -23,8 +23,12 @@ TEST_SETTINGS = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    """The process's Spark session on local[2] (shared by every test that needs Spark)."""
-    session = spark_session("local[2]", settings=TEST_SETTINGS)
+    """The process's Spark session (shared by every test that needs Spark).
+
+    On the master `SparkResource` resolves to by default, so Dagster runs in the same process
+    reuse it: a session asked for on another master replaces the running one.
+    """
+    session = spark_session(DEFAULT_MASTER, settings=TEST_SETTINGS)
     yield session
 
 

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -14,8 +15,16 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from assets.resources import LakehouseResource
 from dagster_project.cli import main
-from dagster_project.review_app import ReviewServerError, create_app, is_loopback
+from dagster_project.review_app import (
+    TOKEN_COOKIE,
+    ReviewServerError,
+    allowed_hosts,
+    create_app,
+    is_loopback,
+    require_token_off_loopback,
+)
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.recipe import load_recipe
 from lakehouse.review import blocklist
 from lakehouse.storage import PROJECT_DIR
 from lakehouse.tables import REVIEW_DECISIONS
@@ -223,3 +232,95 @@ def test_serving_off_loopback_needs_a_token(
     assert "refusing to serve the review page on 0.0.0.0 without an access token" in (
         capsys.readouterr().err
     )
+
+
+def _csrf(client: Any, headers: dict[str, str] | None = None) -> str:
+    page = client.get("/doc/0", headers=headers or {}).get_data(as_text=True)
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_requests_for_another_host_are_refused(
+    catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
+) -> None:
+    hosts = allowed_hosts("127.0.0.1", ["review.example.org"])
+    client = create_app(catalog, lakehouse.recipe(), "ana", hosts=hosts).test_client()
+    for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "Review.Example.org"):
+        assert client.get("/doc/0", headers={"Host": host}).status_code == 200, host
+    # DNS rebinding: a name the attacker controls, resolving to 127.0.0.1.
+    for host in ("attacker.example:8765", "127.0.0.1.attacker.example", "", "[bad"):
+        refused = client.get("/doc/0", headers={"Host": host})
+        assert refused.status_code == 403, host
+    csrf = _csrf(client)
+    for origin in ("http://attacker.example:8765", "null"):
+        for header in ("Origin", "Referer"):
+            posted = client.post(
+                "/doc/0/decision",
+                data={"decision": "approve", "csrf": csrf},
+                headers={header: origin},
+            )
+            assert posted.status_code == 403, (header, origin)
+    assert not catalog.exists(REVIEW_DECISIONS)
+    same_origin = {"Origin": "http://127.0.0.1:8765"}
+    posted = client.post(
+        "/doc/0/decision", data={"decision": "approve", "csrf": csrf}, headers=same_origin
+    )
+    assert posted.status_code == 302
+    assert catalog.read(REVIEW_DECISIONS).num_rows == 1
+    # Bound to every address, only loopback and the names given are hosts of this server.
+    assert allowed_hosts("0.0.0.0") == {"127.0.0.1", "localhost", "::1"}
+    assert "192.0.2.7" in allowed_hosts("192.0.2.7")
+
+
+def test_every_bad_parameter_gets_a_4xx(
+    catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
+) -> None:
+    app = create_app(catalog, lakehouse.recipe(), "ana", token="a-token-of-24-characters")
+    client = app.test_client()
+    headers = {"Authorization": "Bearer a-token-of-24-characters"}
+    csrf = _csrf(client, headers)
+    form = {"csrf": csrf, "kind": "url", "value": "https://spam.example/"}
+    for position in ("²", "٣", "-1", "1.5", "x", "", "12", "9" * 5000):
+        posted = client.post("/blocklist", data=form | {"position": position}, headers=headers)
+        assert posted.status_code == 400, position
+    assert not catalog.exists(REVIEW_DECISIONS)
+    for path in ("/doc/²", "/doc/٣", "/doc/-1", "/doc/12", "/doc/" + "9" * 40, "/doc/x"):
+        assert client.get(path, headers=headers).status_code == 404, path
+    assert client.post("/doc/²/decision", data={"csrf": csrf}, headers=headers).status_code == 404
+    assert client.post("/doc/12/decision", data={"csrf": csrf}, headers=headers).status_code == 404
+    bad_forms = [
+        {"decision": "maybe"},
+        {"decision": "reject"},
+        {"decision": "approve", "note": "n" * 5000},
+        {"decision": "flag", "reason": "\x00" * 3000},
+    ]
+    for bad in bad_forms:
+        posted = client.post("/doc/0/decision", data={"csrf": csrf} | bad, headers=headers)
+        assert posted.status_code == 400, bad
+    assert not catalog.exists(REVIEW_DECISIONS)
+    # Secrets with characters hmac cannot compare as text are just wrong, never a crash.
+    assert client.post("/doc/0/decision", data={"csrf": "é"}, headers=headers).status_code == 403
+    assert client.get("/doc/0", headers={"Authorization": "Bearer é"}).status_code == 401
+    assert client.get("/doc/0?token=%C3%A9").status_code == 401
+    client.set_cookie(TOKEN_COOKIE, "é")
+    assert client.get("/doc/0").status_code == 401
+    huge = {"csrf": csrf, "decision": "approve", "note": "n" * 200_000}
+    assert client.post("/doc/0/decision", data=huge, headers=headers).status_code == 413
+    assert not catalog.exists(REVIEW_DECISIONS)
+
+
+def test_off_loopback_tokens_must_be_long_and_not_blank(
+    root: Path, recipe_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--root", str(root), "review", "serve", "--recipe", str(recipe_path)]
+    for token in ("short-token", " " * 20, "  fifteen-chars  "):
+        assert main([*argv, "--host", "0.0.0.0", "--token", token]) == 2
+        error = capsys.readouterr().err
+        assert "shorter than 16 characters" in error and error.count("\n") == 1
+    require_token_off_loopback("0.0.0.0", ["x" * 16])
+    require_token_off_loopback("127.0.0.1", [])
+    with pytest.raises(ReviewServerError, match="shorter than 16"):
+        require_token_off_loopback("192.0.2.7", ["x" * 16, "short"])
+    with pytest.raises(ReviewServerError, match="access token is blank"):
+        create_app(Catalog(str(root)), load_recipe(recipe_path), "ana", token="   ")

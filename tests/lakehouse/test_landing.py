@@ -1,8 +1,5 @@
 import gzip
-import itertools
 import json
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +9,13 @@ import pytest
 import zstandard
 
 from lakehouse.batches import LandingFile
+from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.landing import (
     IngestStats,
     QuarantineSink,
     Reason,
     doc_id,
-    prefetched,
+    doc_ids,
     read_landing_files,
 )
 from lakehouse.recipe import IngestConfig, SourceConfig
@@ -327,28 +325,44 @@ def test_block_size_does_not_change_the_result(tmp_path: Path, block_bytes: int)
     assert rows["source_record"].to_pylist() == list(range(3000))
 
 
-def test_prefetched_keeps_order_and_raises_the_producers_error() -> None:
-    assert list(prefetched(iter(range(100)), depth=2)) == list(range(100))
-
-    def failing() -> Iterator[int]:
-        yield 1
-        raise ValueError("decoder broke")
-
-    with pytest.raises(ValueError, match="decoder broke"):
-        list(prefetched(failing(), depth=1))
+def test_doc_id_formula_is_pinned() -> None:
+    # Existing lakes keep their ids: sha256 of "{uri}#{record}", first 32 hex characters.
+    assert doc_id("file:///landing/notes/a.jsonl", 7) == "5b4e002f97b1ac8310bf33708de89cba"
+    assert doc_ids("s3://bucket/x.jsonl.gz", [0, 1, 12]) == [
+        doc_id("s3://bucket/x.jsonl.gz", record) for record in (0, 1, 12)
+    ]
 
 
-def test_prefetched_stops_its_producer_when_the_consumer_stops() -> None:
-    produced: list[int] = []
-
-    def endless() -> Iterator[int]:
-        for value in itertools.count():
-            produced.append(value)
-            yield value
-
-    stream = prefetched(endless(), depth=2)
-    assert next(stream) == 0
-    stream.close()
-    settled = len(produced)
-    time.sleep(0.3)
-    assert len(produced) == settled <= 5
+def test_lone_surrogates_are_quarantined_and_the_rest_is_written(
+    tmp_path: Path, catalog: Catalog, commit: CommitInfo
+) -> None:
+    # Valid JSON whose strings cannot be stored as UTF-8: a lone high or low surrogate, in the
+    # text or in the id. A proper surrogate pair and an escaped backslash stay valid.
+    path = lines(
+        tmp_path / "a.jsonl",
+        [
+            good(0),
+            b'{"text": "\\ud800 abc"}',
+            b'{"id": "x", "text": "tail \\udfff"}',
+            b'{"id": "\\udc00", "text": "fine text"}',
+            b'{"text": "pair \\ud83d\\ude00 and a path C:\\\\ud800"}',
+            good(5),
+        ],
+    )
+    rows, quarantined, stats = ingest([path])
+    assert rows["source_record"].to_pylist() == [0, 4, 5]
+    assert rows["text"].to_pylist()[1] == "pair \U0001f600 and a path C:\\ud800"
+    assert reasons(quarantined) == {
+        1: "invalid_unicode",
+        2: "invalid_unicode",
+        3: "invalid_unicode",
+    }
+    assert "lone surrogate U+DFFF at character 5" in quarantined["detail"].to_pylist()[1]
+    assert stats.quarantined == {"invalid_unicode": 3}
+    assert stats.records_read == 6 == stats.rows_written + stats.rows_quarantined
+    # The rows reach the lake, and re-reading the file gives the same ids.
+    catalog.write(BRONZE_DOCUMENTS, rows, commit)
+    catalog.write(BRONZE_QUARANTINE, quarantined, commit)
+    assert catalog.read(BRONZE_DOCUMENTS).num_rows + catalog.read(BRONZE_QUARANTINE).num_rows == 6
+    again, _, _ = ingest([path])
+    assert again["doc_id"].to_pylist() == catalog.read(BRONZE_DOCUMENTS)["doc_id"].to_pylist()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.landing import doc_id
 from lakehouse.releases import ReleaseManifest, domain_summary, publish_release
 from lakehouse.tables import GOLD_RELEASE_CANDIDATE
 
@@ -22,7 +23,7 @@ def candidate_rows(counts: dict[str, int], offset: int = 0) -> list[dict[str, ob
             text = f"{domain} document {record}: " + "words " * (record % 7 + 1)
             rows.append(
                 {
-                    "doc_id": hashlib.sha256(f"{uri}#{record}".encode()).hexdigest()[:32],
+                    "doc_id": doc_id(uri, record),
                     "batch_id": "b1",
                     "source": domain,
                     "source_domain": domain,

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pytest
 import torch
 
+from assets.resources import LakehouseResource
+from assets.tables import asset_key
+from checks.expectations import validate_rows
+from checks.whole_table import whole_table_contract_check
 from dagster_project.cli import main
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.contracts import SERVING_CONSUMPTION_CONTRACT, contract_violations
 from lakehouse.provenance import trace
 from lakehouse.tables import BRONZE_DOCUMENTS, SERVING_CONSUMPTION
 from serving.consumption import (
@@ -147,6 +155,62 @@ def test_a_batch_breaking_the_contract_is_refused_and_nothing_is_lost(
     assert log.rows_written == 2
 
 
+def consumption_batch(step: int, doc_id: str | None, weight: float) -> pa.Table:
+    """Three rows of the log: two good ones and one with the given step, doc id and weight."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [(1, "d3", 1.0), (1, "d4", 2.0), (step, doc_id, weight)]
+    return pa.Table.from_pylist(
+        [
+            {
+                "run_name": "run", "release": "r1", "step": s, "doc_id": d, "domain": "a",
+                "kept": True, "weight": w, "domain_weights": "{}", "strategy_state": "{}",
+                "consumed_at": now,
+            }
+            for s, d, w in rows
+        ],
+        SERVING_CONSUMPTION.schema,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("step", "doc_id", "weight"),
+    [(1, "d5", math.nan), (1, "d5", math.inf), (1, "d5", -0.5), (-1, "d5", 1.0), (1, None, 1.0),
+     (2, "d6", 0.0)],
+)  # fmt: skip
+def test_the_arrow_check_agrees_with_the_great_expectations_suite(
+    step: int, doc_id: str | None, weight: float
+) -> None:
+    # The training loop checks with Arrow alone; the orchestration layer runs the GX suite of
+    # the same contract. Both must refuse the same rows for the same reasons.
+    batch = consumption_batch(step, doc_id, weight)
+    arrow = {
+        (v.assertion, v.column, v.unexpected_count)
+        for v in contract_violations(SERVING_CONSUMPTION_CONTRACT, None, batch)
+    }
+    gx = validate_rows(SERVING_CONSUMPTION_CONTRACT, None, batch)
+    assert arrow == {(a.assertion, a.column, a.unexpected_count) for a in gx.failures}
+    assert bool(arrow) == (weight != 0.0)
+
+
+def test_serving_imports_nothing_above_the_lakehouse() -> None:
+    # serving -> lakehouse only: no orchestration code and no Great Expectations in training.
+    probe = (
+        "import sys, serving.consumption, serving.dataset, serving.strategies\n"
+        "above = {'assets', 'checks', 'dagster', 'dagster_project', 'great_expectations',\n"
+        "         'spark_jobs', 'gpu_jobs', 'pyspark'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & above))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_refused_batch_is_not_flushed_again_on_exit(catalog: Catalog) -> None:
     with (
         pytest.raises(ConsumptionContractError, match="range on weight") as refused,
@@ -211,3 +275,31 @@ def test_trace_shows_when_and_how_a_document_was_consumed(
     text = capsys.readouterr().out
     assert "consumed in training:" in text
     assert "run-6" in text and "1.25" in text
+
+
+def test_the_orchestration_layer_runs_the_gx_contract_on_the_written_log(
+    catalog: Catalog, lakehouse: LakehouseResource, instance: dg.DagsterInstance
+) -> None:
+    # What training wrote is checked again, whole, by the Great Expectations suite of the same
+    # contract, as a blocking Dagster asset check on the `serving/consumption` table.
+    with ConsumptionLog(catalog, "run-9", "r1") as log:
+        log.record(0, ["d1", "d2"], ["a", "b"], [1.0, 0.5])
+    check = whole_table_contract_check(SERVING_CONSUMPTION_CONTRACT)
+    job = dg.define_asset_job("consumption_checks", selection=dg.AssetSelection.checks(check))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(asset_key(SERVING_CONSUMPTION))],
+        asset_checks=[check],
+        jobs=[job],
+        resources={"lakehouse": lakehouse},
+    )
+    job_def = defs.resolve_job_def("consumption_checks")
+    (evaluation,) = job_def.execute_in_process(instance=instance).get_asset_check_evaluations()
+    assert evaluation.passed
+    assert evaluation.description == "every expectation met"
+    # A writer that bypassed the log's own check is caught here.
+    commit = CommitInfo(run_id="rogue", stage="serve", recipe_sha256="", code_version="")
+    catalog.write(SERVING_CONSUMPTION, consumption_batch(1, "d5", -0.5), commit)
+    result = job_def.execute_in_process(instance=instance, raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.description == "failed: range(weight): 1"

@@ -1,8 +1,14 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from assets.resources import SparkResource
 from spark_jobs.clean import read_bronze_files
-from spark_jobs.session import SparkMasterError, spark_session
+from spark_jobs.session import DEFAULT_MASTER, SparkMasterError, spark_session
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
 
 
@@ -20,9 +26,48 @@ def test_master_precedence_field_env_recipe_default(monkeypatch: pytest.MonkeyPa
 
 
 def test_session_is_shared_within_the_process(spark) -> None:  # noqa: F811
-    assert spark_session("local[2]") is spark
+    assert spark_session(DEFAULT_MASTER) is spark
     with pytest.raises(ValueError, match="no bronze files"):
         read_bronze_files(spark, [], "b1")
+
+
+# Run in a fresh interpreter: switching masters stops the session the other tests share.
+SWITCH_MASTERS = """
+import json
+from spark_jobs.session import spark_session
+first = spark_session("local[1]")
+reused = spark_session("local[1]")
+first_parallelism = first.sparkContext.defaultParallelism
+second = spark_session("local[2]")
+print(json.dumps({
+    "reused": reused is first,
+    "first": [first_parallelism, first.sparkContext._jsc is None],
+    "second": [second.sparkContext.master, second.sparkContext.defaultParallelism],
+    "rows": second.range(5).count(),
+}))
+second.stop()
+"""
+
+
+def test_a_session_on_another_master_is_replaced_by_the_one_asked_for() -> None:
+    project = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": str(project)}
+    done = subprocess.run(
+        [sys.executable, "-c", SWITCH_MASTERS],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "reused": True,
+        "first": [1, True],
+        "second": ["local[2]", 2],
+        "rows": 5,
+    }
 
 
 def test_partitions_grow_with_the_batch() -> None:

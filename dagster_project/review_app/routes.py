@@ -1,0 +1,134 @@
+"""The review page's routes: each reads the app's `ReviewDesk` and answers one request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response as BaseResponse
+
+from dagster_project.review_app.auth import check_csrf
+from dagster_project.review_app.desk import ReviewDesk
+from lakehouse.releases import review_gate
+from lakehouse.review import ReviewError, add_to_blocklist, record_decision, review_progress
+
+DESK = "funnel_review_desk"
+POSITION_DIGITS = 9
+
+
+class PositionConverter(BaseConverter):
+    """A queue position in a URL: ASCII digits only (`²` or `٣` is no position: 404)."""
+
+    regex = f"[0-9]{{1,{POSITION_DIGITS}}}"
+
+    def to_python(self, value: str) -> int:
+        """The position as an int."""
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        """The position as written in a URL."""
+        return str(int(value))
+
+
+def register_routes(app: Flask, desk: ReviewDesk) -> None:
+    """Attach `desk` and the page's routes to `app`."""
+    app.extensions[DESK] = desk
+    app.add_url_rule("/", "index", index, methods=["GET"])
+    app.add_url_rule("/doc/<position:position>", "document", document, methods=["GET"])
+    app.add_url_rule("/doc/<position:position>/decision", "decide", decide, methods=["POST"])
+    app.add_url_rule("/blocklist", "block", block, methods=["POST"])
+    app.add_url_rule("/report", "report", report, methods=["GET"])
+    app.add_url_rule("/api/progress", "progress_json", progress_json, methods=["GET"])
+
+
+def _desk() -> ReviewDesk:
+    return current_app.extensions[DESK]
+
+
+def index() -> BaseResponse:
+    """Redirect to the first document still waiting for a decision."""
+    desk = _desk()
+    rows = desk.queue_rows()
+    position = desk.first_pending(rows) if rows else None
+    return redirect(url_for("document", position=position or 0))
+
+
+def document(position: int) -> Any:
+    """One queued document with its scores, provenance and decision form."""
+    return _desk().page(position)
+
+
+def decide(position: int) -> Any:
+    """Record the reviewer's decision on a queued document, then go to the next pending one."""
+    desk = _desk()
+    check_csrf(desk.csrf)
+    rows = desk.queue_rows()
+    if not 0 <= position < len(rows):
+        abort(404, f"the queue has no position {position}")
+    try:
+        with desk.writes:
+            record_decision(
+                desk.catalog,
+                rows[position]["doc_id"],
+                request.form.get("decision", ""),
+                g.reviewer,
+                desk.commit(),
+                reason=request.form.get("reason"),
+                note=request.form.get("note"),
+            )
+    except ReviewError as problem:
+        return desk.page(position, error=str(problem), status=400)
+    following = desk.first_pending(rows, after=position)
+    return redirect(url_for("document", position=position if following is None else following))
+
+
+def block() -> Any:
+    """Add a URL, domain or source to the blocklist, then go back to the document."""
+    desk = _desk()
+    check_csrf(desk.csrf)
+    back = _form_position(desk)
+    try:
+        with desk.writes:
+            add_to_blocklist(
+                desk.catalog,
+                request.form.get("kind", ""),
+                request.form.get("value", ""),
+                g.reviewer,
+                desk.commit(),
+                note=request.form.get("note"),
+            )
+    except ReviewError as problem:
+        return desk.page(back, error=str(problem), status=400)
+    return redirect(url_for("document", position=back))
+
+
+def _form_position(desk: ReviewDesk) -> int:
+    """The form's `position` (0 when absent); 400 unless it is a position of the queue."""
+    value = request.form.get("position", "0")
+    queued = len(desk.queue_rows())
+    digits = value.isascii() and value.isdigit() and len(value) <= POSITION_DIGITS
+    if not (digits and int(value) < max(queued, 1)):
+        abort(400, f"position must be a queue position from 0 to {max(queued - 1, 0)}")
+    return int(value)
+
+
+def report() -> Any:
+    """Progress, reasons and the release gate's verdict."""
+    desk = _desk()
+    progress = review_progress(desk.catalog)
+    return render_template(
+        "report.html",
+        progress=progress,
+        verdict=review_gate(progress, desk.min_rate),
+        min_rate=desk.min_rate,
+        reviewer=g.reviewer,
+    )
+
+
+def progress_json() -> Any:
+    """Progress and the gate's verdict as JSON."""
+    desk = _desk()
+    progress = review_progress(desk.catalog)
+    verdict = review_gate(progress, desk.min_rate)
+    return progress.as_dict() | {"gate_passed": verdict.passed, "problems": verdict.problems}
