@@ -43,14 +43,6 @@ SILVER_COLUMNS = (
     *SIGNAL_COLUMNS,
     *(f"pii_{kind}" for kind in PII_KINDS),
 )
-# Registry names of the clean stage's operators, in pipeline order.
-CLEAN_STEPS = {
-    "normalize": normalize,
-    "identify_language": identify_language,
-    "quality_signals": quality_signals,
-    "decide": first_rejection,
-    "redact_pii": redact_pii,
-}
 # Documents per Spark partition: small enough to balance the cores, large enough to keep the
 # per-task overhead (Python worker round trips) negligible.
 DOCS_PER_PARTITION = 2500
