@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from lakehouse.rules import Signal, signals_of
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -144,37 +146,13 @@ OPS_REJECTIONS = TableSpec(
 )
 
 
+def _signal_field(signal: Signal) -> pa.Field:
+    return _field(signal.name, signal.arrow_type, True, f"{signal.meaning} ({signal.unit})")
+
+
 def _silver_signal_fields() -> list[pa.Field]:
-    """Filter signals of the clean stage, one column each (names as in spark_jobs)."""
-    fractions = [
-        "gopher_dup_para_frac",
-        "gopher_dup_para_char_frac",
-        "gopher_dup_line_frac",
-        "gopher_dup_line_char_frac",
-        *(f"gopher_top_{n}_gram_char_frac" for n in (2, 3, 4)),
-        *(f"gopher_dup_{n}_gram_char_frac" for n in range(5, 11)),
-    ]
-    fields = [_field(name, pa.float64(), nullable=True) for name in fractions]
-    fields += [
-        _field("gopher_word_count", pa.int64(), True, "words that are not only symbols"),
-        _field("gopher_mean_word_length", pa.float64(), True, "characters"),
-        _field("gopher_hash_ratio", pa.float64(), True, "'#' per word"),
-        _field("gopher_ellipsis_ratio", pa.float64(), True, "ellipses per word"),
-        _field("gopher_bullet_lines_ratio", pa.float64(), True),
-        _field("gopher_ellipsis_lines_ratio", pa.float64(), True),
-        _field("gopher_alpha_words_ratio", pa.float64(), True),
-        _field("gopher_stop_words", pa.int64(), True, "distinct Gopher stop words present"),
-        _field("c4_lorem_ipsum_lines", pa.int64(), True),
-        _field("c4_curly_bracket_lines", pa.int64(), True),
-        _field("c4_sentences", pa.int64(), True, "sentences in the lines C4 keeps"),
-        _field("c4_lines_removed", pa.int64(), True, "lines removed by C4's line rules"),
-        _field("fineweb_lines", pa.int64(), True),
-        _field("fineweb_line_punct_ratio", pa.float64(), True),
-        _field("fineweb_short_line_ratio", pa.float64(), True),
-        _field("fineweb_char_dup_ratio", pa.float64(), True),
-        _field("fineweb_newline_ratio", pa.float64(), True, "newlines per word"),
-    ]
-    return fields
+    """Filter signals of the clean stage, one column each (declared in lakehouse.rules)."""
+    return [_signal_field(signal) for signal in signals_of("quality")]
 
 
 SILVER_DOCUMENTS = TableSpec(

@@ -74,7 +74,7 @@ def clean_documents(bronze: DataFrame, config: CleanConfig) -> DataFrame:
         F.when(kept, F.col("text")).alias("text"),
         F.when(kept, F.sha2(F.col("text"), 256)).alias("text_sha256"),
         F.when(kept, F.length("text").cast("long"))
-        .otherwise(F.col("text_chars"))
+        .otherwise(F.col("normalized_chars"))
         .alias("text_chars"),
         *SILVER_COLUMNS[len(PROVENANCE_COLUMNS) + 3 :],
         F.when(kept, F.lit(OUTCOME_KEPT)).otherwise(F.lit(OUTCOME_REJECTED)).alias("outcome"),

@@ -40,7 +40,7 @@ def normalize_text(text: str | None, unicode_form: str = "NFC") -> str:
 
 
 def normalize(df: DataFrame, config: NormalizeConfig, measure: Column | None = None) -> DataFrame:
-    """Replace `text` by its normalized form and add `text_chars` (characters after it).
+    """Replace `text` by its normalized form and add `normalized_chars` (characters after it).
 
     Rows where `measure` is false keep their text untouched (they are rejected already, e.g. for
     size), so no work is spent on them.
@@ -60,4 +60,6 @@ def normalize(df: DataFrame, config: NormalizeConfig, measure: Column | None = N
     # Marked non-deterministic so the planner evaluates it once instead of copying it into
     # every expression that reads the new `text`.
     normalized = _normalized.asNondeterministic()(F.col("text"), flag)
-    return df.withColumn("text", normalized).withColumn("text_chars", F.length("text").cast("long"))
+    return df.withColumn("text", normalized).withColumn(
+        "normalized_chars", F.length("text").cast("long")
+    )

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from lakehouse.recipe import C4RulesConfig, CleanConfig
+from lakehouse.rules import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES, signals_of
 from spark_jobs.tokens import (
     PUNCTUATION_CHARS,
     TERMINAL_PUNCTUATION_TUPLE,
@@ -33,8 +34,6 @@ from spark_jobs.tokens import (
 )
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
-TOP_NGRAM_SIZES = (2, 3, 4)
-DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 POLICY_PHRASES = (
     "terms of use",
     "privacy policy",
@@ -275,32 +274,8 @@ def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | 
     return signals, outcome.kept_text
 
 
-# Every signal column, with its Spark SQL type, in table order.
-SIGNAL_COLUMNS: dict[str, str] = {
-    "gopher_dup_para_frac": "double",
-    "gopher_dup_para_char_frac": "double",
-    "gopher_dup_line_frac": "double",
-    "gopher_dup_line_char_frac": "double",
-    **{f"gopher_top_{n}_gram_char_frac": "double" for n in TOP_NGRAM_SIZES},
-    **{f"gopher_dup_{n}_gram_char_frac": "double" for n in DUPLICATE_NGRAM_SIZES},
-    "gopher_word_count": "long",
-    "gopher_mean_word_length": "double",
-    "gopher_hash_ratio": "double",
-    "gopher_ellipsis_ratio": "double",
-    "gopher_bullet_lines_ratio": "double",
-    "gopher_ellipsis_lines_ratio": "double",
-    "gopher_alpha_words_ratio": "double",
-    "gopher_stop_words": "long",
-    "c4_lorem_ipsum_lines": "long",
-    "c4_curly_bracket_lines": "long",
-    "c4_sentences": "long",
-    "c4_lines_removed": "long",
-    "fineweb_lines": "long",
-    "fineweb_line_punct_ratio": "double",
-    "fineweb_short_line_ratio": "double",
-    "fineweb_char_dup_ratio": "double",
-    "fineweb_newline_ratio": "double",
-}
+# Every signal column this step adds, with its Spark SQL type, in table order.
+SIGNAL_COLUMNS: dict[str, str] = {signal.name: signal.type for signal in signals_of("quality")}
 
 
 def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None = None) -> DataFrame:
