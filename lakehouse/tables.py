@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from lakehouse.rules import Signal, signals_of
+from lakehouse.rules import SIGNALS, SIGNALS_BY_NAME, Signal, signals_of
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -183,6 +183,39 @@ SILVER_DOCUMENTS = TableSpec(
     ),
     partition_by=("batch_id",),
     description="Documents kept by the clean stage, with every filter signal and PII counts.",
+)
+
+
+# Signals that silver/signals lists next to the provenance columns; every other one follows.
+_LEADING_SIGNALS = ("lang", "lang_score", "text_bytes")
+
+SILVER_SIGNALS = TableSpec(
+    layer="silver",
+    name="signals",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="as in bronze/documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("source", pa.string()),
+            _field("domain", pa.string()),
+            *(_signal_field(SIGNALS_BY_NAME[name]) for name in _LEADING_SIGNALS),
+            _field(
+                "text_chars",
+                pa.int64(),
+                doc="characters of the silver text (kept) or of the normalized text (rejected)",
+            ),
+            *(_signal_field(signal) for signal in SIGNALS if signal.name not in _LEADING_SIGNALS),
+            _field(
+                "rule",
+                pa.string(),
+                nullable=True,
+                doc="the first rule that fired (ops/rejections' rule); null when kept",
+            ),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Every signal of every document that reached the clean stage, kept or "
+    "rejected, and the rule that dropped it: what `funnel whatif` re-thresholds without Spark.",
 )
 
 
@@ -434,6 +467,7 @@ TABLES: dict[str, TableSpec] = {
         BRONZE_DOCUMENTS,
         BRONZE_QUARANTINE,
         SILVER_DOCUMENTS,
+        SILVER_SIGNALS,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
         GOLD_SCORED_DOCUMENTS,

@@ -73,11 +73,3 @@ def first_rejection(fired: Column) -> Column:
             F.when(detail != "", detail).alias("detail"),
         ),
     ).cast(REJECTION_TYPE)
-
-
-def any_rule_fires(config: CleanConfig, families: Sequence[str]) -> Column:
-    """True where some rule of `families` fires (cheaper than `first_rejection` as a filter)."""
-    fires = F.lit(False)
-    for active in active_rules(config, families):
-        fires = fires | rule_fires(active)
-    return fires

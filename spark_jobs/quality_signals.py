@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
@@ -278,26 +278,26 @@ def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | 
 SIGNAL_COLUMNS: dict[str, str] = {signal.name: signal.type for signal in signals_of("quality")}
 
 
-def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None = None) -> DataFrame:
+def quality_signals(df: DataFrame, config: CleanConfig) -> DataFrame:
     """Add every signal column and `c4_text` (the text after C4's line rules).
 
     One Arrow-vectorized pass: each document is tokenized once and the words are shared by all
-    four filter families. Rows where `measure` is false (already rejected) get nulls.
+    filter families. An empty text gets null signals.
     """
     schema = ", ".join(
         [f"{name} {kind}" for name, kind in SIGNAL_COLUMNS.items()] + ["c4_text string"]
     )
 
     @pandas_udf(schema)  # type: ignore[call-overload]
-    def _signals(texts: pd.Series, wanted: pd.Series) -> pd.DataFrame:
+    def _signals(texts: pd.Series) -> pd.DataFrame:
         rows: list[dict[str, Any]] = []
-        for text, keep in zip(texts, wanted, strict=True):
-            if not keep or not text:
+        for text in texts:
+            if not text:
                 rows.append({})
                 continue
             signals, kept_text = document_signals(text, config)
             rows.append(signals | {"c4_text": kept_text})
-        # Explicit nullable dtypes: a batch with no measured row must still convert to Arrow
+        # Explicit nullable dtypes: a batch of empty texts must still convert to Arrow
         # as typed nulls, not as a float column of NaN.
         frame = {
             name: pd.array(
@@ -308,9 +308,8 @@ def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None =
         frame["c4_text"] = pd.Series([row.get("c4_text") for row in rows], dtype=object)
         return pd.DataFrame(frame)
 
-    flag = measure if measure is not None else F.lit(True)
     return (
-        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text"), flag))
+        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text")))
         .select(
             "*", *(F.col(f"_signals.{name}").alias(name) for name in [*SIGNAL_COLUMNS, "c4_text"])
         )
