@@ -503,6 +503,11 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
         raise RecipeError(f"{origin}: not valid YAML: {error}".replace("\n", " ")) from error
     if not isinstance(raw, dict):
         raise RecipeError(f"{origin}: a recipe is a mapping of keys, got {type(raw).__name__}")
+    return validate_recipe(raw, origin)
+
+
+def validate_recipe(raw: dict[str, Any], origin: str = "<recipe>") -> Recipe:
+    """Validate a recipe mapping; RecipeError naming every offending key path otherwise."""
     try:
         return Recipe.model_validate(raw)
     except ValidationError as error:
