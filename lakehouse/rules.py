@@ -243,6 +243,12 @@ SIGNALS: tuple[Signal, ...] = (
         "characters in duplicated lines (newlines not counted)",
     ),
     Signal("fineweb_newline_ratio", "double", "per word", "newlines per word"),
+    Signal(
+        "rps_doc_frac_all_caps_words",
+        "double",
+        "fraction of words",
+        "whitespace-separated words that are all upper case (RedPajama-v2's signal)",
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +274,7 @@ FAMILIES: tuple[Family, ...] = (
         "c4", "C4 rules (Raffel et al. 2020) as FineWeb ran them: no terminal-punctuation rule."
     ),
     Family("fineweb", "FineWeb's own quality rules (Penedo et al. 2024)."),
+    Family("redpajama_v2", "Rules on RedPajama-v2's quality signals (Weber et al. 2024)."),
 )
 
 _SYMBOL_RATIO = Setting(
@@ -577,6 +584,21 @@ RULES: tuple[Rule, ...] = (
             "per word",
             0,
             nullable=False,
+        ),
+    ),
+    # RedPajama-v2 (Weber et al. 2024, `rps_doc_frac_all_caps_words`) publishes the signal but no
+    # threshold, so the rule is off (null) until a recipe sets one.
+    Rule(
+        "redpajama_all_caps_words",
+        "redpajama_v2",
+        "rps_doc_frac_all_caps_words",
+        "above",
+        "shouting or boilerplate: too many all-caps words (RedPajama-v2 quality signal)",
+        _fraction(
+            "clean.redpajama_v2.max_all_caps_words_frac",
+            None,
+            "fraction of words",
+            "most words in all caps; null: off (RedPajama-v2 gives no threshold)",
         ),
     ),
 )

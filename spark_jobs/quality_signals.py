@@ -250,6 +250,12 @@ def fineweb_signals(
     }
 
 
+def redpajama_signals(text: str) -> dict[str, float | None]:
+    """RedPajama-v2's share of whitespace-separated words that are all upper case."""
+    words = text.split()
+    return {"rps_doc_frac_all_caps_words": _ratio(sum(map(str.isupper, words)), len(words))}
+
+
 def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | None], str]:
     """Every quality signal of one normalized document, and its text after C4's line rules.
 
@@ -271,6 +277,7 @@ def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | 
     signals.update(
         fineweb_signals(outcome.kept_text, outcome.kept_words, config.fineweb.short_line_length)
     )
+    signals.update(redpajama_signals(text))
     return signals, outcome.kept_text
 
 

@@ -161,3 +161,12 @@ def test_markdown_command_prints_the_table() -> None:
     )
     assert result.stdout == rules_markdown()
     assert "| gopher_quality | `gopher_short_doc` |" in result.stdout
+
+
+def test_redpajama_all_caps_rule_is_off_until_a_recipe_sets_it() -> None:
+    assert "redpajama_all_caps_words" not in {a.rule.name for a in active_rules(CleanConfig())}
+    recipe = parse_recipe(BASE + "clean: {redpajama_v2: {max_all_caps_words_frac: 0.5}}\n")
+    (active,) = [a for a in active_rules(recipe.clean) if a.rule.family == "redpajama_v2"]
+    assert (active.rule.signal, active.threshold) == ("rps_doc_frac_all_caps_words", 0.5)
+    with pytest.raises(RecipeError, match=r"clean\.redpajama_v2\.max_all_caps_words_frac:"):
+        parse_recipe(BASE + "clean: {redpajama_v2: {max_all_caps_words_frac: 3}}\n")

@@ -144,3 +144,16 @@ def test_nothing_to_evaluate_is_an_error(setup: tuple[Catalog, LoadedRecipe, int
     catalog, loaded, version = setup
     with pytest.raises(WhatIfError, match="at least one --set"):
         what_if(catalog, loaded, version, {})
+
+
+def test_a_rule_that_is_off_by_default_can_be_tried(tmp_path: Path) -> None:
+    catalog = Catalog(str(tmp_path / "lake"))
+    shouting = signal_row("d7", "a", None, rps_doc_frac_all_caps_words=0.8)
+    commit = CommitInfo("run-1", "clean", "a" * 64, "test")
+    rows = [*ROWS, shouting]
+    version = catalog.write(SILVER_SIGNALS, pa.Table.from_pylist(rows), commit)
+    loaded = LoadedRecipe(parse_recipe(RECIPE), tmp_path / "r.yaml", "b" * 64)
+    key = "clean.redpajama_v2.max_all_caps_words_frac"
+    report = what_if(catalog, loaded, version, parse_overrides([f"{key}=0.5"]))
+    assert (report.newly_dropped, report.by_family[0]["family"]) == (1, "redpajama_v2")
+    assert (report.changes[0].before, report.changes[0].after) == (None, 0.5)

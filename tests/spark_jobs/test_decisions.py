@@ -19,6 +19,7 @@ CONFIGS = [
     {"fineweb": {"line_punct_exclude_zero": True}, "c4": {"filter_curly_bracket": False}},
     {"gopher_repetition": {"enabled": False}, "gopher_quality": {"min_doc_words": None}},
     {"language": {"allow": ["en", "de"], "min_score": 0.3}, "c4": {"min_num_sentences": 2}},
+    {"redpajama_v2": {"max_all_caps_words_frac": 0.5}},
 ]
 
 
