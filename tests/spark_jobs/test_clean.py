@@ -7,6 +7,7 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import CleanConfig
 from lakehouse.tables import SILVER_SIGNALS
+from lakehouse.whatif import first_rules
 from spark_jobs.clean import SILVER_COLUMNS, clean_documents, signal_rows
 from spark_jobs.normalization import normalize_text
 from spark_jobs.quality_signals import SIGNAL_COLUMNS, document_signals
@@ -166,3 +167,6 @@ def test_signal_rows_are_written_to_silver_signals(
     assert stored["d001"]["lang"] == "de" and stored["d001"]["gopher_stop_words"] == 0
     assert stored["d002"]["rule"] == "empty_after_normalization"
     assert stored["d000"]["text_bytes"] == len(GOOD.encode())
+    # The Arrow evaluator of `funnel whatif` takes the same decisions from the stored signals.
+    table = catalog.read(SILVER_SIGNALS, version)
+    assert first_rules(table, CleanConfig()).to_pylist() == table["rule"].to_pylist()
