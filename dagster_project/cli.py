@@ -272,6 +272,66 @@ def command_rejections(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_rules(args: argparse.Namespace) -> int:
+    """Every clean rule, in decision order, with its signal, setting, default and bounds."""
+    from lakehouse.rules import rule_rows
+
+    columns = ["rule", "family", "signal", "threshold_key", "default", "bounds", "unit"]
+    _emit(rule_rows(), [*columns, "meaning"], args.json)
+    return EXIT_OK
+
+
+def _print_whatif(report: Any) -> None:
+    print(
+        f"silver/signals version {report.signals_version}: {report.documents} documents, "
+        f"kept {report.kept_before} -> {report.kept_after} "
+        f"(newly kept {report.newly_kept}, newly dropped {report.newly_dropped})"
+    )
+    counts = ["newly_kept", "newly_dropped"]
+    _print_table([asdict(change) for change in report.changes], ["key", "before", "after", *counts])
+    for title, rows, column in (
+        ("by rule family", report.by_family, "family"),
+        ("by source", report.by_source, "source"),
+        ("by language", report.by_lang, "lang"),
+    ):
+        changed = [row for row in rows if row["newly_kept"] or row["newly_dropped"]]
+        if changed:
+            print(f"{title}:")
+            _print_table(changed, [column, "documents", "kept_before", "kept_after", *counts])
+    if report.stored_rule_mismatches:
+        print(
+            f"note: {report.stored_rule_mismatches} documents' stored rule differs from what "
+            "this recipe decides (silver/signals was written under another recipe)"
+        )
+
+
+def command_whatif(args: argparse.Namespace) -> int:
+    """How many documents changed rule settings would newly keep or drop, from stored signals."""
+    from lakehouse.recipe import load_recipe
+    from lakehouse.tables import SILVER_SIGNALS
+    from lakehouse.whatif import WhatIfError, parse_overrides, what_if
+
+    loaded = load_recipe(args.recipe)
+    catalog = Catalog(args.root)
+    version = catalog.version(SILVER_SIGNALS)
+    if version is None:
+        print(
+            "error: silver/signals has not been written yet: run the clean stage first",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        report = what_if(catalog, loaded, version, parse_overrides(args.set))
+    except WhatIfError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        _print_whatif(report)
+    return EXIT_OK
+
+
 def command_ui(args: argparse.Namespace) -> int:
     """Start the Dagster webserver and daemon (`dagster dev`) on this lakehouse."""
     from dagster_project.runs import prepare_instance
@@ -342,6 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
     rejections.add_argument("--stage", help="only this stage, e.g. ingest")
     rejections.add_argument("--rule", help="only this rule or quarantine reason")
     rejections.add_argument("--source", help="only this recipe source")
+    add("rules", command_rules, "every clean rule: signal, threshold key, default, bounds")
+    whatif = add("whatif", command_whatif, "documents changed rule settings would keep or drop")
+    whatif.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
+    whatif.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="KEY=VALUE",
+        help="a rule setting, e.g. clean.gopher_quality.min_doc_words=30 (repeatable)",
+    )
     register_review_commands(commands)
     return parser
 

@@ -11,11 +11,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from lakehouse.rules import FAMILIES, Family, Setting, section_settings
 from lakehouse.storage import is_remote_uri
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -105,91 +106,107 @@ class ChecksConfig(_Section):
     drift: DriftTolerances = DriftTolerances()
 
 
-class NormalizeConfig(_Section):
-    """Text normalization of the clean stage (the first step; later signals see its output)."""
-
+class _NormalizeParameters(_Section):
     unicode_form: Literal["NFC", "NFKC"] = Field(
         default="NFC", description="Unicode normalization form applied to every document."
     )
-    max_text_bytes: int = Field(
-        default=1_000_000,
-        gt=0,
-        description="UTF-8 bytes of text above which a document is rejected (text_too_large).",
-    )
 
 
-class LanguageConfig(_Section):
-    """Language identification (fastText lid.176, bundled) and which languages are kept."""
+class _C4Parameters(_Section):
+    """C4's line rules: which lines are removed before the C4 and FineWeb signals are measured."""
 
-    allow: list[str] = Field(
-        default=["en"], min_length=1, description="ISO 639-1 codes of the languages kept."
-    )
-    min_score: float = Field(
-        default=0.65, ge=0, le=1, description="Lowest confidence of the top language kept."
-    )
-
-
-class GopherQualityConfig(_Section):
-    """Gopher quality rules (Rae et al. 2021); null disables one rule."""
-
-    enabled: bool = True
-    min_doc_words: int | None = Field(default=50, ge=0)
-    max_doc_words: int | None = Field(default=100_000, ge=0)
-    min_avg_word_length: float | None = Field(default=3, ge=0)
-    max_avg_word_length: float | None = Field(default=10, ge=0)
-    max_symbol_word_ratio: float | None = Field(default=0.1, ge=0)
-    max_bullet_lines_ratio: float | None = Field(default=0.9, ge=0, le=1)
-    max_ellipsis_lines_ratio: float | None = Field(default=0.3, ge=0, le=1)
-    min_alpha_words_ratio: float | None = Field(default=0.8, ge=0, le=1)
-    min_stop_words: int | None = Field(default=2, ge=0)
-
-
-class GopherRepetitionConfig(_Section):
-    """Gopher repetition rules (Rae et al. 2021, table A1); null disables one rule."""
-
-    enabled: bool = True
-    dup_para_frac: float | None = Field(default=0.3, ge=0, le=1)
-    dup_para_char_frac: float | None = Field(default=0.2, ge=0, le=1)
-    dup_line_frac: float | None = Field(default=0.3, ge=0, le=1)
-    dup_line_char_frac: float | None = Field(default=0.2, ge=0, le=1)
-    top_ngram_char_frac: dict[Literal[2, 3, 4], float] = Field(
-        default={2: 0.2, 3: 0.18, 4: 0.16},
-        description="Most frequent n-gram's share of characters, per n; above it, dropped.",
-    )
-    dup_ngram_char_frac: dict[Literal[5, 6, 7, 8, 9, 10], float] = Field(
-        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
-        description="Characters in repeated n-grams, per n; above it, dropped.",
-    )
-
-
-class C4RulesConfig(_Section):
-    """C4 rules (Raffel et al. 2020) as FineWeb ran them: no terminal-punctuation rule."""
-
-    enabled: bool = True
     remove_filtered_lines: bool = Field(
         default=True, description="Silver text keeps only the lines the line rules keep."
     )
     filter_no_terminal_punct: bool = False
-    min_num_sentences: int | None = Field(default=5, ge=0)
     min_words_per_line: int = Field(default=3, ge=0)
     max_word_length: int = Field(default=1000, gt=0)
     remove_citations: bool = True
-    filter_lorem_ipsum: bool = True
     filter_javascript: bool = True
-    filter_curly_bracket: bool = True
     filter_policy: bool = True
 
 
-class FineWebConfig(_Section):
-    """FineWeb's own quality rules (Penedo et al. 2024)."""
+class _FineWebParameters(_Section):
+    short_line_length: int = Field(
+        default=30, ge=0, description="Characters of a line at most that make it short."
+    )
 
-    enabled: bool = True
-    line_punct_thr: float = Field(default=0.12, ge=0, le=1)
-    line_punct_exclude_zero: bool = False
-    short_line_thr: float = Field(default=0.67, ge=0, le=1)
-    short_line_length: int = Field(default=30, ge=0)
-    char_duplicates_ratio: float = Field(default=0.01, ge=0, le=1)
-    new_line_ratio: float = Field(default=0.3, ge=0)
+
+# Settings of a section that are not rule settings: they change what a signal measures.
+_SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
+    "normalize": _NormalizeParameters,
+    "c4": _C4Parameters,
+    "fineweb": _FineWebParameters,
+}
+_PYTHON_TYPES: dict[str, type] = {"integer": int, "number": float, "flag": bool}
+
+
+def _setting_type(setting: Setting) -> Any:
+    """The annotation of one rule setting: its Python type with its bounds, nullable or not."""
+    if setting.kind == "codes":
+        return list[str]
+    bounds: dict[str, float] = {}
+    if setting.minimum is not None:
+        bounds["gt" if setting.exclusive_minimum else "ge"] = setting.minimum
+    if setting.maximum is not None:
+        bounds["le"] = setting.maximum
+    annotated = Annotated[_PYTHON_TYPES[setting.kind], Field(**bounds)]  # type: ignore[call-overload]
+    return annotated | None if setting.nullable else annotated
+
+
+def _setting_field(entries: list[Setting]) -> tuple[Any, Any]:
+    """(annotation, FieldInfo) of one section field: a plain setting, or a mapping of entries."""
+    first = entries[0]
+    description = first.meaning + (f" ({first.unit})" if first.unit else "")
+    if first.entry is None:
+        default = list(first.default) if first.kind == "codes" else first.default
+        length = {"min_length": int(first.minimum)} if first.kind == "codes" else {}
+        return _setting_type(first), Field(default=default, description=description, **length)
+    keys = Literal[tuple(setting.entry for setting in entries)]  # type: ignore[valid-type]
+    defaults = {setting.entry: setting.default for setting in entries}
+    return dict[keys, _setting_type(first)], Field(  # type: ignore[valid-type]
+        default=defaults, description=description
+    )
+
+
+def _rule_section(family: Family) -> type[_Section]:
+    """The recipe section `clean.<family>`: its signal parameters and its rules' settings."""
+    grouped: dict[str, list[Setting]] = {}
+    for setting in section_settings(family.name):
+        grouped.setdefault(setting.field, []).append(setting)
+    fields = {name: _setting_field(entries) for name, entries in grouped.items()}
+    model: type[_Section] = create_model(  # type: ignore[call-overload]
+        _section_class_name(family.name),
+        __base__=_SIGNAL_PARAMETERS.get(family.name, _Section),
+        __doc__=family.meaning,
+        __module__=__name__,
+        **fields,
+    )
+    return model
+
+
+def _section_class_name(family: str) -> str:
+    return "".join(part.capitalize() for part in family.split("_")) + "Config"
+
+
+# One recipe section per rule family, derived from lakehouse.rules.
+RULE_SECTIONS: dict[str, type[_Section]] = {
+    family.name: _rule_section(family) for family in FAMILIES
+}
+NormalizeConfig = RULE_SECTIONS["normalize"]
+LanguageConfig = RULE_SECTIONS["language"]
+GopherRepetitionConfig = RULE_SECTIONS["gopher_repetition"]
+GopherQualityConfig = RULE_SECTIONS["gopher_quality"]
+C4RulesConfig = RULE_SECTIONS["c4"]
+FineWebConfig = RULE_SECTIONS["fineweb"]
+
+
+def __getattr__(name: str) -> type[_Section]:
+    """A derived section class by its class name, so that pickle finds it (Spark workers)."""
+    for model in RULE_SECTIONS.values():
+        if model.__name__ == name:
+            return model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
@@ -203,9 +220,7 @@ class PiiConfig(_Section):
     )
 
 
-class CleanConfig(_Section):
-    """The silver clean stage: normalization, language, heuristic filters, PII redaction."""
-
+class _CleanParameters(_Section):
     spark_master: str | None = Field(
         default=None,
         description="Spark master (local[*], spark://host:7077, sc://host:15002); "
@@ -216,13 +231,16 @@ class CleanConfig(_Section):
         description="Word tokens of the filters: spaCy-style as DataTrove/FineWeb, or "
         "whitespace-separated words as the Gopher paper.",
     )
-    normalize: NormalizeConfig = NormalizeConfig()
-    language: LanguageConfig = LanguageConfig()
-    gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
-    gopher_quality: GopherQualityConfig = GopherQualityConfig()
-    c4: C4RulesConfig = C4RulesConfig()
-    fineweb: FineWebConfig = FineWebConfig()
     pii: PiiConfig = PiiConfig()
+
+
+CleanConfig: type[_CleanParameters] = create_model(  # type: ignore[call-overload]
+    "CleanConfig",
+    __base__=_CleanParameters,
+    __doc__="The silver clean stage: normalization, language, heuristic filters, PII redaction.",
+    __module__=__name__,
+    **{name: (model, model()) for name, model in RULE_SECTIONS.items()},
+)
 
 
 class DedupConfig(_Section):
@@ -485,6 +503,11 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
         raise RecipeError(f"{origin}: not valid YAML: {error}".replace("\n", " ")) from error
     if not isinstance(raw, dict):
         raise RecipeError(f"{origin}: a recipe is a mapping of keys, got {type(raw).__name__}")
+    return validate_recipe(raw, origin)
+
+
+def validate_recipe(raw: dict[str, Any], origin: str = "<recipe>") -> Recipe:
+    """Validate a recipe mapping; RecipeError naming every offending key path otherwise."""
     try:
         return Recipe.model_validate(raw)
     except ValidationError as error:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from lakehouse.rules import SIGNALS, SIGNALS_BY_NAME, Signal, signals_of
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -152,37 +154,13 @@ OPS_REJECTIONS = TableSpec(
 )
 
 
+def _signal_field(signal: Signal) -> pa.Field:
+    return _field(signal.name, signal.arrow_type, True, f"{signal.meaning} ({signal.unit})")
+
+
 def _silver_signal_fields() -> list[pa.Field]:
-    """Filter signals of the clean stage, one column each (names as in spark_jobs)."""
-    fractions = [
-        "gopher_dup_para_frac",
-        "gopher_dup_para_char_frac",
-        "gopher_dup_line_frac",
-        "gopher_dup_line_char_frac",
-        *(f"gopher_top_{n}_gram_char_frac" for n in (2, 3, 4)),
-        *(f"gopher_dup_{n}_gram_char_frac" for n in range(5, 11)),
-    ]
-    fields = [_field(name, pa.float64(), nullable=True) for name in fractions]
-    fields += [
-        _field("gopher_word_count", pa.int64(), True, "words that are not only symbols"),
-        _field("gopher_mean_word_length", pa.float64(), True, "characters"),
-        _field("gopher_hash_ratio", pa.float64(), True, "'#' per word"),
-        _field("gopher_ellipsis_ratio", pa.float64(), True, "ellipses per word"),
-        _field("gopher_bullet_lines_ratio", pa.float64(), True),
-        _field("gopher_ellipsis_lines_ratio", pa.float64(), True),
-        _field("gopher_alpha_words_ratio", pa.float64(), True),
-        _field("gopher_stop_words", pa.int64(), True, "distinct Gopher stop words present"),
-        _field("c4_lorem_ipsum_lines", pa.int64(), True),
-        _field("c4_curly_bracket_lines", pa.int64(), True),
-        _field("c4_sentences", pa.int64(), True, "sentences in the lines C4 keeps"),
-        _field("c4_lines_removed", pa.int64(), True, "lines removed by C4's line rules"),
-        _field("fineweb_lines", pa.int64(), True),
-        _field("fineweb_line_punct_ratio", pa.float64(), True),
-        _field("fineweb_short_line_ratio", pa.float64(), True),
-        _field("fineweb_char_dup_ratio", pa.float64(), True),
-        _field("fineweb_newline_ratio", pa.float64(), True, "newlines per word"),
-    ]
-    return fields
+    """Filter signals of the clean stage, one column each (declared in lakehouse.rules)."""
+    return [_signal_field(signal) for signal in signals_of("quality")]
 
 
 SILVER_DOCUMENTS = TableSpec(
@@ -213,6 +191,39 @@ SILVER_DOCUMENTS = TableSpec(
     ),
     partition_by=("batch_id",),
     description="Documents kept by the clean stage, with every filter signal and PII counts.",
+)
+
+
+# Signals that silver/signals lists next to the provenance columns; every other one follows.
+_LEADING_SIGNALS = ("lang", "lang_score", "text_bytes")
+
+SILVER_SIGNALS = TableSpec(
+    layer="silver",
+    name="signals",
+    schema=pa.schema(
+        [
+            _field("doc_id", pa.string(), doc="as in bronze/documents"),
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("source", pa.string()),
+            _field("domain", pa.string()),
+            *(_signal_field(SIGNALS_BY_NAME[name]) for name in _LEADING_SIGNALS),
+            _field(
+                "text_chars",
+                pa.int64(),
+                doc="characters of the silver text (kept) or of the normalized text (rejected)",
+            ),
+            *(_signal_field(signal) for signal in SIGNALS if signal.name not in _LEADING_SIGNALS),
+            _field(
+                "rule",
+                pa.string(),
+                nullable=True,
+                doc="the first rule that fired (ops/rejections' rule); null when kept",
+            ),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="Every signal of every document that reached the clean stage, kept or "
+    "rejected, and the rule that dropped it: what `funnel whatif` re-thresholds without Spark.",
 )
 
 
@@ -464,6 +475,7 @@ TABLES: dict[str, TableSpec] = {
         BRONZE_DOCUMENTS,
         BRONZE_QUARANTINE,
         SILVER_DOCUMENTS,
+        SILVER_SIGNALS,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
         GOLD_SCORED_DOCUMENTS,

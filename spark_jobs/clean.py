@@ -2,8 +2,9 @@
 
     normalize → identify_language → quality_signals → decide → redact_pii
 
-Each step only measures rows that no earlier rule rejected. The result has one row per input
-document: the silver columns, plus `rejection` (null for kept documents).
+Every step measures every document (rejected ones too, so that re-thresholding needs no Spark);
+only PII redaction is limited to the kept ones. The result has one row per input document: the
+silver columns, plus `outcome` and `rejection` (null for kept documents).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.recipe import PII_KINDS, CleanConfig
-from spark_jobs.decisions import any_rule_fires, fired_rules, first_rejection
+from lakehouse.tables import SILVER_SIGNALS
+from spark_jobs.decisions import fired_rules, first_rejection
 from spark_jobs.language import identify_language
 from spark_jobs.normalization import normalize
 from spark_jobs.pii import redact_pii
@@ -43,14 +45,6 @@ SILVER_COLUMNS = (
     *SIGNAL_COLUMNS,
     *(f"pii_{kind}" for kind in PII_KINDS),
 )
-# Registry names of the clean stage's operators, in pipeline order.
-CLEAN_STEPS = {
-    "normalize": normalize,
-    "identify_language": identify_language,
-    "quality_signals": quality_signals,
-    "decide": first_rejection,
-    "redact_pii": redact_pii,
-}
 # Documents per Spark partition: small enough to balance the cores, large enough to keep the
 # per-task overhead (Python worker round trips) negligible.
 DOCS_PER_PARTITION = 2500
@@ -59,17 +53,19 @@ OUTCOME_REJECTED = "rejected"
 
 
 def clean_documents(bronze: DataFrame, config: CleanConfig) -> DataFrame:
-    """Every bronze row with its silver columns, `outcome` and `rejection` (rule, value, …)."""
+    """Every bronze row with its silver columns, `outcome` and `rejection` (rule, value, …).
+
+    Every signal is measured for every document, kept or rejected (`signal_rows` selects them);
+    only PII redaction is limited to kept documents. Besides the silver columns the result has
+    `text_bytes` and `normalized_chars`, the signals that only silver/signals stores.
+    """
     df = bronze.select(
         *PROVENANCE_COLUMNS,
         "text",
         F.col("text_sha256").alias("bronze_text_sha256"),
         F.col("text_bytes").cast("long").alias("text_bytes"),
     )
-    size_ok = F.col("text_bytes") <= F.lit(config.normalize.max_text_bytes)
-    df = normalize(df, config.normalize, measure=size_ok)
-    df = identify_language(df, measure=~any_rule_fires(config, ["normalize"]))
-    df = quality_signals(df, config, measure=~any_rule_fires(config, ["normalize", "language"]))
+    df = quality_signals(identify_language(normalize(df, config.normalize)), config)
     if config.c4.enabled and config.c4.remove_filtered_lines:
         df = df.withColumn("text", F.coalesce(F.col("c4_text"), F.col("text")))
     df = df.withColumn("_fired", fired_rules(config))
@@ -82,11 +78,23 @@ def clean_documents(bronze: DataFrame, config: CleanConfig) -> DataFrame:
         F.when(kept, F.col("text")).alias("text"),
         F.when(kept, F.sha2(F.col("text"), 256)).alias("text_sha256"),
         F.when(kept, F.length("text").cast("long"))
-        .otherwise(F.col("text_chars"))
+        .otherwise(F.col("normalized_chars"))
         .alias("text_chars"),
         *SILVER_COLUMNS[len(PROVENANCE_COLUMNS) + 3 :],
+        "text_bytes",
+        "normalized_chars",
         F.when(kept, F.lit(OUTCOME_KEPT)).otherwise(F.lit(OUTCOME_REJECTED)).alias("outcome"),
         "rejection",
+    )
+
+
+def signal_rows(cleaned: DataFrame) -> DataFrame:
+    """The silver/signals rows of `clean_documents`' result: every document's signals and rule."""
+    return cleaned.select(
+        *(
+            F.col("rejection.rule").alias(name) if name == "rule" else F.col(name)
+            for name in SILVER_SIGNALS.schema.names
+        )
     )
 
 

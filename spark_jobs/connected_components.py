@@ -14,8 +14,6 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-OPERATOR = "connected_components"
-
 
 class ComponentsDidNotConvergeError(RuntimeError):
     """The iteration hit its round limit before every component became a star."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-OPERATOR = "exact_duplicates"
-
 
 def exact_duplicate_keepers(new: DataFrame, prior: DataFrame) -> DataFrame:
     """(`label`, `keeper`) for every new document; `keeper == label` for the one kept.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
@@ -58,21 +58,17 @@ def detect_languages(texts: list[str]) -> list[tuple[str, float]]:
     return results
 
 
-def identify_language(df: DataFrame, measure: Column | None = None) -> DataFrame:
-    """Add `lang` and `lang_score` from `text`; rows where `measure` is false get nulls."""
+def identify_language(df: DataFrame) -> DataFrame:
+    """Add `lang` and `lang_score` from `text` (`und` with score 0 for an empty text)."""
 
     @pandas_udf("lang string, lang_score double")  # type: ignore[call-overload]
-    def _languages(texts: pd.Series, wanted: pd.Series) -> pd.DataFrame:
-        chosen = [index for index, keep in enumerate(wanted) if keep]
-        langs: list[str | None] = [None] * len(texts)
-        scores: list[float | None] = [None] * len(texts)
-        found = detect_languages([texts.iat[index] or "" for index in chosen])
-        for index, (lang, score) in zip(chosen, found, strict=True):
-            langs[index], scores[index] = lang, score
-        return pd.DataFrame({"lang": langs, "lang_score": scores})
+    def _languages(texts: pd.Series) -> pd.DataFrame:
+        found = detect_languages([text or "" for text in texts])
+        return pd.DataFrame(
+            {"lang": [lang for lang, _ in found], "lang_score": [score for _, score in found]}
+        )
 
-    flag = measure if measure is not None else F.lit(True)
-    detected = _languages.asNondeterministic()(F.col("text"), flag)
+    detected = _languages.asNondeterministic()(F.col("text"))
     return (
         df.withColumn("_language", detected)
         .select(

@@ -28,7 +28,6 @@ from pyspark.sql.types import ArrayType, IntegerType, LongType, StructField, Str
 
 from lakehouse.recipe import DedupConfig
 
-OPERATOR = "minhash_signatures"
 # Non-ASCII characters that separate words (ASCII ones are classified byte by byte).
 _NON_ASCII_SEPARATORS = r"[^\p{L}\p{N}\x00-\x7f]+"
 _WORD = re.compile(r"[^\W_]+")

@@ -14,8 +14,6 @@ from pyspark.sql import functions as F
 
 from lakehouse.recipe import DedupConfig
 
-OPERATOR = "near_duplicate_edges"
-
 
 def signature_similarity(first: Column, second: Column, num_hashes: int) -> Column:
     """Estimated Jaccard similarity: the share of positions where two signatures agree."""

@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
@@ -39,25 +39,17 @@ def normalize_text(text: str | None, unicode_form: str = "NFC") -> str:
     return text.strip()
 
 
-def normalize(df: DataFrame, config: NormalizeConfig, measure: Column | None = None) -> DataFrame:
-    """Replace `text` by its normalized form and add `text_chars` (characters after it).
-
-    Rows where `measure` is false keep their text untouched (they are rejected already, e.g. for
-    size), so no work is spent on them.
-    """
+def normalize(df: DataFrame, config: NormalizeConfig) -> DataFrame:
+    """Replace `text` by its normalized form and add `normalized_chars` (characters after it)."""
     form = config.unicode_form
 
     @pandas_udf("string")  # type: ignore[call-overload]
-    def _normalized(texts: pd.Series, wanted: pd.Series) -> pd.Series:
-        return pd.Series(
-            [
-                normalize_text(text, form) if keep else text
-                for text, keep in zip(texts, wanted, strict=True)
-            ]
-        )
+    def _normalized(texts: pd.Series) -> pd.Series:
+        return pd.Series([normalize_text(text, form) for text in texts])
 
-    flag = measure if measure is not None else F.lit(True)
     # Marked non-deterministic so the planner evaluates it once instead of copying it into
     # every expression that reads the new `text`.
-    normalized = _normalized.asNondeterministic()(F.col("text"), flag)
-    return df.withColumn("text", normalized).withColumn("text_chars", F.length("text").cast("long"))
+    normalized = _normalized.asNondeterministic()(F.col("text"))
+    return df.withColumn("text", normalized).withColumn(
+        "normalized_chars", F.length("text").cast("long")
+    )

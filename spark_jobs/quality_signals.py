@@ -18,11 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from lakehouse.recipe import C4RulesConfig, CleanConfig
+from lakehouse.rules import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES, signals_of
 from spark_jobs.tokens import (
     PUNCTUATION_CHARS,
     TERMINAL_PUNCTUATION_TUPLE,
@@ -33,8 +34,6 @@ from spark_jobs.tokens import (
 )
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
-TOP_NGRAM_SIZES = (2, 3, 4)
-DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 POLICY_PHRASES = (
     "terms of use",
     "privacy policy",
@@ -251,6 +250,12 @@ def fineweb_signals(
     }
 
 
+def redpajama_signals(text: str) -> dict[str, float | None]:
+    """RedPajama-v2's share of whitespace-separated words that are all upper case."""
+    words = text.split()
+    return {"rps_doc_frac_all_caps_words": _ratio(sum(map(str.isupper, words)), len(words))}
+
+
 def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | None], str]:
     """Every quality signal of one normalized document, and its text after C4's line rules.
 
@@ -272,57 +277,34 @@ def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | 
     signals.update(
         fineweb_signals(outcome.kept_text, outcome.kept_words, config.fineweb.short_line_length)
     )
+    signals.update(redpajama_signals(text))
     return signals, outcome.kept_text
 
 
-# Every signal column, with its Spark SQL type, in table order.
-SIGNAL_COLUMNS: dict[str, str] = {
-    "gopher_dup_para_frac": "double",
-    "gopher_dup_para_char_frac": "double",
-    "gopher_dup_line_frac": "double",
-    "gopher_dup_line_char_frac": "double",
-    **{f"gopher_top_{n}_gram_char_frac": "double" for n in TOP_NGRAM_SIZES},
-    **{f"gopher_dup_{n}_gram_char_frac": "double" for n in DUPLICATE_NGRAM_SIZES},
-    "gopher_word_count": "long",
-    "gopher_mean_word_length": "double",
-    "gopher_hash_ratio": "double",
-    "gopher_ellipsis_ratio": "double",
-    "gopher_bullet_lines_ratio": "double",
-    "gopher_ellipsis_lines_ratio": "double",
-    "gopher_alpha_words_ratio": "double",
-    "gopher_stop_words": "long",
-    "c4_lorem_ipsum_lines": "long",
-    "c4_curly_bracket_lines": "long",
-    "c4_sentences": "long",
-    "c4_lines_removed": "long",
-    "fineweb_lines": "long",
-    "fineweb_line_punct_ratio": "double",
-    "fineweb_short_line_ratio": "double",
-    "fineweb_char_dup_ratio": "double",
-    "fineweb_newline_ratio": "double",
-}
+# Every signal column this step adds, with its Spark SQL type, in table order.
+SIGNAL_COLUMNS: dict[str, str] = {signal.name: signal.type for signal in signals_of("quality")}
 
 
-def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None = None) -> DataFrame:
+def quality_signals(df: DataFrame, config: CleanConfig) -> DataFrame:
     """Add every signal column and `c4_text` (the text after C4's line rules).
 
     One Arrow-vectorized pass: each document is tokenized once and the words are shared by all
-    four filter families. Rows where `measure` is false (already rejected) get nulls.
+    filter families. An empty text gets null signals.
     """
     schema = ", ".join(
         [f"{name} {kind}" for name, kind in SIGNAL_COLUMNS.items()] + ["c4_text string"]
     )
 
     @pandas_udf(schema)  # type: ignore[call-overload]
-    def _signals(texts: pd.Series, wanted: pd.Series) -> pd.DataFrame:
+    def _signals(texts: pd.Series) -> pd.DataFrame:
         rows: list[dict[str, Any]] = []
-        for text, keep in zip(texts, wanted, strict=True):
-            if not keep or not text:
+        for text in texts:
+            if not text:
                 rows.append({})
                 continue
             signals, kept_text = document_signals(text, config)
             rows.append(signals | {"c4_text": kept_text})
-        # Explicit nullable dtypes: a batch with no measured row must still convert to Arrow
+        # Explicit nullable dtypes: a batch of empty texts must still convert to Arrow
         # as typed nulls, not as a float column of NaN.
         frame = {
             name: pd.array(
@@ -333,9 +315,8 @@ def quality_signals(df: DataFrame, config: CleanConfig, measure: Column | None =
         frame["c4_text"] = pd.Series([row.get("c4_text") for row in rows], dtype=object)
         return pd.DataFrame(frame)
 
-    flag = measure if measure is not None else F.lit(True)
     return (
-        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text"), flag))
+        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text")))
         .select(
             "*", *(F.col(f"_signals.{name}").alias(name) for name in [*SIGNAL_COLUMNS, "c4_text"])
         )

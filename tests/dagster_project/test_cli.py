@@ -122,3 +122,74 @@ def test_drift_is_reported_as_a_warning_without_failing_the_run(
     assert "check bronze/documents:drift: WARNING" in out
     assert "check bronze/documents:contract: PASSED" in out
     assert "SUCCESS" in out
+
+
+def test_rules_lists_every_rule_with_its_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    from lakehouse.rules import RULES
+
+    rows = _json(capsys, ["rules", "--json"])
+    assert [row["rule"] for row in rows] == [rule.name for rule in RULES]
+    short = next(row for row in rows if row["rule"] == "gopher_short_doc")
+    assert short["threshold_key"] == "clean.gopher_quality.min_doc_words"
+    assert (short["default"], short["bounds"], short["unit"]) == (50, "[0, ∞), null: off", "words")
+    assert short["family"] == "gopher_quality" and short["signal"] == "gopher_word_count"
+    assert main(["rules"]) == 0
+    text = capsys.readouterr().out
+    assert "language_not_allowed" in text and "clean.language.allow" in text
+
+
+def _signals_lake(root: Path, tmp_path: Path) -> Path:
+    import pyarrow as pa
+
+    from lakehouse.catalog import Catalog, CommitInfo
+    from lakehouse.tables import SILVER_SIGNALS
+    from tests.lakehouse.test_whatif import RECIPE, ROWS
+
+    commit = CommitInfo("run-1", "clean", "a" * 64, "test")
+    Catalog(str(root)).write(SILVER_SIGNALS, pa.Table.from_pylist(ROWS), commit)
+    recipe = tmp_path / "whatif.yaml"
+    recipe.write_text(RECIPE)
+    return recipe
+
+
+def test_whatif_reports_newly_kept_and_dropped(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = _signals_lake(root, tmp_path)
+    base = ["--root", str(root), "whatif", "--recipe", str(recipe)]
+    report = _json(capsys, [*base, "--set", "clean.gopher_quality.min_doc_words=42", "--json"])
+    assert (report["newly_kept"], report["newly_dropped"], report["documents"]) == (1, 0, 6)
+    assert report["changes"][0]["before"] == 50 and report["changes"][0]["after"] == 42
+    assert [row["source"] for row in report["by_source"] if row["newly_kept"]] == ["b"]
+    argv = [*base, "--set", "clean.c4.min_num_sentences=12", "--set", "clean.language.allow=[en]"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("silver/signals version 0: 6 documents, kept 1 -> 0")
+    assert "clean.c4.min_num_sentences" in out and "by rule family:" in out
+
+
+def test_whatif_bad_input_exits_2_with_one_line(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "empty.yaml"
+    recipe.write_text("name: t\nlanding: /tmp/x\nsources:\n" + _SOURCE)
+    base = ["--root", str(root), "whatif", "--recipe", str(recipe)]
+    assert main([*base, "--set", "clean.c4.min_num_sentences=3"]) == 2
+    assert "silver/signals has not been written yet" in capsys.readouterr().err
+    recipe = _signals_lake(root, tmp_path)
+    base = ["--root", str(root), "whatif", "--recipe", str(recipe)]
+    for setting, message in (
+        ("clean.c4.min_sentences=3", "clean.c4.min_sentences: unknown rule setting"),
+        ("clean.language.min_score=2", "clean.language.min_score: Input should be less"),
+        ("clean.fineweb.short_line_length=9", "needs the clean stage re-run"),
+        ("min_doc_words", "expected KEY=VALUE"),
+    ):
+        assert main([*base, "--set", setting]) == 2, setting
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    with pytest.raises(SystemExit) as exit_info:
+        main(base)  # no --set
+    assert exit_info.value.code == 2
+
+
+_SOURCE = '  - {name: notes, path: "*.jsonl", format: jsonl, domain: prose, license: CC0-1.0}\n'

@@ -1,10 +1,16 @@
 import hashlib
+from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import CleanConfig
-from spark_jobs.clean import SILVER_COLUMNS, clean_documents
+from lakehouse.tables import SILVER_SIGNALS
+from lakehouse.whatif import first_rules
+from spark_jobs.clean import SILVER_COLUMNS, clean_documents, signal_rows
+from spark_jobs.normalization import normalize_text
+from spark_jobs.quality_signals import SIGNAL_COLUMNS, document_signals
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
 
 GOOD = "\n".join(
@@ -126,8 +132,41 @@ def test_both_tokenizers_keep_plain_prose(spark: SparkSession, tokenizer: str) -
     assert row["rejection"] is None
 
 
-def test_a_batch_where_no_document_reaches_the_filters(spark: SparkSession) -> None:  # noqa: F811
+def test_rejected_documents_are_measured_too(spark: SparkSession) -> None:  # noqa: F811
     german = ["Dies ist ein deutscher Satz über das Wetter, der ganz normal ist. " * 10] * 3
-    rows = outcomes(spark, german, CleanConfig())
-    assert [row["rejection"]["rule"] for row in rows] == ["language_not_allowed"] * 3
-    assert all(row["gopher_word_count"] is None for row in rows)
+    rows = outcomes(spark, [*german, " \n "], CleanConfig())
+    assert [row["rejection"]["rule"] for row in rows[:3]] == ["language_not_allowed"] * 3
+    # Signals of every family are stored for rejected documents: re-thresholding needs no Spark.
+    expected, _ = document_signals(normalize_text(german[0]), CleanConfig())
+    assert expected["gopher_word_count"] > 50 and expected["fineweb_lines"] == 1
+    for row in rows[:3]:
+        assert {name: row[name] for name in SIGNAL_COLUMNS} == expected
+    assert rows[0]["rejection"]["detail"].startswith("lang=de; also: ")
+    assert all(row["text_bytes"] > 0 and row["normalized_chars"] > 0 for row in rows[:3])
+    empty = rows[3]
+    assert empty["rejection"]["rule"] == "empty_after_normalization"
+    assert (empty["normalized_chars"], empty["lang"], empty["lang_score"]) == (0, "und", 0.0)
+    assert empty["gopher_word_count"] is None  # nothing to measure
+
+
+def test_signal_rows_are_written_to_silver_signals(
+    spark: SparkSession,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    texts = [GOOD, "Dies ist ein deutscher Satz über das Wetter. " * 3, ""]
+    cleaned = clean_documents(bronze(spark, texts), CleanConfig())
+    rows = signal_rows(cleaned)
+    assert rows.columns == SILVER_SIGNALS.schema.names
+    catalog = Catalog(str(tmp_path / "lake"))
+    commit = CommitInfo("run-1", "clean", "a" * 64, "test")
+    version = catalog.write(SILVER_SIGNALS, rows.toArrow(), commit, replace={"batch_id": "b1"})
+    stored = {row["doc_id"]: row for row in catalog.read(SILVER_SIGNALS, version).to_pylist()}
+    assert len(stored) == 3
+    assert stored["d000"]["rule"] is None and stored["d000"]["gopher_word_count"] > 50
+    assert stored["d001"]["rule"] == "language_not_allowed"
+    assert stored["d001"]["lang"] == "de" and stored["d001"]["gopher_stop_words"] == 0
+    assert stored["d002"]["rule"] == "empty_after_normalization"
+    assert stored["d000"]["text_bytes"] == len(GOOD.encode())
+    # The Arrow evaluator of `funnel whatif` takes the same decisions from the stored signals.
+    table = catalog.read(SILVER_SIGNALS, version)
+    assert first_rules(table, CleanConfig()).to_pylist() == table["rule"].to_pylist()

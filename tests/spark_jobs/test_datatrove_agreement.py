@@ -14,7 +14,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.recipe import CleanConfig
-from spark_jobs.decisions import fired_rules, rules
+from lakehouse.rules import RULES_BY_NAME
+from spark_jobs.decisions import fired_rules
 from spark_jobs.normalization import normalize_text
 from spark_jobs.quality_signals import SIGNAL_COLUMNS, document_signals
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
@@ -92,7 +93,7 @@ def funnel_decisions(spark: SparkSession, texts: list[str]) -> dict[str, list[bo
         F.transform(fired_rules(config, families), lambda rule: rule["rule"]).alias("rules"),
     )
     by_position = {row.position: row.rules for row in fired.collect()}
-    family_of = {rule.name: rule.family for rule in rules(config)}
+    family_of = {name: rule.family for name, rule in RULES_BY_NAME.items()}
     return {
         family: [
             all(family_of[name] != family for name in by_position[index])

@@ -7,6 +7,7 @@ from spark_jobs.quality_signals import (
     fineweb_signals,
     gopher_quality_signals,
     gopher_repetition_signals,
+    redpajama_signals,
 )
 from spark_jobs.tokens import spacy_style_tokens
 
@@ -95,3 +96,8 @@ def test_document_signals_feed_fineweb_the_c4_output() -> None:
     ws_signals, _ = document_signals(text, whitespace)
     assert ws_signals["gopher_alpha_words_ratio"] == 1.0
     assert spacy_signals["gopher_alpha_words_ratio"] < 1.0
+
+
+def test_redpajama_all_caps_words_fraction() -> None:
+    assert redpajama_signals("BUY NOW, CHEAP pills for you")["rps_doc_frac_all_caps_words"] == 0.5
+    assert redpajama_signals(" \n")["rps_doc_frac_all_caps_words"] is None

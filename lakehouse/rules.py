@@ -1,0 +1,781 @@
+"""Every signal and every drop rule of the clean stage, each declared once.
+
+A signal is a column the clean stage measures for every document (name, type, unit, meaning).
+A rule reads one signal, compares it with a setting of the recipe and, when it fires, drops the
+document with `(rule, value, threshold)`. Everything else is derived from these declarations:
+the recipe's clean-section fields (`lakehouse.recipe`), the signal columns of the silver tables
+(`lakehouse.tables`), the Spark decisions (`spark_jobs.decisions`), the Arrow decisions of
+`funnel whatif` (`lakehouse.whatif`), `funnel rules` and the rules table of docs/filters.md
+(`python -m lakehouse.rules --markdown`).
+
+Rules are checked in the order of `RULES` (normalization, language, Gopher repetition, Gopher
+quality, C4, FineWeb — the order FineWeb ran its filters in); the first one that fires is the
+document's rejection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+SignalType = Literal["double", "long", "string"]
+Step = Literal["bronze", "normalize", "language", "quality"]
+SettingKind = Literal["integer", "number", "flag", "codes"]
+Comparison = Literal["above", "below", "zero", "not_in"]
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "double": pa.float64(),
+    "long": pa.int64(),
+    "string": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A column measured for every document: Spark SQL type, unit, meaning, which step adds it.
+
+    `step` is `bronze` (carried from bronze/documents), `normalize`, `language` or `quality`
+    (`spark_jobs.quality_signals`, one tokenization per document).
+    """
+
+    name: str
+    type: SignalType
+    unit: str
+    meaning: str
+    step: Step = "quality"
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The signal's Arrow type (the type of its Delta column)."""
+        return _ARROW_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A recipe key a rule reads: a threshold, an on/off flag or a list of codes.
+
+    `key` is the dotted recipe path (`clean.<family>.<field>`, or `clean.<family>.<field>.<n>`
+    for one entry of a mapping keyed by n). Bounds are inclusive unless `exclusive_minimum`;
+    for `codes`, `minimum` is the least number of entries. A nullable threshold set to null
+    switches its rule off.
+    """
+
+    key: str
+    kind: SettingKind
+    default: Any
+    meaning: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    nullable: bool = True
+
+    @property
+    def section(self) -> str:
+        """The recipe section under `clean` that holds the key, e.g. `gopher_quality`."""
+        return self.key.split(".")[1]
+
+    @property
+    def field(self) -> str:
+        """The field of that section, e.g. `min_doc_words` (the mapping for an entry key)."""
+        return self.key.split(".")[2]
+
+    @property
+    def entry(self) -> int | None:
+        """The mapping key n of a `clean.<family>.<field>.<n>` setting; None otherwise."""
+        parts = self.key.split(".")
+        return int(parts[3]) if len(parts) == 4 else None
+
+    @property
+    def bounds(self) -> str:
+        """The allowed values, as an interval (or `true/false`, or `≥ n codes`)."""
+        if self.kind == "flag":
+            return "true/false"
+        if self.kind == "codes":
+            return f"≥ {self.minimum:g} codes" if self.minimum is not None else "codes"
+        low = "-∞" if self.minimum is None else f"{self.minimum:g}"
+        high = "∞" if self.maximum is None else f"{self.maximum:g}"
+        left = "(" if self.exclusive_minimum or self.minimum is None else "["
+        right = ")" if self.maximum is None else "]"
+        return f"{left}{low}, {high}{right}" + (", null: off" if self.nullable else "")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of rules with its recipe section `clean.<name>`, and whether it can be disabled."""
+
+    name: str
+    meaning: str
+    can_disable: bool = True
+
+    @property
+    def enabled(self) -> Setting | None:
+        """The family's `enabled` flag, or None when the family always runs."""
+        if not self.can_disable:
+            return None
+        return Setting(f"clean.{self.name}.enabled", "flag", True, f"run the {self.name} rules")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One drop rule: the signal it reads, how it compares, and the recipe settings it obeys.
+
+    Comparisons: `above` (signal > threshold), `below` (signal < threshold), `zero` (signal
+    = 0, no threshold), `not_in` (signal not in a list of codes). `threshold` is a Setting, a
+    fixed number, or None (`zero`). `value` names the column reported as the rejection's
+    value when it is not the signal. `toggle` is a flag that switches the rule on;
+    `exempt_zero` a flag under which a signal of exactly 0 never fires. A null signal never
+    fires.
+    """
+
+    name: str
+    family: str
+    signal: str
+    comparison: Comparison
+    meaning: str
+    threshold: Setting | float | None = None
+    value: str | None = None
+    toggle: Setting | None = None
+    exempt_zero: Setting | None = None
+
+    @property
+    def value_column(self) -> str:
+        """The column whose value a rejection by this rule records."""
+        return self.value or self.signal
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        """The recipe settings this rule reads (threshold, toggle, zero exemption)."""
+        found = (self.threshold, self.toggle, self.exempt_zero)
+        return tuple(setting for setting in found if isinstance(setting, Setting))
+
+
+def _fraction(key: str, default: float, unit: str, meaning: str, nullable: bool = True) -> Setting:
+    return Setting(key, "number", default, meaning, unit, 0, 1, nullable=nullable)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals, in table order.
+
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("text_bytes", "long", "bytes", "UTF-8 length of the text as it landed", "bronze"),
+    Signal("normalized_chars", "long", "characters", "characters after normalization", "normalize"),
+    Signal("lang", "string", "ISO 639 code", "top language of fastText lid.176", "language"),
+    Signal("lang_score", "double", "probability", "confidence of lang, 0-1", "language"),
+    Signal("gopher_dup_para_frac", "double", "fraction of paragraphs", "paragraphs seen before"),
+    Signal(
+        "gopher_dup_para_char_frac",
+        "double",
+        "fraction of characters",
+        "characters in paragraphs seen before",
+    ),
+    Signal("gopher_dup_line_frac", "double", "fraction of lines", "lines seen before"),
+    Signal(
+        "gopher_dup_line_char_frac",
+        "double",
+        "fraction of characters",
+        "characters in lines seen before",
+    ),
+    *(
+        Signal(
+            f"gopher_top_{n}_gram_char_frac",
+            "double",
+            "fraction of characters",
+            f"characters covered by the most frequent word {n}-gram",
+        )
+        for n in TOP_NGRAM_SIZES
+    ),
+    *(
+        Signal(
+            f"gopher_dup_{n}_gram_char_frac",
+            "double",
+            "fraction of characters",
+            f"characters in repeated word {n}-grams",
+        )
+        for n in DUPLICATE_NGRAM_SIZES
+    ),
+    Signal("gopher_word_count", "long", "words", "words that are not only symbols"),
+    Signal("gopher_mean_word_length", "double", "characters", "mean length of those words"),
+    Signal("gopher_hash_ratio", "double", "per word", "'#' characters per word token"),
+    Signal("gopher_ellipsis_ratio", "double", "per word", "ellipses ('...', '…') per word token"),
+    Signal(
+        "gopher_bullet_lines_ratio", "double", "fraction of lines", "lines starting with '•'/'-'"
+    ),
+    Signal(
+        "gopher_ellipsis_lines_ratio", "double", "fraction of lines", "lines ending in an ellipsis"
+    ),
+    Signal("gopher_alpha_words_ratio", "double", "fraction of words", "word tokens with a letter"),
+    Signal(
+        "gopher_stop_words",
+        "long",
+        "words",
+        "distinct Gopher stop words present (the, be, to, of, and, that, have, with)",
+    ),
+    Signal("c4_lorem_ipsum_lines", "long", "lines", "kept lines containing 'lorem ipsum'"),
+    Signal("c4_curly_bracket_lines", "long", "lines", "kept lines containing '{'"),
+    Signal("c4_sentences", "long", "sentences", "sentences in the lines C4 keeps"),
+    Signal("c4_lines_removed", "long", "lines", "lines removed by C4's line rules"),
+    Signal("fineweb_lines", "long", "lines", "non-blank lines of C4's output"),
+    Signal(
+        "fineweb_line_punct_ratio",
+        "double",
+        "fraction of lines",
+        "lines ending in terminal punctuation",
+    ),
+    Signal(
+        "fineweb_short_line_ratio",
+        "double",
+        "fraction of lines",
+        "lines of at most clean.fineweb.short_line_length characters",
+    ),
+    Signal(
+        "fineweb_char_dup_ratio",
+        "double",
+        "fraction of characters",
+        "characters in duplicated lines (newlines not counted)",
+    ),
+    Signal("fineweb_newline_ratio", "double", "per word", "newlines per word"),
+    Signal(
+        "rps_doc_frac_all_caps_words",
+        "double",
+        "fraction of words",
+        "whitespace-separated words that are all upper case (RedPajama-v2's signal)",
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Families and rules, in decision order.
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "normalize",
+        "Text normalization of the clean stage (the first step; later signals see its output).",
+        can_disable=False,
+    ),
+    Family(
+        "language",
+        "Language identification (fastText lid.176, bundled) and which languages are kept.",
+        can_disable=False,
+    ),
+    Family(
+        "gopher_repetition",
+        "Gopher repetition rules (Rae et al. 2021, table A1); null disables one rule.",
+    ),
+    Family("gopher_quality", "Gopher quality rules (Rae et al. 2021); null disables one rule."),
+    Family(
+        "c4", "C4 rules (Raffel et al. 2020) as FineWeb ran them: no terminal-punctuation rule."
+    ),
+    Family("fineweb", "FineWeb's own quality rules (Penedo et al. 2024)."),
+    Family("redpajama_v2", "Rules on RedPajama-v2's quality signals (Weber et al. 2024)."),
+)
+
+_SYMBOL_RATIO = Setting(
+    "clean.gopher_quality.max_symbol_word_ratio",
+    "number",
+    0.1,
+    "most '#' or ellipses per word",
+    "per word",
+    0,
+)
+_TOP_NGRAM_DEFAULTS = {2: 0.2, 3: 0.18, 4: 0.16}
+_DUP_NGRAM_DEFAULTS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+
+def _repetition(name: str, signal: str, default: float, unit: str, meaning: str) -> Rule:
+    key = f"clean.gopher_repetition.{name.removeprefix('gopher_')}"
+    setting = _fraction(key, default, unit, f"most {meaning}")
+    return Rule(name, "gopher_repetition", signal, "above", f"too many {meaning}", setting)
+
+
+def _gopher(name: str, signal: str, comparison: Comparison, setting: Setting, meaning: str) -> Rule:
+    return Rule(name, "gopher_quality", signal, comparison, meaning, setting)
+
+
+def _c4_toggle(name: str, signal: str, meaning: str) -> Rule:
+    flag = Setting(f"clean.c4.filter_{name}", "flag", True, f"drop documents with {meaning}")
+    return Rule(f"c4_{name}", "c4", signal, "above", f"a kept line has {meaning}", 0.0, None, flag)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "text_too_large",
+        "normalize",
+        "text_bytes",
+        "above",
+        "the text as it landed is too large to clean",
+        Setting(
+            "clean.normalize.max_text_bytes",
+            "integer",
+            1_000_000,
+            "UTF-8 bytes of text above which a document is rejected",
+            "bytes",
+            0,
+            exclusive_minimum=True,
+            nullable=False,
+        ),
+    ),
+    Rule(
+        "empty_after_normalization",
+        "normalize",
+        "normalized_chars",
+        "zero",
+        "nothing is left after normalization",
+    ),
+    Rule(
+        "language_not_allowed",
+        "language",
+        "lang",
+        "not_in",
+        "the detected language is not one of the kept ones",
+        Setting(
+            "clean.language.allow",
+            "codes",
+            ("en",),
+            "ISO 639-1 codes of the languages kept",
+            "ISO 639 codes",
+            1,
+            nullable=False,
+        ),
+        value="lang_score",
+    ),
+    Rule(
+        "language_score_too_low",
+        "language",
+        "lang_score",
+        "below",
+        "the language identifier is not confident enough",
+        _fraction(
+            "clean.language.min_score",
+            0.65,
+            "probability",
+            "lowest confidence of the top language kept",
+            nullable=False,
+        ),
+    ),
+    _repetition(
+        "gopher_dup_para_frac",
+        "gopher_dup_para_frac",
+        0.3,
+        "fraction of paragraphs",
+        "repeated paragraphs",
+    ),
+    _repetition(
+        "gopher_dup_para_char_frac",
+        "gopher_dup_para_char_frac",
+        0.2,
+        "fraction of characters",
+        "characters in repeated paragraphs",
+    ),
+    _repetition(
+        "gopher_dup_line_frac", "gopher_dup_line_frac", 0.3, "fraction of lines", "repeated lines"
+    ),
+    _repetition(
+        "gopher_dup_line_char_frac",
+        "gopher_dup_line_char_frac",
+        0.2,
+        "fraction of characters",
+        "characters in repeated lines",
+    ),
+    *(
+        Rule(
+            f"gopher_top_{n}_gram",
+            "gopher_repetition",
+            f"gopher_top_{n}_gram_char_frac",
+            "above",
+            f"the most frequent word {n}-gram covers too many characters",
+            _fraction(
+                f"clean.gopher_repetition.top_ngram_char_frac.{n}",
+                default,
+                "fraction of characters",
+                "most frequent n-gram's share of characters, per n; above it, dropped",
+            ),
+        )
+        for n, default in _TOP_NGRAM_DEFAULTS.items()
+    ),
+    *(
+        Rule(
+            f"gopher_dup_{n}_gram",
+            "gopher_repetition",
+            f"gopher_dup_{n}_gram_char_frac",
+            "above",
+            f"too many characters in repeated word {n}-grams",
+            _fraction(
+                f"clean.gopher_repetition.dup_ngram_char_frac.{n}",
+                default,
+                "fraction of characters",
+                "characters in repeated n-grams, per n; above it, dropped",
+            ),
+        )
+        for n, default in _DUP_NGRAM_DEFAULTS.items()
+    ),
+    _gopher(
+        "gopher_short_doc",
+        "gopher_word_count",
+        "below",
+        Setting("clean.gopher_quality.min_doc_words", "integer", 50, "fewest words", "words", 0),
+        "too few words",
+    ),
+    _gopher(
+        "gopher_long_doc",
+        "gopher_word_count",
+        "above",
+        Setting("clean.gopher_quality.max_doc_words", "integer", 100_000, "most words", "words", 0),
+        "too many words",
+    ),
+    _gopher(
+        "gopher_below_avg_word_length",
+        "gopher_mean_word_length",
+        "below",
+        Setting(
+            "clean.gopher_quality.min_avg_word_length",
+            "number",
+            3,
+            "shortest mean word length",
+            "characters",
+            0,
+        ),
+        "words too short on average",
+    ),
+    _gopher(
+        "gopher_above_avg_word_length",
+        "gopher_mean_word_length",
+        "above",
+        Setting(
+            "clean.gopher_quality.max_avg_word_length",
+            "number",
+            10,
+            "longest mean word length",
+            "characters",
+            0,
+        ),
+        "words too long on average",
+    ),
+    _gopher("gopher_too_many_hashes", "gopher_hash_ratio", "above", _SYMBOL_RATIO, "too many '#'"),
+    _gopher(
+        "gopher_too_many_ellipsis",
+        "gopher_ellipsis_ratio",
+        "above",
+        _SYMBOL_RATIO,
+        "too many ellipses",
+    ),
+    _gopher(
+        "gopher_too_many_bullet_lines",
+        "gopher_bullet_lines_ratio",
+        "above",
+        _fraction(
+            "clean.gopher_quality.max_bullet_lines_ratio",
+            0.9,
+            "fraction of lines",
+            "most lines starting with a bullet",
+        ),
+        "mostly bullet lines",
+    ),
+    _gopher(
+        "gopher_too_many_ellipsis_lines",
+        "gopher_ellipsis_lines_ratio",
+        "above",
+        _fraction(
+            "clean.gopher_quality.max_ellipsis_lines_ratio",
+            0.3,
+            "fraction of lines",
+            "most lines ending in an ellipsis",
+        ),
+        "too many lines ending in an ellipsis",
+    ),
+    _gopher(
+        "gopher_below_alpha_words_ratio",
+        "gopher_alpha_words_ratio",
+        "below",
+        _fraction(
+            "clean.gopher_quality.min_alpha_words_ratio",
+            0.8,
+            "fraction of words",
+            "fewest word tokens with a letter",
+        ),
+        "too few words with a letter",
+    ),
+    _gopher(
+        "gopher_too_few_stop_words",
+        "gopher_stop_words",
+        "below",
+        Setting(
+            "clean.gopher_quality.min_stop_words", "integer", 2, "fewest stop words", "words", 0
+        ),
+        "too few English stop words",
+    ),
+    _c4_toggle("lorem_ipsum", "c4_lorem_ipsum_lines", "'lorem ipsum'"),
+    _c4_toggle("curly_bracket", "c4_curly_bracket_lines", "a curly bracket '{'"),
+    Rule(
+        "c4_too_few_sentences",
+        "c4",
+        "c4_sentences",
+        "below",
+        "too few sentences in the lines C4 keeps",
+        Setting("clean.c4.min_num_sentences", "integer", 5, "fewest sentences", "sentences", 0),
+    ),
+    Rule("fineweb_no_lines", "fineweb", "fineweb_lines", "zero", "no non-blank line is left"),
+    Rule(
+        "fineweb_line_punct_ratio",
+        "fineweb",
+        "fineweb_line_punct_ratio",
+        "below",
+        "too few lines end in terminal punctuation",
+        _fraction(
+            "clean.fineweb.line_punct_thr",
+            0.12,
+            "fraction of lines",
+            "fewest lines ending in terminal punctuation",
+            nullable=False,
+        ),
+        exempt_zero=Setting(
+            "clean.fineweb.line_punct_exclude_zero",
+            "flag",
+            False,
+            "a document with no line ending in punctuation is not dropped by this rule",
+        ),
+    ),
+    Rule(
+        "fineweb_short_line_ratio",
+        "fineweb",
+        "fineweb_short_line_ratio",
+        "above",
+        "too many short lines",
+        _fraction(
+            "clean.fineweb.short_line_thr",
+            0.67,
+            "fraction of lines",
+            "most short lines",
+            nullable=False,
+        ),
+    ),
+    Rule(
+        "fineweb_char_dup_ratio",
+        "fineweb",
+        "fineweb_char_dup_ratio",
+        "above",
+        "too many characters in duplicated lines",
+        _fraction(
+            "clean.fineweb.char_duplicates_ratio",
+            0.01,
+            "fraction of characters",
+            "most characters in duplicated lines",
+            nullable=False,
+        ),
+    ),
+    Rule(
+        "fineweb_list_ratio",
+        "fineweb",
+        "fineweb_newline_ratio",
+        "above",
+        "list-like: too many newlines per word",
+        Setting(
+            "clean.fineweb.new_line_ratio",
+            "number",
+            0.3,
+            "most newlines per word",
+            "per word",
+            0,
+            nullable=False,
+        ),
+    ),
+    # RedPajama-v2 (Weber et al. 2024, `rps_doc_frac_all_caps_words`) publishes the signal but no
+    # threshold, so the rule is off (null) until a recipe sets one.
+    Rule(
+        "redpajama_all_caps_words",
+        "redpajama_v2",
+        "rps_doc_frac_all_caps_words",
+        "above",
+        "shouting or boilerplate: too many all-caps words (RedPajama-v2 quality signal)",
+        _fraction(
+            "clean.redpajama_v2.max_all_caps_words_frac",
+            None,
+            "fraction of words",
+            "most words in all caps; null: off (RedPajama-v2 gives no threshold)",
+        ),
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Derived views of the declarations.
+
+SIGNALS_BY_NAME: dict[str, Signal] = {signal.name: signal for signal in SIGNALS}
+RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
+FAMILY_NAMES: tuple[str, ...] = tuple(family.name for family in FAMILIES)
+
+
+def signals_of(*steps: Step) -> tuple[Signal, ...]:
+    """The declared signals that the given clean steps add, in table order."""
+    return tuple(signal for signal in SIGNALS if signal.step in steps)
+
+
+def settings() -> dict[str, Setting]:
+    """Every recipe setting the rules read, by key (family flags first within a section).
+
+    Raises ValueError when two declarations of one key disagree.
+    """
+    found: dict[str, Setting] = {}
+    flags = [family.enabled for family in FAMILIES if family.enabled is not None]
+    for setting in [*flags, *(setting for rule in RULES for setting in rule.settings)]:
+        if found.setdefault(setting.key, setting) != setting:
+            raise ValueError(f"recipe key {setting.key} is declared twice, differently")
+    return found
+
+
+def section_settings(section: str) -> list[Setting]:
+    """The settings under `clean.<section>`, in declaration order."""
+    return [setting for setting in settings().values() if setting.section == section]
+
+
+def setting_value(clean: Any, key: str) -> Any:
+    """The value of a `clean.…` key in a clean config (None for an absent mapping entry)."""
+    value = clean
+    for part in key.split(".")[1:]:
+        if isinstance(value, Mapping):
+            value = value.get(int(part) if part.isdigit() else part)
+        else:
+            value = getattr(value, part)
+        if value is None:
+            return None
+    return value
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    """A rule as one recipe sets it: its threshold (a number or codes) and zero exemption."""
+
+    rule: Rule
+    threshold: float | tuple[str, ...] | None
+    exempt_zero: bool
+
+    @property
+    def reported_threshold(self) -> float | None:
+        """The threshold a rejection records: the number, or None for codes and `zero`."""
+        return float(self.threshold) if isinstance(self.threshold, int | float) else None
+
+
+def active_rules(clean: Any, families: Sequence[str] = FAMILY_NAMES) -> list[ActiveRule]:
+    """The rules a clean config switches on, in decision order, with their thresholds.
+
+    A rule is off when its family is disabled, its toggle is false, or its threshold setting
+    is null (or absent from its mapping).
+    """
+    enabled = {
+        family.name: family.enabled is None or bool(setting_value(clean, family.enabled.key))
+        for family in FAMILIES
+    }
+    active = []
+    for rule in RULES:
+        if rule.family not in families or not enabled[rule.family]:
+            continue
+        if rule.toggle is not None and not setting_value(clean, rule.toggle.key):
+            continue
+        threshold: Any = rule.threshold
+        if isinstance(threshold, Setting):
+            threshold = setting_value(clean, threshold.key)
+            if threshold is None:
+                continue
+            if isinstance(threshold, list | tuple):
+                threshold = tuple(threshold)
+        exempt = rule.exempt_zero is not None and bool(setting_value(clean, rule.exempt_zero.key))
+        active.append(ActiveRule(rule, threshold, exempt))
+    return active
+
+
+def rule_rows() -> list[dict[str, Any]]:
+    """One row per rule (decision order): name, family, signal, threshold key, default, …."""
+    rows = []
+    for rule in RULES:
+        setting = rule.threshold if isinstance(rule.threshold, Setting) else None
+        default: Any = rule.threshold if setting is None else setting.default
+        signal = SIGNALS_BY_NAME[rule.signal]
+        rows.append(
+            {
+                "rule": rule.name,
+                "family": rule.family,
+                "signal": rule.signal,
+                "fires_when": fires_when(rule),
+                "threshold_key": setting.key if setting else None,
+                "default": list(default) if isinstance(default, tuple) else default,
+                "bounds": setting.bounds if setting else None,
+                "unit": setting.unit if setting and setting.unit else signal.unit,
+                "toggle": rule.toggle.key if rule.toggle else None,
+                "meaning": rule.meaning,
+            }
+        )
+    return rows
+
+
+def fires_when(rule: Rule) -> str:
+    """The firing condition in words, e.g. `gopher_word_count < min_doc_words`."""
+    threshold = rule.threshold
+    limit = threshold.key.rsplit(".", 1)[-1] if isinstance(threshold, Setting) else threshold
+    if isinstance(threshold, Setting) and threshold.entry is not None:
+        limit = f"{threshold.field}[{threshold.entry}]"
+    condition = {
+        "above": f"{rule.signal} > {limit}",
+        "below": f"{rule.signal} < {limit}",
+        "zero": f"{rule.signal} = 0",
+        "not_in": f"{rule.signal} not in {limit}",
+    }[rule.comparison]
+    if rule.exempt_zero is not None:
+        condition += f" and ≠ 0 when {rule.exempt_zero.field}"
+    if rule.toggle is not None:
+        condition += f", when {rule.toggle.field}"
+    return condition
+
+
+def _markdown_cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|")
+
+
+def rules_markdown() -> str:
+    """The rules table of docs/filters.md, in decision order, generated from the declarations."""
+    columns = ["family", "rule", "fires when", "setting", "default", "bounds", "unit", "meaning"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rule_rows():
+        key = row["threshold_key"] or row["toggle"]
+        cells = [
+            row["family"],
+            f"`{row['rule']}`",
+            f"`{row['fires_when']}`",
+            f"`{key}`" if key else "—",
+            _markdown_cell(row["default"]),
+            _markdown_cell(row["bounds"]),
+            _markdown_cell(row["unit"]),
+            _markdown_cell(row["meaning"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m lakehouse.rules --markdown`: print the rules table of docs/filters.md."""
+    parser = argparse.ArgumentParser(prog="python -m lakehouse.rules", description=__doc__)
+    parser.add_argument("--markdown", action="store_true", help="the docs/filters.md table")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(rules_markdown())
+        return 0
+    for row in rule_rows():
+        print(f"{row['rule']:34} {row['fires_when']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
