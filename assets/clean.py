@@ -13,7 +13,13 @@ from assets.lineage import Derived
 from assets.runner import Input, Stage, StageResult, StageRun, stage_asset
 from assets.tables import asset_key
 from lakehouse.review import blocklist
-from lakehouse.tables import BRONZE_DOCUMENTS, OPS_REJECTIONS, REVIEW_BLOCKLIST, SILVER_DOCUMENTS
+from lakehouse.tables import (
+    BRONZE_DOCUMENTS,
+    OPS_REJECTIONS,
+    REVIEW_BLOCKLIST,
+    SILVER_DOCUMENTS,
+    SILVER_SIGNALS,
+)
 from spark_jobs.blocklist import apply_blocklist
 from spark_jobs.clean import (
     CleanOutput,
@@ -33,6 +39,17 @@ def _kept_rows(output: CleanOutput) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(SILVER_DOCUMENTS.schema, iter(()))
     dataset = ds.dataset(str(output.kept), format="parquet")
     return dataset.scanner(columns=SILVER_DOCUMENTS.schema.names).to_reader()
+
+
+def _signal_rows(output: CleanOutput) -> pa.RecordBatchReader:
+    """Every document's signals and first fired rule, from the one Spark pass both outcomes
+    were written by (the signals are not computed twice)."""
+    if not output.folder.exists():
+        return pa.RecordBatchReader.from_batches(SILVER_SIGNALS.schema, iter(()))
+    columns = {name: ds.field(name) for name in SILVER_SIGNALS.schema.names if name != "rule"}
+    columns["rule"] = ds.field("rejection", "rule")
+    dataset = ds.dataset(str(output.folder), format="parquet", partitioning="hive")
+    return dataset.scanner(columns=columns).to_reader()
 
 
 def _rejections(output: CleanOutput) -> pa.Table:
@@ -82,7 +99,10 @@ def clean_batch(run: StageRun) -> StageResult:
     master = spark.resolved_master(run.loaded)
     return StageResult(
         rows_in=rows_in,
-        outputs={SILVER_DOCUMENTS.key: _kept_rows(output)},
+        outputs={
+            SILVER_DOCUMENTS.key: _kept_rows(output),
+            SILVER_SIGNALS.key: _signal_rows(output),
+        },
         rejections=rejections.select(_REJECTION_COLUMNS),
         metadata={
             SILVER_DOCUMENTS.key: {
@@ -108,10 +128,11 @@ CLEAN = Stage(
     group="silver",
     engine="spark",
     inputs=(Input(BRONZE_DOCUMENTS, "ingest"), Input(REVIEW_BLOCKLIST, None, required=False)),
-    outputs=(SILVER_DOCUMENTS,),
+    outputs=(SILVER_DOCUMENTS, SILVER_SIGNALS),
     operator=clean_batch,
     resources=("lakehouse", "spark"),
     # Which bronze columns each silver column comes from: `dagster/column_lineage` and OpenLineage.
+    descriptions={SILVER_SIGNALS.key: SILVER_SIGNALS.description},
     column_lineage={
         SILVER_DOCUMENTS.key: {
             "doc_id": [Derived(BRONZE_DOCUMENTS.key, "doc_id", "kept documents")],

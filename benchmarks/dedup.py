@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from benchmarks.corpus import generate
 from benchmarks.measure import machine, write_result
-from lakehouse.tables import TIMESTAMP, TableSpec
+from lakehouse.tables import SILVER_DEDUP_INDEX, TIMESTAMP, TableSpec, spark_ddl
 
 RESULTS = Path("bench-data") / "results"
 SAMPLE_SECONDS = 0.1
@@ -129,7 +129,6 @@ def funnel_engine(data: Path, work: Path) -> dict[str, Any]:
 
     from lakehouse.catalog import Catalog, CommitInfo
     from lakehouse.recipe import DedupConfig
-    from lakehouse.tables import SILVER_DEDUP_INDEX
     from spark_jobs.dedup import KEPT, deduplicate, rejections
     from spark_jobs.session import spark_session
 
@@ -141,10 +140,7 @@ def funnel_engine(data: Path, work: Path) -> dict[str, Any]:
     )
     config = DedupConfig()
     documents = session.read.parquet(str(data))
-    index_schema = (
-        "doc_id string, ingested_at timestamp, text_sha256 string, signature array<int>, "
-        "band_keys array<bigint>"
-    )
+    index_schema = spark_ddl(SILVER_DEDUP_INDEX, exclude=("batch_id",))
     outcome = deduplicate(documents, session.createDataFrame([], index_schema), config)
     kept_ids = outcome.decisions.where(F.col("outcome") == KEPT).select("doc_id")
     out = work / "out"

@@ -307,14 +307,16 @@ def _print_whatif(report: Any) -> None:
 
 def command_whatif(args: argparse.Namespace) -> int:
     """How many documents changed rule settings would newly keep or drop, from stored signals."""
+    from lakehouse.ledger import committed_batches
     from lakehouse.recipe import load_recipe
     from lakehouse.tables import SILVER_SIGNALS
     from lakehouse.whatif import WhatIfError, parse_overrides, what_if
 
     loaded = load_recipe(args.recipe)
     catalog = Catalog(args.root)
-    version = catalog.version(SILVER_SIGNALS)
-    if version is None:
+    # Each batch's signals as its recorded clean outcome holds them.
+    version = committed_batches(catalog, "clean", SILVER_SIGNALS)
+    if not version:
         print(
             "error: silver/signals has not been written yet: run the clean stage first",
             file=sys.stderr,

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import yaml
 
 from lakehouse.catalog import Catalog
+from lakehouse.ledger import committed_rows
 from lakehouse.recipe import CleanConfig, LoadedRecipe, Recipe, RecipeError, validate_recipe
 from lakehouse.rules import (
     RULES,
@@ -187,8 +188,13 @@ def _breakdown(frame: pa.Table, column: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row[column] is None, str(row[column])))
 
 
-def _signals_table(catalog: Catalog, version: int) -> pa.Table:
-    table = catalog.read(SILVER_SIGNALS, version)
+def _signals_table(catalog: Catalog, versions: int | Mapping[str, int]) -> pa.Table:
+    """The stored signals: one table version, or each batch at the version of its recorded
+    clean outcome (batch id → version)."""
+    if isinstance(versions, int):
+        table = catalog.read(SILVER_SIGNALS, versions)
+    else:
+        table = committed_rows(catalog, versions, SILVER_SIGNALS)
     rule = table["rule"]
     known = pc.is_in(rule, value_set=pa.array(list(RULES_BY_NAME)))
     foreign = pc.fill_null(pc.and_(pc.is_valid(rule), pc.invert(known)), False)
@@ -224,10 +230,11 @@ def evaluate(signals: pa.Table, before: CleanConfig, after: CleanConfig) -> pa.T
 def what_if(
     catalog: Catalog,
     loaded: LoadedRecipe,
-    signals_version: int,
+    signals_version: int | Mapping[str, int],
     overrides: Mapping[str, Any],
 ) -> WhatIf:
-    """The effect of `overrides` (rule settings) on the documents of a silver/signals version."""
+    """The effect of `overrides` (rule settings) on the stored signals: of one silver/signals
+    version, or of every batch as its recorded clean outcome holds them (batch id → version)."""
     if not overrides:
         raise WhatIfError("nothing to evaluate: give at least one --set KEY=VALUE")
     changed = apply_overrides(loaded.recipe, overrides)
@@ -253,7 +260,9 @@ def what_if(
             )
         )
     return WhatIf(
-        signals_version=signals_version,
+        signals_version=signals_version
+        if isinstance(signals_version, int)
+        else max(signals_version.values()),
         documents=signals.num_rows,
         kept_before=_total(frame, "kept_before"),
         kept_after=_total(frame, "kept_after"),

@@ -24,6 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.recipe import DedupConfig
+from lakehouse.tables import SILVER_DEDUP_INDEX
 from spark_jobs.connected_components import connected_components
 from spark_jobs.exact_dedup import exact_duplicate_keepers
 from spark_jobs.minhash import minhash_signatures
@@ -32,7 +33,8 @@ from spark_jobs.near_dedup import near_duplicate_edges, signature_similarity
 KEPT = "kept"
 EXACT_DUPLICATE = "exact_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
-INDEX_COLUMNS = ("doc_id", "ingested_at", "text_sha256", "signature", "band_keys")
+# The columns of silver/dedup_index that the operator writes (the batch id is the partition).
+INDEX_COLUMNS = tuple(name for name in SILVER_DEDUP_INDEX.schema.names if name != "batch_id")
 _MICROS_DIGITS = 20
 _DOC_ID_START = 2 + _MICROS_DIGITS
 

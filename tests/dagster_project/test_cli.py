@@ -144,9 +144,13 @@ def _signals_lake(root: Path, tmp_path: Path) -> Path:
     from lakehouse.catalog import Catalog, CommitInfo
     from lakehouse.tables import SILVER_SIGNALS
     from tests.lakehouse.test_whatif import RECIPE, ROWS
+    from tests.recorded_outcomes import record_written
 
     commit = CommitInfo("run-1", "clean", "a" * 64, "test")
-    Catalog(str(root)).write(SILVER_SIGNALS, pa.Table.from_pylist(ROWS), commit)
+    catalog = Catalog(str(root))
+    version = catalog.write(SILVER_SIGNALS, pa.Table.from_pylist(ROWS), commit)
+    for batch_id in sorted({row["batch_id"] for row in ROWS}):
+        record_written(catalog, "clean", SILVER_SIGNALS, batch_id, version, commit)
     recipe = tmp_path / "whatif.yaml"
     recipe.write_text(RECIPE)
     return recipe

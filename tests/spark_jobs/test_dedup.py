@@ -6,6 +6,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.recipe import DedupConfig
+from lakehouse.tables import SILVER_DEDUP_INDEX, spark_ddl
 from spark_jobs.dedup import (
     EXACT_DUPLICATE,
     INDEX_COLUMNS,
@@ -29,10 +30,7 @@ __all__ = ["spark"]
 CONFIG = DedupConfig()
 DAY_1 = datetime(2026, 1, 1, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
-INDEX_SCHEMA = (
-    "doc_id string, ingested_at timestamp, text_sha256 string, signature array<int>, "
-    "band_keys array<bigint>"
-)
+INDEX_SCHEMA = spark_ddl(SILVER_DEDUP_INDEX, exclude=("batch_id",))
 
 
 def _article(topic: str, words: int = 120) -> str:
