@@ -7,9 +7,11 @@ FUNNEL_ROOT ?= $(CURDIR)/lake
 HOST ?= 127.0.0.1
 PORT ?= 3000
 REVIEW_PORT ?= 8765
+FAST_TESTS := tests/lakehouse tests/spark_jobs tests/checks/test_quality.py tests/gpu_jobs \
+	tests/serving tests/dagster_project/test_layers.py tests/benchmarks
 export FUNNEL_ROOT
 
-.PHONY: install java browser run test lint ui review bench clean
+.PHONY: install java browser run test test-fast chaos lint ui review bench clean
 
 install: java browser $(VENV)/.installed
 
@@ -46,7 +48,16 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
+
+# The inner loop: operators, recipe, rules, ledger, CLI parsing; no whole-funnel runs, no
+# cluster, no browser.
+test-fast: install
+	$(BIN)/pytest -m "not chaos and not slow" $(FAST_TESTS)
+
+# Fault injection: every stage killed between every pair of its commits, then rerun.
+chaos: install
+	$(BIN)/pytest -m chaos
 
 ui: install
 	$(BIN)/funnel ui --host $(HOST) --port $(PORT)

@@ -131,6 +131,7 @@ CLEAN = Stage(
     outputs=(SILVER_DOCUMENTS, SILVER_SIGNALS),
     operator=clean_batch,
     resources=("lakehouse", "spark"),
+    settings=("clean",),
     # Which bronze columns each silver column comes from: `dagster/column_lineage` and OpenLineage.
     descriptions={SILVER_SIGNALS.key: SILVER_SIGNALS.description},
     column_lineage={

@@ -122,6 +122,10 @@ CURATE = Stage(
     outputs=(GOLD_RELEASE_CANDIDATE,),
     operator=curate_candidate,
     partitioned=False,
+    settings=("curate",),
+    # Rebuilt by the daemon as soon as what it reads changes: landing files flow to the review
+    # queue without a click.
+    automation=dg.AutomationCondition.eager(),
     column_lineage=COLUMN_LINEAGE,
 )
 

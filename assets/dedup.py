@@ -134,6 +134,7 @@ DEDUP = Stage(
     outputs=(SILVER_UNIQUE_DOCUMENTS, SILVER_DEDUP_INDEX),
     operator=dedup_batch,
     resources=("lakehouse", "spark"),
+    settings=("dedup",),
     descriptions={
         SILVER_DEDUP_INDEX.key: SILVER_DEDUP_INDEX.description,
     },

@@ -8,7 +8,7 @@ import pyarrow as pa
 from assets.lineage import LANDING, Derived
 from assets.runner import Lazy, Stage, StageResult, StageRun, stage_asset
 from assets.tables import asset_key
-from lakehouse.batches import batch_files
+from lakehouse.batches import batch_files, file_state, landing_change
 from lakehouse.landing import IngestStats, QuarantineSink, read_landing_files
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 
@@ -20,13 +20,18 @@ BRONZE_QUARANTINE_KEY = asset_key(BRONZE_QUARANTINE)
 def ingest_batch(run: StageRun) -> StageResult:
     """Stream the batch's landing files into bronze rows; bad records to the quarantine."""
     batch_id = run.batch_id or ""
-    files = [
-        (landing_file, run.loaded.recipe.source(landing_file.source))
-        for landing_file in batch_files(run.catalog, batch_id)
-    ]
     started = datetime.now(UTC)
     stats = IngestStats()
     quarantine = QuarantineSink(batch_id, run.run_id, started, stats)
+    files = []
+    for landing_file in batch_files(run.catalog, batch_id):
+        # A file edited or removed since registration is never read: its rows would replace
+        # the batch's earlier ones and reuse their doc_ids for other text.
+        change = landing_change(landing_file)
+        if change is not None:
+            quarantine.add(landing_file, None, *change)
+            continue
+        files.append((landing_file, run.loaded.recipe.source(landing_file.source)))
     rows = read_landing_files(files, run.loaded.recipe.ingest, batch_id, started, quarantine)
     return StageResult(
         rows_in=Lazy(lambda: stats.records_read),
@@ -68,6 +73,12 @@ INGEST = Stage(
     operator=ingest_batch,
     rejects=False,
     quarantine=BRONZE_QUARANTINE,
+    settings=("sources", "ingest"),
+    # The registered files, and what they look like now: an edited or vanished file re-runs.
+    fingerprint_of=lambda run: [
+        (landing, file_state(landing.uri))
+        for landing in batch_files(run.catalog, run.batch_id or "")
+    ],
     descriptions={
         BRONZE_DOCUMENTS.key: (
             "Every readable record of the batch's landing files, text as it landed, with "

@@ -19,6 +19,7 @@ from assets.resources import LakehouseResource
 from assets.review import REVIEW_DECISIONS_KEY, REVIEW_QUEUE_KEY
 from assets.runner import source_code_version
 from assets.tables import asset_key, table_metadata
+from lakehouse.catalog import Catalog
 from lakehouse.ledger import committed_batches
 from lakehouse.releases import (
     ReleaseGateError,
@@ -29,7 +30,14 @@ from lakehouse.releases import (
     review_gate,
 )
 from lakehouse.review import review_progress, review_queue
-from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_RELEASES, REVIEW_DECISIONS, REVIEW_QUEUE
+from lakehouse.tables import (
+    GOLD_RELEASE_CANDIDATE,
+    GOLD_RELEASES,
+    GOLD_SCORED_DOCUMENTS,
+    OPS_LEDGER,
+    REVIEW_DECISIONS,
+    REVIEW_QUEUE,
+)
 
 STAGE = "release"
 GOLD_RELEASES_KEY = asset_key(GOLD_RELEASES)
@@ -59,6 +67,23 @@ def release_name(requested: str, recipe_name: str, candidate_version: int) -> st
             "or '-', starting with a letter or digit"
         )
     return name
+
+
+def _refuse_stale_candidate(catalog: Catalog, candidate_version: int) -> None:
+    """ReleaseGateError when batches were scored (or re-scored) after the candidate was built:
+    a release always ships the candidate of the newest scored batches."""
+    commit = catalog.commit_at(GOLD_RELEASE_CANDIDATE, candidate_version)
+    built_from = (commit.input_versions if commit else {}).get(OPS_LEDGER.key)
+    if built_from is None:
+        return
+    then = committed_batches(catalog, "score", GOLD_SCORED_DOCUMENTS, ledger_version=built_from)
+    now = committed_batches(catalog, "score", GOLD_SCORED_DOCUMENTS)
+    if then != now:
+        newer = sorted(batch for batch, version in now.items() if then.get(batch) != version)
+        raise ReleaseGateError(
+            f"gold/release_candidate@{candidate_version} predates the scores of batches "
+            f"{', '.join(newer)}: rebuild it and its review queue first (funnel run)"
+        )
 
 
 @dg.asset(
@@ -94,6 +119,7 @@ def releases(
             "nothing to release: materialize gold/release_candidate and review/queue, then "
             "review the queue (funnel review serve)"
         )
+    _refuse_stale_candidate(catalog, candidate_version)
     sampled = set(review_queue(catalog, queue_version)["candidate_version"].to_pylist())
     if sampled and sampled != {candidate_version}:
         raise ReleaseGateError(

@@ -108,6 +108,10 @@ REVIEW = Stage(
     outputs=(REVIEW_QUEUE,),
     operator=sample_queue,
     partitioned=False,
+    settings=("curate", "review"),
+    # Rebuilt by the daemon as soon as what it reads changes: landing files flow to the review
+    # queue without a click.
+    automation=dg.AutomationCondition.eager(),
     rejects=False,
     recorded=False,
     column_lineage=COLUMN_LINEAGE,

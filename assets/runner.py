@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,18 +33,23 @@ from assets.resources import LakehouseResource
 from assets.tables import asset_key, table_metadata
 from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.leases import hold
 from lakehouse.ledger import (
     LedgerEntry,
     LostRowsError,
     committed_batches,
     committed_rows,
+    ledger_entries,
     record_entries,
 )
 from lakehouse.recipe import LoadedRecipe
+from lakehouse.storage import leases_folder
 from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS, TableSpec
 
 T = TypeVar("T")
 OWNERS = ["team:data-engineering"]
+# A run tagged with this re-runs its stages even when their recorded outcome is up to date.
+FORCE_TAG = "funnel/force"
 # Packages whose source decides what a stage computes: a change there is a new code version.
 # (The stage's own module counts too; the runner and the storage plumbing do not.)
 _OPERATOR_PACKAGES = ("spark_jobs.", "gpu_jobs.", "lakehouse.recipe", "lakehouse.rules")
@@ -92,6 +98,12 @@ class Stage:
     deps: tuple[dg.AssetKey, ...] = ()
     column_lineage: ColumnLineage = field(default_factory=dict)
     descriptions: Mapping[str, str] = field(default_factory=dict)
+    settings: tuple[str, ...] = ()
+    """Recipe sections the result depends on: a change there re-runs the stage."""
+    fingerprint_of: Callable[[StageRun], Any] | None = None
+    """What else decides the result besides table inputs (ingest: the batch's landing files)."""
+    automation: dg.AutomationCondition | None = None
+    """When the daemon materializes the stage by itself (None: when a job or sensor asks)."""
 
     @property
     def output(self) -> TableSpec:
@@ -283,7 +295,27 @@ class StageRun:
             code_version=self.stage.code_version(),
             input_versions=self.input_versions(),
             artifacts=tuple(artifacts),
+            fingerprint=self.fingerprint(),
         )
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides this run's result: the pinned versions of its
+        inputs (the stage's own earlier outputs excluded: they are context, not input), the
+        recipe sections it reads, its code version, and what `fingerprint_of` adds."""
+        own = {spec.key for spec in self.stage.outputs}
+        recipe = self.loaded.recipe.model_dump(mode="json")
+        facts = {
+            "inputs": {
+                key: sorted(versions.items())
+                for key, versions in sorted(self.pinned.items())
+                if key not in own
+            },
+            "settings": {section: recipe.get(section) for section in self.stage.settings},
+            "code": self.stage.code_version(),
+            "extra": self.stage.fingerprint_of(self) if self.stage.fingerprint_of else None,
+        }
+        encoded = json.dumps(facts, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
 
     def _batch(self) -> str:
         if self.batch_id is None:
@@ -498,6 +530,30 @@ def _stage_counts(entries: Sequence[LedgerEntry]) -> dict[str, int]:
     }
 
 
+def recorded_outcome(run: StageRun) -> StageOutcome | None:
+    """The stage's recorded outcome when it was built from exactly what this run would build it
+    from (same fingerprint); None when the stage has to run."""
+    stage = run.stage
+    entries: list[LedgerEntry] = []
+    if stage.recorded:
+        entries = [
+            entry
+            for entry in ledger_entries(run.catalog, stage=stage.name, version=run.ledger_version)
+            if run.batch_id is None or entry.batch_id == run.batch_id
+        ]
+        if not entries:
+            return None
+        versions = dict(entries[-1].table_versions)
+    else:
+        versions = {spec.key: run.catalog.version(spec) for spec in stage.outputs}
+    if any(versions.get(spec.key) is None for spec in stage.outputs):
+        return None
+    commit = run.catalog.commit_at(stage.output, versions[stage.output.key])
+    if commit is None or commit.fingerprint != run.fingerprint():
+        return None
+    return StageOutcome(versions, entries, _empty(OPS_REJECTIONS, _REJECTION_COLUMNS))  # type: ignore[arg-type]
+
+
 def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
     """Run one stage for the context's batch (or whole): the choreography every stage shares."""
     started = time.perf_counter()
@@ -505,28 +561,48 @@ def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.Ma
     resources = {name: getattr(context.resources, name) for name in stage.resources}
     lineage = MaterializationLineage(stage.name, context, lakehouse, stage.column_lineage)
     lineage.start()
+    batch_id = context.partition_key if stage.partitioned else None
+    # One writer per stage and batch: a second run of the same work waits here, then finds the
+    # first one's outcome up to date.
+    lease = f"{stage.name}/{batch_id or 'all'}"
     try:
-        run = pin_inputs(
-            stage,
-            lakehouse.catalog(),
-            lakehouse.recipe(),
-            context.run_id,
-            context.partition_key if stage.partitioned else None,
-            resources,
-            context.log,
-        )
-        result = stage.operator(run)
-        try:
-            outcome = commit_outcome(run, result)
-        finally:
-            for cleanup in result.cleanup:
-                cleanup()
-        summary = _resolve(result.summary)
-        if summary:
-            context.log.info(summary)
-        materializations = list(
-            _materializations(run, result, outcome, time.perf_counter() - started)
-        )
+        with hold(
+            leases_folder(lakehouse.root),
+            lease,
+            f"run {context.run_id}",
+            on_wait=context.log.warning,
+        ):
+            run = pin_inputs(
+                stage,
+                lakehouse.catalog(),
+                lakehouse.recipe(),
+                context.run_id,
+                batch_id,
+                resources,
+                context.log,
+            )
+            forced = context.run.tags.get(FORCE_TAG) == "true"
+            outcome = None if forced else recorded_outcome(run)
+            if outcome is not None:
+                context.log.info(
+                    f"{lease}: up to date (inputs {run.input_versions()}, recipe "
+                    f"{run.loaded.sha256[:12]}, code {stage.code_version()} unchanged); "
+                    f"nothing re-run"
+                )
+                result = StageResult(rows_in=0, metadata={stage.output.key: {"up_to_date": True}})
+            else:
+                result = stage.operator(run)
+                try:
+                    outcome = commit_outcome(run, result)
+                finally:
+                    for cleanup in result.cleanup:
+                        cleanup()
+                summary = _resolve(result.summary)
+                if summary:
+                    context.log.info(summary)
+            materializations = list(
+                _materializations(run, result, outcome, time.perf_counter() - started)
+            )
     except Exception as error:
         lineage.fail(error)
         raise
@@ -548,6 +624,7 @@ def stage_asset(stage: Stage) -> dg.AssetsDefinition:
             owners=OWNERS,
             tags={"stage": stage.name},
             code_version=stage.code_version(),
+            automation_condition=stage.automation,
         )
         for spec in stage.outputs
     ]

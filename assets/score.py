@@ -13,6 +13,7 @@ import base64
 import io
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -466,42 +467,50 @@ def score_batch(run: StageRun) -> StageResult:
         .take(pa.array(decision.kept, pa.int64()))
     )
     rejected = semantic_rejections(doc_ids, decision, config.semdedup)
-    scores = scored["quality_score"].to_pylist()
-    heads = {QUALITY_CLASSIFIER: quality_artifact.sha256, DOMAIN_CLASSIFIER: domain_artifact.sha256}
     return StageResult(
         rows_in=rows_in,
         outputs={GOLD_SCORED_DOCUMENTS.key: scored},
         committed={GOLD_EMBEDDINGS.key: embedded.version},
         rejections=rejected,
         artifacts=artifacts,
-        metadata={
-            GOLD_EMBEDDINGS.key: {
-                "documents_encoded": embedded.encoded,
-                "embeddings_reused": embedded.reused,
-                "encoder": encoder.identity,
-                "device": str(encoder.device),
-            },
-            GOLD_SCORED_DOCUMENTS.key: {
-                "semantic_duplicates": rejected.num_rows,
-                "semantic_anchors": len(anchors.doc_ids) if anchors is not None else 0,
-                "documents_encoded": embedded.encoded,
-                "embeddings_reused": embedded.reused,
-                "quality_histogram": dg.MetadataValue.md(_histogram_png(scores)),
-                "quality_mean": round(sum(scores) / len(scores), 6) if scores else 0.0,
-                "domain_distribution": dg.MetadataValue.json(
-                    dict(sorted(Counter(scored["domain"].to_pylist()).items()))
-                ),
-                "head_sha256": dg.MetadataValue.json(heads),
-                "encoder": encoder.identity,
-                "device": str(encoder.device),
-                "semdedup": f"{config.semdedup.clusters} clusters, cosine > "
-                f"{config.semdedup.cosine_threshold}, seed {config.semdedup.seed}",
-            },
-        },
+        metadata=_score_metadata(run, encoder, embedded, scored, rejected, anchors, artifacts),
         summary=f"batch {batch_id}: {rows_in} unique documents → {scored.num_rows} scored, "
         f"{rejected.num_rows} semantic duplicates; {embedded.encoded} encoded, "
         f"{embedded.reused} embeddings reused",
     )
+
+
+def _score_metadata(
+    run: StageRun,
+    encoder: Encoder,
+    embedded: _Embedded,
+    scored: pa.Table,
+    rejected: pa.Table,
+    anchors: Anchors | None,
+    heads: Sequence[Artifact],
+) -> dict[str, dict[str, Any]]:
+    """Materialization metadata of the score stage's two tables."""
+    semdedup = run.loaded.recipe.score.semdedup
+    scores = scored["quality_score"].to_pylist()
+    device = {"encoder": encoder.identity, "device": str(encoder.device)}
+    work = {"documents_encoded": embedded.encoded, "embeddings_reused": embedded.reused}
+    return {
+        GOLD_EMBEDDINGS.key: work | device,
+        GOLD_SCORED_DOCUMENTS.key: work
+        | device
+        | {
+            "semantic_duplicates": rejected.num_rows,
+            "semantic_anchors": len(anchors.doc_ids) if anchors is not None else 0,
+            "quality_histogram": dg.MetadataValue.md(_histogram_png(scores)),
+            "quality_mean": round(sum(scores) / len(scores), 6) if scores else 0.0,
+            "domain_distribution": dg.MetadataValue.json(
+                dict(sorted(Counter(scored["domain"].to_pylist()).items()))
+            ),
+            "head_sha256": dg.MetadataValue.json({head.name: head.sha256 for head in heads}),
+            "semdedup": f"{semdedup.clusters} clusters, cosine > "
+            f"{semdedup.cosine_threshold}, seed {semdedup.seed}",
+        },
+    }
 
 
 SCORE = Stage(
@@ -523,6 +532,12 @@ SCORE = Stage(
     outputs=(GOLD_SCORED_DOCUMENTS, GOLD_EMBEDDINGS),
     operator=score_batch,
     pool=GPU_POOL,
+    settings=("score",),
+    # The heads the batch is scored with decide its scores as much as its documents do.
+    fingerprint_of=lambda run: [
+        getattr(pinned_artifact(run.catalog.root, name, run.batch_id or ""), "sha256", None)
+        for name in (QUALITY_CLASSIFIER, DOMAIN_CLASSIFIER)
+    ],
     resources=("lakehouse", "torch_runtime"),
     deps=(QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY),
     descriptions={

@@ -79,7 +79,7 @@ def command_run(args: argparse.Namespace) -> int:
     lakehouse = _lakehouse(args)
     with prepare_instance(lakehouse.root) as instance:
         batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
-        outcomes = [run_batch(instance, lakehouse, batch) for batch in batches]
+        outcomes = [run_batch(instance, lakehouse, batch, force=args.force) for batch in batches]
         curated = curate_after_batches(instance, lakehouse, outcomes)
     _stop_spark()
     curated_ok = curated is None or curated.success
@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", command_run, "register new landing files and run the funnel on them")
     run.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     run.add_argument("--batch", help="re-run one registered batch (replaces its rows)")
+    run.add_argument(
+        "--force", action="store_true", help="re-run stages even when their outcome is up to date"
+    )
     ui = add("ui", command_ui, "start the Dagster UI and daemon (bound to 127.0.0.1)")
     ui.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind")

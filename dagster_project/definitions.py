@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.clean import STAGE as CLEAN_STAGE
-from assets.dedup import STAGE as DEDUP_STAGE
-from assets.ingest import STAGE as INGEST_STAGE
 from assets.resources import LakehouseResource, SparkResource, TorchResource
-from assets.score import STAGE as SCORE_STAGE
+from assets.stages import STAGES
 from checks.stage import stage_checks
 from dagster_project.jobs import FUNNEL_ASSETS, funnel_job
 from dagster_project.review_gate import (
@@ -20,14 +17,6 @@ from dagster_project.review_gate import (
 )
 from dagster_project.schedules import daily_funnel
 from dagster_project.sensors import landing_sensor
-from lakehouse.tables import (
-    BRONZE_DOCUMENTS,
-    BRONZE_QUARANTINE,
-    GOLD_EMBEDDINGS,
-    GOLD_SCORED_DOCUMENTS,
-    SILVER_DOCUMENTS,
-    SILVER_UNIQUE_DOCUMENTS,
-)
 
 
 def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
@@ -38,16 +27,27 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
     return dg.Definitions(
         assets=[*FUNNEL_ASSETS, *REVIEW_GATE_ASSETS],
         asset_checks=[
-            *stage_checks(INGEST_STAGE, BRONZE_DOCUMENTS, BRONZE_QUARANTINE, quality=quality),
-            *stage_checks(CLEAN_STAGE, SILVER_DOCUMENTS, quality=quality),
-            *stage_checks(DEDUP_STAGE, SILVER_UNIQUE_DOCUMENTS, quality=quality),
-            *stage_checks(SCORE_STAGE, GOLD_SCORED_DOCUMENTS, GOLD_EMBEDDINGS, quality=quality),
+            # Per-batch stages: conservation on the main output, contract and drift on each.
+            *(
+                check
+                for stage in STAGES
+                if stage.partitioned
+                for check in stage_checks(stage.name, *stage.outputs, quality=quality)
+            ),
             *review_gate_checks(quality=quality),
         ],
         jobs=[funnel_job, curate_job, release_job],
         sensors=[
             landing_sensor(schedule.sensor_interval_seconds),
             release_sensor(recipe.release.sensor_interval_seconds),
+            # Evaluates the assets' automation conditions (curate, review queue) while the
+            # daemon runs, so the chain continues past the funnel job without a click.
+            dg.AutomationConditionSensorDefinition(
+                "funnel_automation",
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=schedule.sensor_interval_seconds,
+            ),
         ],
         schedules=[daily_funnel(schedule.cron, schedule.timezone)],
         resources={

@@ -9,8 +9,8 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import LakehouseResource
-from dagster_project.runs import check_results, resolve_job, run_error
-from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_SCORED_DOCUMENTS
+from dagster_project.runs import check_results, process_tags, resolve_job, run_error
+from lakehouse.tables import GOLD_SCORED_DOCUMENTS
 
 
 @dataclass
@@ -33,7 +33,7 @@ def run_job(
     """Execute job `job_name` in a Dagster run recorded in `instance`; never raises on failure."""
     job = resolve_job(instance, lakehouse, job_name)
     result = job.execute_in_process(
-        instance=instance, run_config=run_config or {}, raise_on_error=False
+        instance=instance, run_config=run_config or {}, raise_on_error=False, tags=process_tags()
     )
     checks = check_results(result)
     success = result.success and all(checks.values())
@@ -58,11 +58,9 @@ def run_release(
 def curate_after_batches(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, outcomes: Sequence[Any]
 ) -> JobRun | None:
-    """After `funnel run`: rebuild the candidate and queue when batches went through the
-    funnel, or when scored documents exist but no candidate yet; None when nothing ran."""
+    """After `funnel run`: bring the candidate and its review queue up to date with the scored
+    batches (the stages re-run only when their inputs, recipe or code changed, so a curate
+    killed midway is finished here); None when batches failed or nothing is scored yet."""
     if outcomes and not all(outcome.success for outcome in outcomes):
-        return None
-    catalog = lakehouse.catalog()
-    if not outcomes and catalog.exists(GOLD_RELEASE_CANDIDATE):
         return None
     return run_curate(instance, lakehouse)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,12 +14,18 @@ from dagster._utils.error import SerializableErrorInfo
 
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource
+from assets.runner import FORCE_TAG
 from dagster_project.batching import register_landing, unmaterialized_batches
 from dagster_project.definitions import build_definitions
 from dagster_project.jobs import funnel_asset_keys
 from lakehouse.batches import batch_files
+from lakehouse.leases import hold
 from lakehouse.ledger import LedgerEntry, ledger_entries
-from lakehouse.storage import dagster_home
+from lakehouse.storage import dagster_home, leases_folder
+
+# Which process runs a run in-process: a later run can then tell that it died.
+PID_TAG = "funnel/pid"
+HOST_TAG = "funnel/host"
 
 _INSTANCE_SETTINGS = """\
 # Written by funnel on first use. Runs, schedules and sensors persist here (SQLite).
@@ -50,13 +58,55 @@ class BatchRun:
 
 
 def prepare_instance(root: str) -> dg.DagsterInstance:
-    """The Dagster instance under `DAGSTER_HOME` (default `<root>/_dagster`), created if new."""
+    """The Dagster instance under `DAGSTER_HOME` (default `<root>/_dagster`), created if new.
+
+    Two processes starting on a new root would both create the instance's SQLite schema; the
+    `instance` lease makes the second wait for the first. Runs of this machine whose process
+    died are marked failed and their pool slots freed (`reap_dead_runs`).
+    """
     home = dagster_home(root)
-    home.mkdir(parents=True, exist_ok=True)
-    settings = Path(home) / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(_INSTANCE_SETTINGS)
-    return dg.DagsterInstance.from_config(str(home))
+    with hold(leases_folder(root), "instance", f"pid {os.getpid()} opening the instance"):
+        home.mkdir(parents=True, exist_ok=True)
+        settings = Path(home) / "dagster.yaml"
+        if not settings.exists():
+            settings.write_text(_INSTANCE_SETTINGS)
+        instance = dg.DagsterInstance.from_config(str(home))
+        reap_dead_runs(instance)
+    return instance
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs this machine started whose process is gone (killed, crashed), and
+    free the pool slots they held, so no later run waits on them. Returns their run ids."""
+    host = socket.gethostname()
+    reaped = []
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid is None or run.tags.get(HOST_TAG) != host or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"the process of run {run.run_id} (pid {pid}) is gone")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, for runs executed in it."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 def _root_cause(error: SerializableErrorInfo) -> str:
@@ -67,8 +117,13 @@ def _root_cause(error: SerializableErrorInfo) -> str:
 
 
 def pending_batches(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:
-    """Register new landing files, then every batch not yet through the whole funnel."""
-    fresh = register_landing(instance, lakehouse, writer=f"cli:{uuid.uuid4()}")
+    """Register new landing files, then every batch not yet through the whole funnel.
+
+    Registration holds the `register` lease: two runs started together never register the
+    same landing file twice.
+    """
+    with hold(leases_folder(lakehouse.root), "register", f"pid {os.getpid()} registering"):
+        fresh = register_landing(instance, lakehouse, writer=f"cli:{uuid.uuid4()}")
     if fresh:
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, fresh)
     known = instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)
@@ -118,10 +173,12 @@ def run_batch(
     lakehouse: LakehouseResource,
     batch_id: str,
     assets: Sequence[dg.AssetKey] | None = None,
+    force: bool = False,
 ) -> BatchRun:
     """Materialize the funnel for one registered batch in a Dagster run; never raises on failure.
 
-    With `assets`, only those assets (and their checks) are materialized.
+    With `assets`, only those assets (and their checks) are materialized. Stages whose recorded
+    outcome is up to date are not re-run, unless `force`.
     """
     catalog = lakehouse.catalog()
     batch_files(catalog, batch_id)
@@ -133,6 +190,7 @@ def run_batch(
         partition_key=batch_id,
         raise_on_error=False,
         asset_selection=list(assets) if assets is not None else None,
+        tags=process_tags() | ({FORCE_TAG: "true"} if force else {}),
     )
     evaluations = result.get_asset_check_evaluations()
     checks = check_results(result)

@@ -33,6 +33,57 @@ class LandingFile:
     source: str
     uri: str
     size: int | None
+    sha256: str | None = None
+    """Content hash recorded when the file was registered (None for files not registered)."""
+
+
+_HASH_BLOCK = 4 * 1024 * 1024
+# Quarantine reasons of a registered file that is gone or was changed in place.
+FILE_MISSING = "file_missing"
+FILE_CHANGED = "file_changed"
+
+
+def content_sha256(uri: str) -> str:
+    """sha256 of a file's bytes, read in blocks (any fsspec URI)."""
+    digest = hashlib.sha256()
+    with fsspec.open(uri, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_state(uri: str) -> tuple[int, float | None] | None:
+    """(size, modification time) of a file as it is now; None when it is gone."""
+    try:
+        filesystem, path = fsspec.core.url_to_fs(uri)
+        info = filesystem.info(path)
+    except FileNotFoundError:
+        return None
+    modified = info.get("mtime") or info.get("LastModified")
+    return int(info.get("size") or 0), getattr(modified, "timestamp", lambda: modified)()
+
+
+def landing_change(landing_file: LandingFile) -> tuple[str, str] | None:
+    """(reason, detail) when a registered file is gone or no longer what was registered.
+
+    Reasons: `file_missing`, `file_changed` (size or content differ from registration).
+    """
+    try:
+        filesystem, path = fsspec.core.url_to_fs(landing_file.uri)
+        size = filesystem.size(path)
+    except FileNotFoundError:
+        return FILE_MISSING, "the file was registered but is gone; land it again as a new file"
+    if landing_file.size is not None and size != landing_file.size:
+        return FILE_CHANGED, (
+            f"registered with {landing_file.size} bytes, now {size}: land a corrected file under "
+            "a new name instead of editing one in place"
+        )
+    if landing_file.sha256 is not None and content_sha256(landing_file.uri) != landing_file.sha256:
+        return FILE_CHANGED, (
+            "content differs from the sha256 recorded at registration: land a corrected file "
+            "under a new name instead of editing one in place"
+        )
+    return None
 
 
 def validate_batch_id(batch_id: str) -> str:
@@ -82,7 +133,10 @@ def registered_files(catalog: Catalog, batch_id: str | None = None) -> list[Land
     """Files recorded in `ops/batches`, for one batch or all."""
     where = {"batch_id": batch_id} if batch_id else None
     rows = catalog.read(OPS_BATCHES, where=where).to_pylist()
-    files = [LandingFile(row["source"], row["file_uri"], row["file_bytes"]) for row in rows]
+    files = [
+        LandingFile(row["source"], row["file_uri"], row["file_bytes"], row.get("file_sha256"))
+        for row in rows
+    ]
     return sorted(files, key=lambda landing_file: landing_file.uri)
 
 
@@ -118,6 +172,7 @@ def register_new_batch(
             "source": landing_file.source,
             "file_uri": landing_file.uri,
             "file_bytes": landing_file.size,
+            "file_sha256": content_sha256(landing_file.uri),
             "registered_at": registered_at,
         }
         for landing_file in fresh

@@ -51,6 +51,8 @@ class CommitInfo:
     input_versions: Mapping[str, int] = field(default_factory=dict)
     artifacts: Sequence[Artifact] = ()
     """Model artifacts the stage applied (trained heads), each pinned by its sha256."""
+    fingerprint: str | None = None
+    """Hash of what decides the stage's result (inputs, recipe settings, code version)."""
 
     def as_metadata(self) -> dict[str, str]:
         """The commit's custom metadata, every key prefixed with `funnel.`."""
@@ -59,6 +61,8 @@ class CommitInfo:
             artifacts[f"{METADATA_PREFIX}artifacts"] = json.dumps(
                 [asdict(artifact) for artifact in self.artifacts], sort_keys=True
             )
+        if self.fingerprint is not None:
+            artifacts[f"{METADATA_PREFIX}fingerprint"] = self.fingerprint
         return {
             f"{METADATA_PREFIX}run_id": self.run_id,
             f"{METADATA_PREFIX}stage": self.stage,
@@ -86,6 +90,7 @@ class TableVersion:
     code_version: str | None
     input_versions: dict[str, int]
     artifacts: list[Artifact] = field(default_factory=list)
+    fingerprint: str | None = None
 
 
 def sql_literal(value: str) -> str:
@@ -271,6 +276,20 @@ class Catalog:
         spec = table if isinstance(table, TableSpec) else table_spec(table)
         return [_table_version(spec.key, entry) for entry in self._delta(spec).history(limit)]
 
+    def commit_at(self, table: str | TableSpec, version: int) -> TableVersion | None:
+        """The commit that created `version` of a table (None when it is gone from the log)."""
+        latest = self.version(table)
+        if latest is None or version > latest:
+            return None
+        return next(
+            (
+                entry
+                for entry in self.history(table, latest - version + 1)
+                if entry.version == version
+            ),
+            None,
+        )
+
     def row_count(self, table: str | TableSpec, version: int | None = None) -> int:
         """Rows in a table version, from the Delta log statistics (no data files read)."""
         delta = self._delta(table, version)
@@ -354,4 +373,5 @@ def _table_version(table: str, entry: dict[str, Any]) -> TableVersion:
         code_version=entry.get(f"{METADATA_PREFIX}code_version"),
         input_versions=json.loads(inputs) if inputs else {},
         artifacts=[Artifact(**item) for item in json.loads(artifacts)] if artifacts else [],
+        fingerprint=entry.get(f"{METADATA_PREFIX}fingerprint"),
     )

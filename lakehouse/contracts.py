@@ -31,6 +31,7 @@ from lakehouse.tables import (
     REVIEW_QUEUE,
     SERVING_CONSUMPTION,
     SILVER_DOCUMENTS,
+    SILVER_SIGNALS,
     SILVER_UNIQUE_DOCUMENTS,
     TableSpec,
 )
@@ -233,6 +234,24 @@ SILVER_DOCUMENTS_CONTRACT = _silver_contract(SILVER_DOCUMENTS, "clean")
 SILVER_UNIQUE_DOCUMENTS_CONTRACT = _silver_contract(SILVER_UNIQUE_DOCUMENTS, "dedup")
 
 
+def signal_rules(_recipe: Recipe) -> Collection[str]:
+    """Rules a clean outcome can name: every declared rule, and the reviewers' blocklist."""
+    from lakehouse.rules import RULES
+
+    return sorted({rule.name for rule in RULES} | {"blocklist"})
+
+
+SILVER_SIGNALS_CONTRACT = TableContract(
+    table=SILVER_SIGNALS,
+    stage="clean",
+    keys=("doc_id", "source", "text_bytes"),
+    unique=("doc_id",),
+    allowed_values={"source": recipe_sources, "domain": recipe_domains, "rule": signal_rules},
+    bounds={"lang_score": lambda _recipe: (0, 1), "text_bytes": lambda _recipe: (0, None)},
+    drift=DriftProfile(categorical=("rule", "lang")),
+)
+
+
 def encoder_token_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
     """A scored document has at least its two special tokens, at most the recipe's maximum."""
     return (2, recipe.score.max_tokens)
@@ -347,6 +366,7 @@ CONTRACTS: dict[str, TableContract] = {
         BRONZE_QUARANTINE_CONTRACT,
         SILVER_DOCUMENTS_CONTRACT,
         SILVER_UNIQUE_DOCUMENTS_CONTRACT,
+        SILVER_SIGNALS_CONTRACT,
         GOLD_SCORED_DOCUMENTS_CONTRACT,
         GOLD_EMBEDDINGS_CONTRACT,
         GOLD_RELEASE_CANDIDATE_CONTRACT,

@@ -36,7 +36,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 import zstandard
 
-from lakehouse.batches import LandingFile
+from lakehouse.batches import FILE_CHANGED, FILE_MISSING, LandingFile
 from lakehouse.prefetch import prefetched
 from lakehouse.recipe import IngestConfig, SourceConfig
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
@@ -51,7 +51,8 @@ _INGESTED_AT_TYPE = BRONZE_DOCUMENTS.schema.field("ingested_at").type
 class Reason:
     """Machine-readable quarantine reasons."""
 
-    FILE_MISSING = "file_missing"
+    FILE_MISSING = FILE_MISSING
+    FILE_CHANGED = FILE_CHANGED
     UNREADABLE_FILE = "unreadable_file"
     TRUNCATED_FILE = "truncated_file"
     CORRUPT_FILE = "corrupt_file"

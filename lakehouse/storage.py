@@ -66,6 +66,11 @@ def dagster_home(root: str) -> Path:
     return Path(root) / "_dagster"
 
 
+def leases_folder(root: str) -> Path:
+    """Where the lake's leases live (lakehouse/leases.py): beside the Dagster instance."""
+    return dagster_home(root) / "leases"
+
+
 @functools.cache
 def code_version() -> str:
     """The package version, plus the git commit (and a dirty mark) when run from a checkout."""

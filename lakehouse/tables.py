@@ -95,11 +95,18 @@ OPS_BATCHES = TableSpec(
             _field("source", pa.string()),
             _field("file_uri", pa.string()),
             _field("file_bytes", pa.int64(), nullable=True),
+            _field(
+                "file_sha256",
+                pa.string(),
+                nullable=True,
+                doc="sha256 of the file's bytes at registration: ingest refuses a changed file",
+            ),
             _field("registered_at", TIMESTAMP),
         ]
     ),
     partition_by=(),
-    description="Which landing files make up each ingestion batch.",
+    description="Which landing files make up each ingestion batch, with their size and content "
+    "hash when registered.",
 )
 
 OPS_LEDGER = TableSpec(

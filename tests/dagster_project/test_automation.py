@@ -68,3 +68,40 @@ def test_schedule_requests_runs_only_for_batches_not_yet_materialized(
     write_jsonl_gz(landing / "notes" / "part-5.jsonl.gz", [{"text": note_text(5)}])
     (newer,) = evaluate(3)
     assert newer.partition_key != request.partition_key
+
+
+def test_scored_batches_bring_the_candidate_then_the_review_queue_without_a_click(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource
+) -> None:
+    """The automation sensor's evaluation: new scores request the candidate and its queue, a new
+    candidate requests the queue, and nothing is requested again until something changes."""
+    defs = build_definitions(lakehouse)
+    candidate = dg.AssetKey(["gold", "release_candidate"])
+    queue = dg.AssetKey(["review", "queue"])
+    selection = dg.AssetSelection.assets(candidate, queue)
+    instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["b1"])
+
+    def requested(cursor):  # type: ignore[no-untyped-def]
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=cursor
+        )
+        keys = {key for key in (candidate, queue) if result.get_num_requested(key)}
+        return keys, result.cursor
+
+    # At first nothing they read exists: nothing is requested.
+    keys, cursor = requested(None)
+    assert keys == set()
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(dg.AssetKey(["gold", "scored_documents"]), partition="b1")
+    )
+    # New scores: one run rebuilds the candidate and, after it, the queue.
+    keys, cursor = requested(cursor)
+    assert keys == {candidate, queue}
+    for key in (candidate, queue):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    keys, cursor = requested(cursor)
+    assert keys == set()
+    # A candidate rebuilt by hand: its queue follows.
+    instance.report_runless_asset_event(dg.AssetMaterialization(candidate))
+    keys, _ = requested(cursor)
+    assert keys == {queue}

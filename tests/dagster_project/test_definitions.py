@@ -1,5 +1,8 @@
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -39,3 +42,45 @@ def test_dagster_validates_the_workspace() -> None:
         timeout=180,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.json")
+
+
+def asset_graph_summary(defs: dg.Definitions) -> dict[str, object]:
+    """What the UI's asset graph shows, without what changes every commit (code versions)."""
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda key: key.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "kinds": sorted(node.kinds),
+            "partitioned": node.partitions_def is not None,
+            "materializable": node.is_materializable,
+            "checks": sorted(check.name for check in node.check_keys),
+        }
+    return {
+        "assets": assets,
+        "jobs": sorted(
+            job.name for job in defs.resolve_all_job_defs() if job.name != "__ASSET_JOB"
+        ),
+        "sensors": sorted(sensor.name for sensor in defs.sensors or []),
+        "schedules": sorted(schedule.name for schedule in defs.schedules or []),
+    }
+
+
+@pytest.mark.usefixtures("instance")
+def test_the_asset_graph_matches_its_checked_in_snapshot() -> None:
+    """A change to the graph (a stage, a dependency, a check) shows up here as a reviewed diff.
+
+    After an intended change, rewrite the snapshot and review its diff:
+    FUNNEL_UPDATE_SNAPSHOT=1 pytest tests/dagster_project/test_definitions.py
+    """
+    from dagster_project.definitions import defs
+
+    summary = asset_graph_summary(defs)
+    if os.environ.get("FUNNEL_UPDATE_SNAPSHOT"):
+        SNAPSHOT.write_text(json.dumps(summary, indent=2) + "\n")
+    assert summary == json.loads(SNAPSHOT.read_text())
