@@ -135,6 +135,7 @@ DEDUP = Stage(
     operator=dedup_batch,
     resources=("lakehouse", "spark"),
     settings=("dedup",),
+    one_batch_at_a_time=True,
     descriptions={
         SILVER_DEDUP_INDEX.key: SILVER_DEDUP_INDEX.description,
     },

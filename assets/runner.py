@@ -104,6 +104,9 @@ class Stage:
     """What else decides the result besides table inputs (ingest: the batch's landing files)."""
     automation: dg.AutomationCondition | None = None
     """When the daemon materializes the stage by itself (None: when a job or sensor asks)."""
+    one_batch_at_a_time: bool = False
+    """For stages that compare a batch with every other batch's outcome (dedup, score): two
+    batches run at once would each miss the other's documents."""
 
     @property
     def output(self) -> TableSpec:
@@ -564,7 +567,7 @@ def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.Ma
     batch_id = context.partition_key if stage.partitioned else None
     # One writer per stage and batch: a second run of the same work waits here, then finds the
     # first one's outcome up to date.
-    lease = f"{stage.name}/{batch_id or 'all'}"
+    lease = f"{stage.name}/{'all' if batch_id is None or stage.one_batch_at_a_time else batch_id}"
     try:
         with hold(
             leases_folder(lakehouse.root),

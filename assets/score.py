@@ -533,6 +533,7 @@ SCORE = Stage(
     operator=score_batch,
     pool=GPU_POOL,
     settings=("score",),
+    one_batch_at_a_time=True,
     # The heads the batch is scored with decide its scores as much as its documents do.
     fingerprint_of=lambda run: [
         getattr(pinned_artifact(run.catalog.root, name, run.batch_id or ""), "sha256", None)

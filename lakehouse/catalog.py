@@ -345,14 +345,23 @@ def _filtered_table(
     return result.select(names or dataset.schema.names)
 
 
+def _with_optional_columns(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> Any:
+    """`data` with a null column for every nullable column of `schema` it does not have (a
+    writer that predates a new optional column still writes)."""
+    for column in schema:
+        if column.name not in data.schema.names and column.nullable:
+            data = data.append_column(column.name, pa.nulls(data.num_rows, column.type))
+    return data
+
+
 def _conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema) -> Any:
     """Data cast to the table's schema (column order and types), streaming readers lazily."""
     if isinstance(data, pa.Table):
-        return data.select(schema.names).cast(schema)
+        return _with_optional_columns(data, schema).select(schema.names).cast(schema)
 
     def batches() -> Iterable[pa.RecordBatch]:
         for batch in data:
-            yield batch.select(schema.names).cast(schema)
+            yield _with_optional_columns(batch, schema).select(schema.names).cast(schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 

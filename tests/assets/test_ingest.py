@@ -67,7 +67,7 @@ def test_rerunning_a_batch_replaces_its_rows(
     run_batch(instance, lakehouse, first, assets=INGEST_ASSETS)
     catalog = lakehouse.catalog()
     before = catalog.read(BRONZE_DOCUMENTS).sort_by("doc_id")
-    again = run_batch(instance, lakehouse, first, assets=INGEST_ASSETS)
+    again = run_batch(instance, lakehouse, first, assets=INGEST_ASSETS, force=True)
     assert again.success
     after = catalog.read(BRONZE_DOCUMENTS).sort_by("doc_id")
     assert after.num_rows == before.num_rows == 51

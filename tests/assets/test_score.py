@@ -229,7 +229,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     remaining = embeddings.sort_by("doc_id").slice(3)
     commit = CommitInfo(run_id="lose-three", stage="test", recipe_sha256="0", code_version="t")
     catalog.write(GOLD_EMBEDDINGS, remaining, commit, replace={"batch_id": batch})
-    retried = _score_entry(run_batch(instance, lakehouse, batch, assets=SCORE_ASSETS))
+    retried = _score_entry(run_batch(instance, lakehouse, batch, assets=SCORE_ASSETS, force=True))
     assert (retried.rows_out, retried.rows_rejected) == (entry.rows_out, entry.rows_rejected)
     again = _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)
     assert again["documents_encoded"] == 3 and again["embeddings_reused"] == rows_in - 3

@@ -62,6 +62,7 @@ def test_run_then_inspect_the_lakehouse(
             str(recipe_path),
             "--batch",
             batch["batch_id"],
+            "--force",
             "--json",
         ],
     )

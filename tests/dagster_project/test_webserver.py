@@ -97,7 +97,11 @@ def test_webserver_serves_assets_checks_schedule_sensor_and_last_run(webserver: 
     )
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert [s["name"] for s in repository["schedules"]] == ["daily_funnel"]
-    assert sorted(s["name"] for s in repository["sensors"]) == ["landing_sensor", "release_sensor"]
+    assert sorted(s["name"] for s in repository["sensors"]) == [
+        "funnel_automation",
+        "landing_sensor",
+        "release_sensor",
+    ]
 
     data = _graphql(
         webserver,
