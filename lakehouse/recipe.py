@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -478,10 +479,62 @@ class LoadedRecipe:
         return resolve_location(self.recipe.landing, self.path.parent)
 
     def source_glob(self, source: SourceConfig) -> str:
-        """The absolute glob (path or URI) that matches a source's landing files."""
+        """The absolute glob (path or URI) that matches a source's landing files.
+
+        A relative path must stay inside the landing folder once `..` is resolved (RecipeError
+        naming the source otherwise); an absolute path or URI the recipe writes is its own root.
+        """
         if is_remote_uri(source.path) or os.path.isabs(source.path):
             return source.path
-        return f"{self.landing_uri.rstrip('/')}/{source.path}"
+        landing = self.landing_uri.rstrip("/")
+        joined = f"{landing}/{source.path}"
+        if not _is_under(_normalized(joined), _normalized(landing)):
+            raise RecipeError(
+                f"{self.path}: sources.{source.name}.path {source.path!r} leads outside the "
+                f"landing folder {landing}: keep it under landing, or write an absolute path "
+                "to name files elsewhere"
+            )
+        return joined
+
+    def source_root(self, source: SourceConfig) -> str:
+        """The folder every file of a source must lie in: the landing folder for a relative
+        path, else the absolute path's or URI's part before its first glob character."""
+        if not (is_remote_uri(source.path) or os.path.isabs(source.path)):
+            return self.landing_uri.rstrip("/")
+        literal = source.path.split("/")
+        for index, part in enumerate(literal):
+            if any(char in part for char in _GLOB_CHARS):
+                return "/".join(literal[:index]) or "/"
+        return "/".join(literal[:-1]) or "/"
+
+    def check_inside_root(self, source: SourceConfig, match: str) -> None:
+        """RecipeError naming the source when a matched local file, links resolved, lies
+        outside the source's root (a symlink in landing pointing elsewhere)."""
+        root = self.source_root(source)
+        if is_remote_uri(root):
+            return  # object stores have no symbolic links
+        real_root, real_match = os.path.realpath(root), os.path.realpath(match)
+        if not _is_under(real_match, real_root):
+            raise RecipeError(
+                f"{self.path}: sources.{source.name}.path matches {match}, which leads to "
+                f"{real_match}, outside the source's root {real_root}: remove the link, or "
+                "name the target's folder in the source's path"
+            )
+
+
+_GLOB_CHARS = "*?[{"
+
+
+def _normalized(location: str) -> str:
+    """`location` with `.` and `..` segments resolved (no file system access)."""
+    if is_remote_uri(location):
+        scheme, _, rest = location.partition("://")
+        return f"{scheme}://{posixpath.normpath('/' + rest).lstrip('/')}"
+    return posixpath.normpath(location)
+
+
+def _is_under(location: str, root: str) -> bool:
+    return location == root or location.startswith(root.rstrip("/") + "/")
 
 
 def resolve_location(location: str, base: Path) -> str:
@@ -533,4 +586,7 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
     except UnicodeDecodeError as error:
         raise RecipeError(f"{path}: recipe is not UTF-8 text") from error
     recipe = parse_recipe(text, origin=str(path))
-    return LoadedRecipe(recipe, recipe_path, hashlib.sha256(content).hexdigest())
+    loaded = LoadedRecipe(recipe, recipe_path, hashlib.sha256(content).hexdigest())
+    for source in recipe.sources:
+        loaded.source_glob(source)  # a path leaving the landing folder fails here, in one line
+    return loaded
