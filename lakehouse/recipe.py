@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.rules import FAMILIES, Family, Setting, section_settings
 from lakehouse.storage import is_remote_uri
@@ -456,6 +464,14 @@ class Recipe(_Section):
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
 
+    @model_validator(mode="after")
+    def _settings_agree(self) -> Recipe:
+        """Settings that each pass alone but contradict one another, both keys named."""
+        problems = [*_contradicting_bounds(self), *_unknown_domains(self)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; KeyError naming the known sources otherwise."""
         for source in self.sources:
@@ -463,6 +479,45 @@ class Recipe(_Section):
                 return source
         known = ", ".join(source.name for source in self.sources)
         raise KeyError(f"recipe has no source {name!r}; it has: {known}")
+
+
+# (lower bound key, upper bound key): a recipe whose lower bound is above its upper one keeps
+# nothing, whatever the data.
+_BOUNDS = (
+    ("clean.gopher_quality.min_doc_words", "clean.gopher_quality.max_doc_words"),
+    ("clean.gopher_quality.min_avg_word_length", "clean.gopher_quality.max_avg_word_length"),
+)
+
+
+def _setting(recipe: Recipe, key: str) -> Any:
+    value: Any = recipe
+    for part in key.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def _contradicting_bounds(recipe: Recipe) -> list[str]:
+    problems = []
+    for low_key, high_key in _BOUNDS:
+        low, high = _setting(recipe, low_key), _setting(recipe, high_key)
+        if low is not None and high is not None and low > high:
+            problems.append(
+                f"{low_key} ({low:g}) is above {high_key} ({high:g}): every document would be "
+                "dropped; lower the first or raise the second"
+            )
+    return problems
+
+
+def _unknown_domains(recipe: Recipe) -> list[str]:
+    """A target share for a domain no source has: the mixture could never reach it."""
+    domains = sorted({source.domain for source in recipe.sources})
+    unknown = sorted(set(recipe.curate.target_token_shares) - set(domains))
+    if not unknown:
+        return []
+    return [
+        f"curate.target_token_shares names domain {', '.join(unknown)}, which no source has "
+        f"(sources.*.domain: {', '.join(domains)})"
+    ]
 
 
 @dataclass(frozen=True)
@@ -569,6 +624,8 @@ def validate_recipe(raw: dict[str, Any], origin: str = "<recipe>") -> Recipe:
             key = _key_path(detail["loc"])
             if detail["type"] == "extra_forbidden":
                 problems.append(f"{key}: unknown key")
+            elif not detail["loc"]:  # a check across sections: its message names the keys
+                problems.append(detail["msg"].removeprefix("Value error, "))
             else:
                 problems.append(f"{key}: {detail['msg']}")
         raise RecipeError(f"{origin}: " + "; ".join(problems)) from error
