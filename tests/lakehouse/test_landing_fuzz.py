@@ -90,6 +90,7 @@ texts = st.text(
 @settings(
     max_examples=30,
     derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
