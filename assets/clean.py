@@ -79,6 +79,21 @@ def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
 
 
 def clean_batch(run: StageRun) -> StageResult:
+    """Run the clean operators in a scratch folder that is removed however the stage ends.
+
+    On success the runner removes it after the commit (`cleanup`); on a failure before the
+    result exists nothing else would, so it is removed here.
+    """
+    batch_id = run.batch_id or ""
+    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
+    try:
+        return _clean_batch_in(run, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _clean_batch_in(run: StageRun, scratch: Path) -> StageResult:
     """Run the clean operators on Spark over the pinned bronze batch."""
     batch_id = run.batch_id or ""
     spark = run.resources["spark"]
@@ -88,7 +103,6 @@ def clean_batch(run: StageRun) -> StageResult:
     )
     blocklist_version = run.version(REVIEW_BLOCKLIST)
     blocked = blocklist(run.catalog, blocklist_version) if blocklist_version is not None else []
-    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
     output = CleanOutput(scratch / "out")
     if files:
         session = spark.session(run.loaded)

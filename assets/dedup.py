@@ -74,6 +74,21 @@ def _rejected(folder: Path) -> pa.Table:
 
 
 def dedup_batch(run: StageRun) -> StageResult:
+    """Run the dedup operators in a scratch folder that is removed however the stage ends.
+
+    On success the runner removes it after the commit (`cleanup`); on a failure before the
+    result exists nothing else would, so it is removed here.
+    """
+    batch_id = run.batch_id or ""
+    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-dedup-{batch_id}-"))
+    try:
+        return _dedup_batch_in(run, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _dedup_batch_in(run: StageRun, scratch: Path) -> StageResult:
     """Dedup the pinned silver batch against the pinned index of the other batches on Spark."""
     batch_id = run.batch_id or ""
     config = run.loaded.recipe.dedup
@@ -81,7 +96,6 @@ def dedup_batch(run: StageRun) -> StageResult:
         SILVER_DOCUMENTS, run.version(SILVER_DOCUMENTS) or 0, where={"batch_id": batch_id}
     )
     histogram: dict[str, int] = {}
-    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-dedup-{batch_id}-"))
     if rows_in:
         documents = _batch_documents(run)
         outcome = deduplicate(documents, _prior_index(run), config)

@@ -19,18 +19,21 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from assets.resources import LakehouseResource, default_recipe_path
+from assets.resources import LakehouseResource, SparkResource, default_recipe_path
 from dagster_project.review_cli import register as register_review_commands
 from lakehouse.batches import BatchError
-from lakehouse.catalog import Catalog
+from lakehouse.catalog import Catalog, CorruptTableError
 from lakehouse.provenance import NotFoundError, ProvenanceError
 from lakehouse.recipe import RecipeError
 from lakehouse.sql import SqlQueryError, connect, run_query
 from lakehouse.storage import PROJECT_DIR, StorageConfigError, resolve_root
 from lakehouse.tables import OPS_BATCHES, UnknownTableError
+from spark_jobs.session import SparkUnavailableError, check_spark_available
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+# Failures of the environment or the data, not of the command line: one line, exit 1.
+FAILURES = (CorruptTableError, SparkUnavailableError)
 USAGE_ERRORS = (RecipeError, StorageConfigError, UnknownTableError, BatchError, ProvenanceError)
 
 
@@ -72,6 +75,8 @@ def _stop_spark() -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     """Register new landing files and run the funnel for each pending batch."""
+    # Before the stages load: no Java or a master that does not answer is one line, at once.
+    check_spark_available(SparkResource().resolved_master(_lakehouse(args).recipe()))
     from dagster_project.review_cli import print_review_status
     from dagster_project.review_runs import curate_after_batches
     from dagster_project.runs import pending_batches, prepare_instance, run_batch
@@ -430,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USAGE_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except FAILURES as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ def source_files(loaded: LoadedRecipe, source: SourceConfig) -> list[LandingFile
     for path, info in sorted(filesystem.glob(pattern, detail=True).items()):
         if info.get("type") == "directory":
             continue
+        loaded.check_inside_root(source, path)
         found.append(
             LandingFile(source.name, _file_uri(filesystem.protocol, path), info.get("size"))
         )

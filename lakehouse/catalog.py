@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as fs
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -38,6 +39,28 @@ _HISTORY_SEARCH = 50
 # Tries of a conditional insert that keeps losing to concurrent commits.
 _COMMIT_ATTEMPTS = 10
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/+=-]+$")
+
+
+class CorruptTableError(RuntimeError):
+    """A table whose Delta log cannot be read (a damaged or truncated commit file)."""
+
+
+_LOG_DAMAGE = ("json error", "parse", "truncated", "invalid", "checkpoint", "eof")
+
+
+def _is_log_damage(error: DeltaError) -> bool:
+    text = str(error).lower()
+    return any(sign in text for sign in _LOG_DAMAGE)
+
+
+def _corrupt_table_message(table: str | TableSpec, uri: str, error: DeltaError) -> str:
+    name = table.key if isinstance(table, TableSpec) else table
+    cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"table {name} at {uri} has a damaged Delta log ({cause}): restore the damaged commit "
+        f"file under {uri}/_delta_log from a backup, or remove it if it is the newest one, left "
+        "by an interrupted write"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +146,15 @@ class Catalog:
         return f"{self.root}/{spec.layer}/{spec.name}"
 
     def _delta(self, table: str | TableSpec, version: int | None = None) -> DeltaTable:
-        return DeltaTable(
-            self.uri(table), version=version, storage_options=self.storage_options or None
-        )
+        uri = self.uri(table)
+        try:
+            return DeltaTable(uri, version=version, storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            raise
+        except DeltaError as error:
+            if _is_log_damage(error):
+                raise CorruptTableError(_corrupt_table_message(table, uri, error)) from error
+            raise
 
     def exists(self, table: str | TableSpec) -> bool:
         """Whether the table has at least one commit."""
@@ -244,8 +273,19 @@ class Catalog:
         raise RuntimeError(f"write to {spec.key} by run {commit.run_id} left no commit")
 
     def dataset(self, table: str | TableSpec, version: int) -> ds.Dataset:
-        """A pyarrow dataset of a pinned table version (lazy: files are read on scan)."""
-        return self._delta(table, version).to_pyarrow_dataset()
+        """A pyarrow dataset of a pinned table version (lazy: files are read on scan).
+
+        A local table's files are read through pyarrow's own filesystem. delta-rs's default,
+        a Python filesystem that calls into its Rust object store, leaves pyarrow's scanner
+        I/O threads inside that handler; at interpreter exit the process then aborts now and
+        then ("terminate called without an active exception", rc 134) after a correct result.
+        Object stores keep delta-rs's handler: it carries the lake's storage options.
+        """
+        delta = self._delta(table, version)
+        if is_remote_uri(self.root):
+            return delta.to_pyarrow_dataset()
+        local = fs.SubTreeFileSystem(self.uri(table), fs.LocalFileSystem())
+        return delta.to_pyarrow_dataset(filesystem=local)
 
     def read(
         self,

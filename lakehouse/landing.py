@@ -42,6 +42,7 @@ from lakehouse.recipe import IngestConfig, SourceConfig
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 
 PREVIEW_BYTES = 512
+UTF8_BOM = b"\xef\xbb\xbf"
 _SPOOL_ROWS = 4096
 _PARQUET_BATCH_ROWS = 8192
 _HASH_CHUNK = 1024
@@ -256,9 +257,12 @@ def _line_blocks(
             reason = Reason.CORRUPT_FILE if decoded_any else Reason.UNREADABLE_FILE
             yield _StreamError(reason, f"cannot decode: {error}", buffer)
             return
-        decoded_any = True
         if not chunk:
             break
+        if not decoded_any:
+            # A byte-order mark opening the file (Windows exports) belongs to no record.
+            chunk = chunk.removeprefix(UTF8_BOM)
+        decoded_any = True
         if skipping is not None:
             end = chunk.find(b"\n")
             if end == -1:
@@ -279,6 +283,17 @@ def _line_blocks(
         yield skipping
     elif buffer:
         yield buffer + b"\n"
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8 (checked by Arrow in place, without decoding a copy)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _blank(texts: pa.Array) -> pa.Array:
@@ -359,7 +374,8 @@ class _FileReader:
         starts = np.concatenate(([0], ends[:-1] + 1))
         lengths = ends - starts
         fast = lengths.min(initial=1) > 0 and lengths.max(initial=0) <= self.limits.max_record_bytes
-        if fast:
+        # Arrow's JSON parser passes invalid UTF-8 inside strings through unchecked.
+        if fast and _valid_utf8(data):
             parsed = self._arrow_parse(data, int(lengths.max()), len(ends))
             if parsed is not None:
                 return self._fast_rows(parsed, block, starts, ends), len(ends)
@@ -595,6 +611,12 @@ def _parse_record(
         value = json.loads(line)
     except json.JSONDecodeError as error:
         return _Rejected(Reason.MALFORMED_JSON, f"{error.msg} at column {error.colno}")
+    except RecursionError:
+        # Nesting deeper than Python's parser recurses; Arrow's parser (the fast path) reads
+        # it, so the record gets the same outcome whichever path its block takes.
+        value = _arrow_record(raw, text_field, id_field)
+        if value is None:
+            return _Rejected(Reason.MALFORMED_JSON, "nested too deeply to parse")
     if not isinstance(value, dict):
         return _Rejected(
             Reason.NOT_AN_OBJECT, f"a record is a JSON object, got {type(value).__name__}"
@@ -619,6 +641,22 @@ def _parse_record(
             if problem:
                 return _Rejected(Reason.INVALID_UNICODE, f"{name!r} {problem}")
     return text, source_id
+
+
+def _arrow_record(raw: bytes, text_field: str, id_field: str | None) -> dict[str, Any] | None:
+    """The text and id fields of one JSON line parsed by Arrow (None if Arrow cannot parse it)."""
+    options = pa_json.ParseOptions(
+        explicit_schema=pa.schema([(text_field, pa.string())]), unexpected_field_behavior="infer"
+    )
+    read = pa_json.ReadOptions(block_size=max(1 << 22, len(raw) + 2))
+    try:
+        parsed = pa_json.read_json(io.BytesIO(raw + b"\n"), read, options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if parsed.num_rows != 1:
+        return None
+    names = [name for name in (text_field, id_field) if name and name in parsed.column_names]
+    return {name: parsed[name][0].as_py() for name in names}
 
 
 def _lone_surrogate(value: str | None) -> str | None:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.rules import FAMILIES, Family, Setting, section_settings
 from lakehouse.storage import is_remote_uri
@@ -455,6 +464,14 @@ class Recipe(_Section):
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
 
+    @model_validator(mode="after")
+    def _settings_agree(self) -> Recipe:
+        """Settings that each pass alone but contradict one another, both keys named."""
+        problems = [*_contradicting_bounds(self), *_unknown_domains(self)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; KeyError naming the known sources otherwise."""
         for source in self.sources:
@@ -462,6 +479,45 @@ class Recipe(_Section):
                 return source
         known = ", ".join(source.name for source in self.sources)
         raise KeyError(f"recipe has no source {name!r}; it has: {known}")
+
+
+# (lower bound key, upper bound key): a recipe whose lower bound is above its upper one keeps
+# nothing, whatever the data.
+_BOUNDS = (
+    ("clean.gopher_quality.min_doc_words", "clean.gopher_quality.max_doc_words"),
+    ("clean.gopher_quality.min_avg_word_length", "clean.gopher_quality.max_avg_word_length"),
+)
+
+
+def _setting(recipe: Recipe, key: str) -> Any:
+    value: Any = recipe
+    for part in key.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def _contradicting_bounds(recipe: Recipe) -> list[str]:
+    problems = []
+    for low_key, high_key in _BOUNDS:
+        low, high = _setting(recipe, low_key), _setting(recipe, high_key)
+        if low is not None and high is not None and low > high:
+            problems.append(
+                f"{low_key} ({low:g}) is above {high_key} ({high:g}): every document would be "
+                "dropped; lower the first or raise the second"
+            )
+    return problems
+
+
+def _unknown_domains(recipe: Recipe) -> list[str]:
+    """A target share for a domain no source has: the mixture could never reach it."""
+    domains = sorted({source.domain for source in recipe.sources})
+    unknown = sorted(set(recipe.curate.target_token_shares) - set(domains))
+    if not unknown:
+        return []
+    return [
+        f"curate.target_token_shares names domain {', '.join(unknown)}, which no source has "
+        f"(sources.*.domain: {', '.join(domains)})"
+    ]
 
 
 @dataclass(frozen=True)
@@ -478,10 +534,62 @@ class LoadedRecipe:
         return resolve_location(self.recipe.landing, self.path.parent)
 
     def source_glob(self, source: SourceConfig) -> str:
-        """The absolute glob (path or URI) that matches a source's landing files."""
+        """The absolute glob (path or URI) that matches a source's landing files.
+
+        A relative path must stay inside the landing folder once `..` is resolved (RecipeError
+        naming the source otherwise); an absolute path or URI the recipe writes is its own root.
+        """
         if is_remote_uri(source.path) or os.path.isabs(source.path):
             return source.path
-        return f"{self.landing_uri.rstrip('/')}/{source.path}"
+        landing = self.landing_uri.rstrip("/")
+        joined = f"{landing}/{source.path}"
+        if not _is_under(_normalized(joined), _normalized(landing)):
+            raise RecipeError(
+                f"{self.path}: sources.{source.name}.path {source.path!r} leads outside the "
+                f"landing folder {landing}: keep it under landing, or write an absolute path "
+                "to name files elsewhere"
+            )
+        return joined
+
+    def source_root(self, source: SourceConfig) -> str:
+        """The folder every file of a source must lie in: the landing folder for a relative
+        path, else the absolute path's or URI's part before its first glob character."""
+        if not (is_remote_uri(source.path) or os.path.isabs(source.path)):
+            return self.landing_uri.rstrip("/")
+        literal = source.path.split("/")
+        for index, part in enumerate(literal):
+            if any(char in part for char in _GLOB_CHARS):
+                return "/".join(literal[:index]) or "/"
+        return "/".join(literal[:-1]) or "/"
+
+    def check_inside_root(self, source: SourceConfig, match: str) -> None:
+        """RecipeError naming the source when a matched local file, links resolved, lies
+        outside the source's root (a symlink in landing pointing elsewhere)."""
+        root = self.source_root(source)
+        if is_remote_uri(root):
+            return  # object stores have no symbolic links
+        real_root, real_match = os.path.realpath(root), os.path.realpath(match)
+        if not _is_under(real_match, real_root):
+            raise RecipeError(
+                f"{self.path}: sources.{source.name}.path matches {match}, which leads to "
+                f"{real_match}, outside the source's root {real_root}: remove the link, or "
+                "name the target's folder in the source's path"
+            )
+
+
+_GLOB_CHARS = "*?[{"
+
+
+def _normalized(location: str) -> str:
+    """`location` with `.` and `..` segments resolved (no file system access)."""
+    if is_remote_uri(location):
+        scheme, _, rest = location.partition("://")
+        return f"{scheme}://{posixpath.normpath('/' + rest).lstrip('/')}"
+    return posixpath.normpath(location)
+
+
+def _is_under(location: str, root: str) -> bool:
+    return location == root or location.startswith(root.rstrip("/") + "/")
 
 
 def resolve_location(location: str, base: Path) -> str:
@@ -516,6 +624,8 @@ def validate_recipe(raw: dict[str, Any], origin: str = "<recipe>") -> Recipe:
             key = _key_path(detail["loc"])
             if detail["type"] == "extra_forbidden":
                 problems.append(f"{key}: unknown key")
+            elif not detail["loc"]:  # a check across sections: its message names the keys
+                problems.append(detail["msg"].removeprefix("Value error, "))
             else:
                 problems.append(f"{key}: {detail['msg']}")
         raise RecipeError(f"{origin}: " + "; ".join(problems)) from error
@@ -533,4 +643,7 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
     except UnicodeDecodeError as error:
         raise RecipeError(f"{path}: recipe is not UTF-8 text") from error
     recipe = parse_recipe(text, origin=str(path))
-    return LoadedRecipe(recipe, recipe_path, hashlib.sha256(content).hexdigest())
+    loaded = LoadedRecipe(recipe, recipe_path, hashlib.sha256(content).hexdigest())
+    for source in recipe.sources:
+        loaded.source_glob(source)  # a path leaving the landing folder fails here, in one line
+    return loaded

@@ -28,6 +28,10 @@ class ReviewError(ValueError):
     """A decision or blocklist entry that cannot be recorded; the message says why."""
 
 
+class StaleQueueError(ReviewError):
+    """A decision made on a queue version that a newer one (a re-curate) has replaced."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """One reviewer's verdict on one queued document."""
@@ -62,10 +66,13 @@ def record_decision(
     *,
     reason: str | None = None,
     note: str | None = None,
+    queue_version: int | None = None,
 ) -> Decision:
     """Append a decision on a document of the latest queue; returns what was recorded.
 
-    A rejection needs a reason; the document must be in the queue.
+    A rejection needs a reason; the document must be in the queue. `queue_version` is the
+    queue version the reviewer saw: when a newer one has replaced it the decision is refused
+    (`StaleQueueError`), since the reviewer judged the document in another queue's context.
     """
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
@@ -75,12 +82,17 @@ def record_decision(
     reason, note = _clean(reason, "reason"), _clean(note, "note")
     if decision == REJECT and not reason:
         raise ReviewError("a rejection needs a reason")
-    queue_version = catalog.version(REVIEW_QUEUE)
-    if queue_version is None:
+    latest = catalog.version(REVIEW_QUEUE)
+    if latest is None:
         raise ReviewError("nothing to review: review/queue has not been written")
-    if catalog.count(REVIEW_QUEUE, queue_version, where={"doc_id": doc_id}) == 0:
-        raise ReviewError(f"document {doc_id} is not in review/queue@{queue_version}")
-    recorded = Decision(doc_id, queue_version, who, datetime.now(UTC), decision, reason, note)
+    if queue_version is not None and queue_version != latest:
+        raise StaleQueueError(
+            f"review/queue is now at version {latest}; this decision on {doc_id} was made on "
+            f"version {queue_version}: reload the page and decide again"
+        )
+    if catalog.count(REVIEW_QUEUE, latest, where={"doc_id": doc_id}) == 0:
+        raise ReviewError(f"document {doc_id} is not in review/queue@{latest}")
+    recorded = Decision(doc_id, latest, who, datetime.now(UTC), decision, reason, note)
     row = {name: getattr(recorded, name) for name in REVIEW_DECISIONS.schema.names}
     catalog.write(REVIEW_DECISIONS, pa.Table.from_pylist([row], REVIEW_DECISIONS.schema), commit)
     return recorded

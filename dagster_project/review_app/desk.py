@@ -47,9 +47,13 @@ class ReviewDesk:
             input_versions=inputs,
         )
 
-    def queue_rows(self) -> list[dict[str, Any]]:
-        """The queued documents, in queue order."""
-        return review_queue(self.catalog).to_pylist()
+    def queue_version(self) -> int | None:
+        """The latest review/queue version (None before the first queue)."""
+        return self.catalog.version(REVIEW_QUEUE)
+
+    def queue_rows(self, version: int | None = None) -> list[dict[str, Any]]:
+        """The queued documents of a queue version (latest when None), in queue order."""
+        return review_queue(self.catalog, version).to_pylist()
 
     def first_pending(self, rows: list[dict[str, Any]], after: int = -1) -> int | None:
         """The first undecided position after `after` (else the first undecided, else None)."""
@@ -60,8 +64,13 @@ class ReviewDesk:
         return (later or pending or [None])[0]
 
     def page(self, position: int, error: str | None = None, status: int = 200) -> Page:
-        """The page of queue position `position` (404 outside the queue)."""
-        rows = self.queue_rows()
+        """The page of queue position `position` (404 outside the queue).
+
+        The decision form carries the document's id and the queue version shown, so a decision
+        reaches the document the reviewer read even if a re-curate reorders the queue meanwhile.
+        """
+        queue_version = self.queue_version()
+        rows = self.queue_rows(queue_version)
         if not rows:
             return self._empty_queue_page()
         if not 0 <= position < len(rows):
@@ -81,6 +90,7 @@ class ReviewDesk:
         html = render_template(
             "document.html",
             position=position,
+            queue_version=queue_version,
             item=item,
             doc=doc[0],
             latest=history[-1] if history else None,

@@ -84,6 +84,8 @@ DOCUMENT = """{% extends "layout.html" %}
     {% endif %}
     <form method="post" id="decide" action="{{ url_for('decide', position=position) }}">
       <input type="hidden" name="csrf" value="{{ csrf }}">
+      <input type="hidden" name="doc_id" value="{{ item.doc_id }}">
+      <input type="hidden" name="queue_version" value="{{ queue_version }}">
       <label>Reason (needed to reject)
         <input type="text" name="reason" id="reason" list="reasons" autocomplete="off">
       </label>

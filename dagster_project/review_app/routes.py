@@ -10,8 +10,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dagster_project.review_app.auth import check_csrf
 from dagster_project.review_app.desk import ReviewDesk
+from lakehouse.provenance import DOC_ID_PATTERN
 from lakehouse.releases import review_gate
-from lakehouse.review import ReviewError, add_to_blocklist, record_decision, review_progress
+from lakehouse.review import (
+    ReviewError,
+    StaleQueueError,
+    add_to_blocklist,
+    record_decision,
+    review_progress,
+)
 
 DESK = "funnel_review_desk"
 POSITION_DIGITS = 9
@@ -60,23 +67,37 @@ def document(position: int) -> Any:
 
 
 def decide(position: int) -> Any:
-    """Record the reviewer's decision on a queued document, then go to the next pending one."""
+    """Record the reviewer's decision on a queued document, then go to the next pending one.
+
+    The form names the document (`doc_id`) and the queue version it was shown from; the URL's
+    position only says where the reviewer was. A decision made on a replaced queue is refused
+    (409) with the newer queue's page, never recorded against whatever the position names now.
+    """
     desk = _desk()
     check_csrf(desk.csrf)
     rows = desk.queue_rows()
     if not 0 <= position < len(rows):
         abort(404, f"the queue has no position {position}")
+    doc_id = request.form.get("doc_id", "")
+    if not DOC_ID_PATTERN.fullmatch(doc_id):
+        abort(400, "the form names no document (doc_id): reload the page and decide again")
+    seen = request.form.get("queue_version", "")
+    if not (seen.isascii() and seen.isdigit() and len(seen) <= POSITION_DIGITS):
+        abort(400, "the form names no queue version: reload the page and decide again")
     try:
         with desk.writes:
             record_decision(
                 desk.catalog,
-                rows[position]["doc_id"],
+                doc_id,
                 request.form.get("decision", ""),
                 g.reviewer,
                 desk.commit(),
                 reason=request.form.get("reason"),
                 note=request.form.get("note"),
+                queue_version=int(seen),
             )
+    except StaleQueueError as stale:
+        return desk.page(position, error=str(stale), status=409)
     except ReviewError as problem:
         return desk.page(position, error=str(problem), status=400)
     following = desk.first_pending(rows, after=position)

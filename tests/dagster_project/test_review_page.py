@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
@@ -25,9 +26,9 @@ from dagster_project.review_app import (
 )
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import load_recipe
-from lakehouse.review import blocklist
+from lakehouse.review import StaleQueueError, blocklist, record_decision, review_queue
 from lakehouse.storage import PROJECT_DIR
-from lakehouse.tables import REVIEW_DECISIONS
+from lakehouse.tables import REVIEW_DECISIONS, REVIEW_QUEUE
 from tests.scored_documents import curate_and_queue, write_review_recipe
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -158,6 +159,51 @@ def test_reviewer_approves_rejects_and_flags_on_the_live_page(
     page.goto(review_server + "report")
     expect(page.locator("#gate")).to_contain_text("8 of 12 queued documents are not decided")
 
+    # A re-curate replaces the queue while a page of the old one is open: the decision is
+    # refused, naming the newer queue, and the position is not decided for another document.
+    page.goto(review_server + "doc/5")
+    expect(page.locator("#doc-id")).to_have_text(queued[5])
+    _requeue_reversed(catalog)
+    page.click("#approve")
+    expect(page.locator("#error")).to_contain_text("review/queue is now at version 1")
+    expect(page.locator("#doc-id")).to_have_text(queued[-6])
+    assert catalog.read(REVIEW_DECISIONS).num_rows == 4
+
+
+def _requeue_reversed(catalog: Catalog) -> int:
+    """A new review/queue version holding the same documents in reverse order (a re-curate)."""
+    rows = review_queue(catalog).to_pylist()
+    for row, position in zip(rows, reversed(range(len(rows))), strict=True):
+        row["position"] = position
+    table = pa.Table.from_pylist(rows, REVIEW_QUEUE.schema)
+    return catalog.write(REVIEW_QUEUE, table, _commit(), overwrite=True)
+
+
+def test_a_decision_on_a_replaced_queue_is_refused(
+    catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
+) -> None:
+    client = create_app(catalog, lakehouse.recipe(), "ana").test_client()
+    seen = _form(client, position=2)
+    assert (seen["doc_id"], seen["queue_version"]) == (queued[2], "0")
+    assert _requeue_reversed(catalog) == 1
+    stale = client.post("/doc/2/decision", data={"decision": "approve"} | seen)
+    assert stale.status_code == 409
+    assert "review/queue is now at version 1" in stale.get_data(as_text=True)
+    assert not catalog.exists(REVIEW_DECISIONS)
+    # The form of the new queue names the document now at position 2: it is the one decided.
+    fresh = _form(client, position=2)
+    assert fresh["doc_id"] == queued[-3]
+    posted = client.post("/doc/2/decision", data={"decision": "approve"} | fresh)
+    assert posted.status_code == 302
+    (row,) = catalog.read(REVIEW_DECISIONS).to_pylist()
+    assert (row["doc_id"], row["queue_version"]) == (queued[-3], 1)
+    with pytest.raises(StaleQueueError, match=r"now at version 1.*made on version 0"):
+        record_decision(catalog, queued[0], "approve", "ana", _commit(), queue_version=0)
+
+
+def _commit() -> CommitInfo:
+    return CommitInfo(run_id="t", stage="review", recipe_sha256="0" * 64, code_version="t")
+
 
 def test_a_token_guards_every_request_when_one_is_set(
     catalog: Catalog, lakehouse: LakehouseResource, queued: list[str]
@@ -194,9 +240,7 @@ def test_each_reviewer_token_records_its_own_name(
         headers = {"Authorization": f"Bearer {secret}"}
         page = client.get(f"/doc/{position}", headers=headers).get_data(as_text=True)
         assert f'<strong id="reviewer">{name}</strong>' in page
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert csrf is not None
-        form = {"decision": "approve", "csrf": csrf.group(1)}
+        form = {"decision": "approve"} | _form(client, headers, position)
         posted = client.post(f"/doc/{position}/decision", data=form, headers=headers)
         assert posted.status_code == 302
     decided = {row["doc_id"]: row["reviewer"] for row in catalog.read(REVIEW_DECISIONS).to_pylist()}
@@ -234,11 +278,12 @@ def test_serving_off_loopback_needs_a_token(
     )
 
 
-def _csrf(client: Any, headers: dict[str, str] | None = None) -> str:
-    page = client.get("/doc/0", headers=headers or {}).get_data(as_text=True)
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
+def _form(client: Any, headers: dict[str, str] | None = None, position: int = 0) -> dict[str, str]:
+    """The hidden fields of a document page's decision form: csrf, doc_id, queue_version."""
+    page = client.get(f"/doc/{position}", headers=headers or {}).get_data(as_text=True)
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert {"csrf", "doc_id", "queue_version"} <= set(fields)
+    return {name: fields[name] for name in ("csrf", "doc_id", "queue_version")}
 
 
 def test_requests_for_another_host_are_refused(
@@ -252,19 +297,19 @@ def test_requests_for_another_host_are_refused(
     for host in ("attacker.example:8765", "127.0.0.1.attacker.example", "", "[bad"):
         refused = client.get("/doc/0", headers={"Host": host})
         assert refused.status_code == 403, host
-    csrf = _csrf(client)
+    form = _form(client)
     for origin in ("http://attacker.example:8765", "null"):
         for header in ("Origin", "Referer"):
             posted = client.post(
                 "/doc/0/decision",
-                data={"decision": "approve", "csrf": csrf},
+                data={"decision": "approve"} | form,
                 headers={header: origin},
             )
             assert posted.status_code == 403, (header, origin)
     assert not catalog.exists(REVIEW_DECISIONS)
     same_origin = {"Origin": "http://127.0.0.1:8765"}
     posted = client.post(
-        "/doc/0/decision", data={"decision": "approve", "csrf": csrf}, headers=same_origin
+        "/doc/0/decision", data={"decision": "approve"} | form, headers=same_origin
     )
     assert posted.status_code == 302
     assert catalog.read(REVIEW_DECISIONS).num_rows == 1
@@ -279,7 +324,8 @@ def test_every_bad_parameter_gets_a_4xx(
     app = create_app(catalog, lakehouse.recipe(), "ana", token="a-token-of-24-characters")
     client = app.test_client()
     headers = {"Authorization": "Bearer a-token-of-24-characters"}
-    csrf = _csrf(client, headers)
+    decision_form = _form(client, headers)
+    csrf = decision_form["csrf"]
     form = {"csrf": csrf, "kind": "url", "value": "https://spam.example/"}
     for position in ("²", "٣", "-1", "1.5", "x", "", "12", "9" * 5000):
         posted = client.post("/blocklist", data=form | {"position": position}, headers=headers)
@@ -294,9 +340,16 @@ def test_every_bad_parameter_gets_a_4xx(
         {"decision": "reject"},
         {"decision": "approve", "note": "n" * 5000},
         {"decision": "flag", "reason": "\x00" * 3000},
+        {"decision": "approve", "doc_id": ""},
+        {"decision": "approve", "doc_id": "../" + "0" * 29},
+        {"decision": "approve", "doc_id": decision_form["doc_id"] + "\n"},
+        {"decision": "approve", "queue_version": ""},
+        {"decision": "approve", "queue_version": "²"},
+        {"decision": "approve", "queue_version": "-1"},
+        {"decision": "approve", "queue_version": "9" * 40},
     ]
     for bad in bad_forms:
-        posted = client.post("/doc/0/decision", data={"csrf": csrf} | bad, headers=headers)
+        posted = client.post("/doc/0/decision", data=decision_form | bad, headers=headers)
         assert posted.status_code == 400, bad
     assert not catalog.exists(REVIEW_DECISIONS)
     # Secrets with characters hmac cannot compare as text are just wrong, never a crash.

@@ -86,3 +86,38 @@ def test_unknown_source_lookup_lists_known() -> None:
     recipe = parse_recipe(VALID)
     with pytest.raises(KeyError, match="it has: notes"):
         recipe.source("other")
+
+
+@pytest.mark.parametrize(
+    ("section", "keys"),
+    [
+        (
+            "clean: {gopher_quality: {min_doc_words: 500, max_doc_words: 100}}",
+            "clean.gopher_quality.min_doc_words (500) is above "
+            "clean.gopher_quality.max_doc_words (100)",
+        ),
+        (
+            "clean: {gopher_quality: {min_avg_word_length: 12}}",
+            "clean.gopher_quality.min_avg_word_length (12) is above "
+            "clean.gopher_quality.max_avg_word_length (10)",
+        ),
+        (
+            "curate: {target_token_shares: {prose: 0.5, code: 0.5}}",
+            "curate.target_token_shares names domain code, which no source has "
+            "(sources.*.domain: prose)",
+        ),
+    ],
+)
+def test_contradicting_settings_name_both_keys_in_one_line(section: str, keys: str) -> None:
+    with pytest.raises(RecipeError) as raised:
+        parse_recipe(VALID + section + "\n", origin="r.yaml")
+    message = str(raised.value)
+    assert message.startswith("r.yaml: " + keys), message
+    assert "\n" not in message
+
+
+def test_equal_bounds_are_allowed() -> None:
+    recipe = parse_recipe(
+        VALID + "clean: {gopher_quality: {min_doc_words: 80, max_doc_words: 80}}\n"
+    )
+    assert recipe.clean.gopher_quality.max_doc_words == 80
