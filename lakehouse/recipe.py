@@ -212,12 +212,33 @@ def __getattr__(name: str) -> type[_Section]:
 PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
 
 
+DEFAULT_PHONE_REGIONS = ("US", "DE", "FR", "GB", "ES")
+
+
 class PiiConfig(_Section):
     """PII redaction: which kinds are replaced by typed placeholders such as <EMAIL>."""
 
     kinds: list[Literal["email", "phone", "ipv4", "ipv6", "credit_card"]] = Field(
         default=list(PII_KINDS)
     )
+    phone_regions: list[str] = Field(
+        default=list(DEFAULT_PHONE_REGIONS),
+        min_length=1,
+        description="ISO 3166 regions whose national phone formats are recognised, tried in "
+        "order; international numbers (+CC, 00CC) are recognised whatever the region.",
+    )
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, regions: list[str]) -> list[str]:
+        import phonenumbers
+
+        unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown phone region(s) {unknown}: use ISO 3166 codes such as US, DE, FR"
+            )
+        return regions
 
 
 class _CleanParameters(_Section):
