@@ -284,6 +284,12 @@ class DedupConfig(_Section):
         description="Estimated Jaccard similarity (from the whole signature) a candidate pair "
         "sharing a band must reach to count as near duplicates; 0 trusts every band match.",
     )
+    keeper: Literal["earliest", "longest"] = Field(
+        default="earliest",
+        description="Which copy of a duplicate cluster is kept (documents kept by earlier "
+        "batches always stay): earliest ingested (ingest time, then source file and record "
+        "index), or longest text (then earliest).",
+    )
     max_component_rounds: int = Field(
         default=64,
         ge=1,
