@@ -137,15 +137,16 @@ def _phone_shaped(value: str) -> bool:
     """Whether a digit run is written the way phone numbers are, before the library sees it.
 
     The library decides validity; this decides that the digits are meant as a number to dial:
-    8 to 15 digits (E.164), grouped (three or more groups, or two after a leading `+`, `0`
-    or parenthesis: bare runs are identifiers), one separator style (`252.227-7013` is a
+    8 to 15 digits (E.164); grouped: three or more groups, two after a leading `0` or
+    parenthesis, any after a leading `+` as in E.164 (other bare runs are identifiers); one
+    separator style (`252.227-7013` is a
     clause number), and not a date, a ZIP+4 code or a dotted version (`0.20.1.124`).
     """
     digits = sum(char.isdigit() for char in value)
     if not 8 <= digits <= 15:
         return False
     groups = _DIGIT_GROUP.findall(value)
-    if len(groups) < 2 or (len(groups) == 2 and value[0] not in "+0("):
+    if value[0] != "+" and (len(groups) < 2 or (len(groups) == 2 and value[0] not in "0(")):
         return False
     if "." in value and (any(sep in value for sep in "-/() ") or _DOTTED_SHORT_GROUP.search(value)):
         return False
@@ -159,8 +160,8 @@ def _phone_shaped(value: str) -> bool:
 _DIGIT_GROUP = re.compile(r"\d+")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _NOT_A_PHONE = re.compile(
-    r"^\(?\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b"  # ISO dates 2014-01-26
-    r"|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"  # day-first or month-first dates
+    r"^\(?\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:$|[ T])"  # ISO dates 2014-01-26
+    r"|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:$|[ T])"  # day-first or month-first dates
     r"|^\(?\d{4}-\d{4}\)?$"  # year ranges (1647-1706)
     r"|^\d{5}-\d{4}$"  # US ZIP+4
 )
