@@ -350,6 +350,16 @@ class SemDedupConfig(_Section):
         le=1,
         description="Cosine similarity above which two documents of a cluster are duplicates.",
     )
+    lexical_jaccard: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Word n-gram Jaccard a pair above the cosine threshold must also reach to "
+        "be a duplicate (similar topics are not copies); 0 trusts the cosine alone.",
+    )
+    lexical_shingle_size: int = Field(
+        default=5, ge=1, description="Words per n-gram of the lexical confirmation."
+    )
     seed: int = Field(default=0, ge=0, description="Seed of the k-means initialization.")
 
 
