@@ -15,6 +15,8 @@ recipe (`recipes/default.yaml`) on Spark local[2]:
 - Dedup: `spark_jobs.dedup.deduplicate` over every document in landing order (one batch).
   Recall per Jaccard bucket of the planted copies, whether the keeper is the planted original,
   and false removals (a planted original or an unrelated document removed).
+- SemDeDup pairs: precision and recall of the cosine decision alone and with the lexical
+  confirmation on labelled pairs (`semdedup_pairs`), embeddings by the score stage's encoder.
 - LSH curve: for pairs at Jaccard 0.2–1.0, the share that share at least one band (measured with
   the recipe's MinHash permutations) next to the theoretical 1 − (1 − sᵣ)ᵇ; saved as a PNG.
 """
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from benchmarks.measure import machine, write_result
 from benchmarks.quality.corpus import JACCARD_BUCKETS, SEED, Record, build, near_duplicate, write
@@ -252,6 +255,71 @@ def lsh_curve(records: list[Record], config: DedupConfig, seed: int) -> dict[str
     }
 
 
+LICENSES = Path("/usr/share/common-licenses")
+
+
+def semdedup_pairs(records: list[Record], config: Any) -> dict[str, Any]:
+    """Precision/recall of SemDeDup's pair decision, cosine alone and lexically confirmed.
+
+    Labelled pairs: duplicates are the planted exact copies and near-duplicates at Jaccard
+    ≥ 0.8 with their originals; distinct pairs are the 60 most similar embeddings among the
+    base documents (all distinct texts by construction: hard negatives of one topic), plus
+    GPL-2 against GPL-3 where `/usr/share/common-licenses` has them.
+    """
+    from gpu_jobs.encoder import load_encoder
+    from gpu_jobs.runner import encode_documents
+    from gpu_jobs.semdedup import lexical_jaccard
+
+    by_id = {r.doc_id: r for r in records}
+    bases = [r for r in records if r.label == "clean"]
+    copies = [r for r in records if r.original is not None and (r.jaccard or 0.0) >= 0.8]
+    texts = [r.text for r in bases] + [r.text for r in copies]
+    gpl = [LICENSES / "GPL-2", LICENSES / "GPL-3"]
+    if all(path.exists() for path in gpl):
+        texts += [path.read_text(encoding="utf-8") for path in gpl]
+    encoder = load_encoder("cpu", "fp32", config.max_tokens)
+    vectors = encode_documents(encoder, texts, config.batch_tokens).embeddings
+    index = {r.doc_id: i for i, r in enumerate(bases)}
+    pairs: list[tuple[bool, float, float]] = []
+    for offset, copy in enumerate(copies):
+        original = index[copy.original or ""]
+        cosine = float(vectors[len(bases) + offset] @ vectors[original])
+        pairs.append((True, cosine, lexical_jaccard(copy.text, by_id[copy.original or ""].text)))
+    similar = vectors[: len(bases)] @ vectors[: len(bases)].T
+    similar.fill_diagonal_(-2.0)
+    upper = torch.triu(similar, diagonal=1).flatten()
+    for flat in torch.topk(upper, 60).indices.tolist():
+        first, second = divmod(flat, len(bases))
+        pairs.append(
+            (False, float(similar[first, second]), lexical_jaccard(texts[first], texts[second]))
+        )
+    gpl_pair = None
+    if len(texts) == len(bases) + len(copies) + 2:
+        cosine = float(vectors[-1] @ vectors[-2])
+        gpl_pair = {"cosine": cosine, "jaccard": lexical_jaccard(texts[-1], texts[-2])}
+        pairs.append((False, cosine, gpl_pair["jaccard"]))
+    threshold, lexical = config.semdedup.cosine_threshold, config.semdedup.lexical_jaccard
+
+    def rates(decide: Any) -> dict[str, float]:
+        called = [(label, decide(c, j)) for label, c, j in pairs]
+        true = sum(label and said for label, said in called)
+        said = sum(said for _, said in called)
+        return {
+            "precision": true / max(1, said),
+            "recall": true / max(1, sum(label for label, _ in called)),
+            "false_duplicates": said - true,
+        }
+
+    return {
+        "duplicate_pairs": sum(label for label, _, _ in pairs),
+        "distinct_pairs": sum(not label for label, _, _ in pairs),
+        "cosine_only": rates(lambda c, j: c > threshold),
+        "lexically_confirmed": rates(lambda c, j: c > threshold and j >= lexical),
+        "gpl2_gpl3": gpl_pair,
+        "distinct_pairs_above_threshold": sum(not label and c > threshold for label, c, _ in pairs),
+    }
+
+
 def plot_curve(curve: dict[str, Any], path: Path) -> None:
     """The LSH candidate curve as a PNG."""
     import matplotlib
@@ -307,6 +375,7 @@ def main() -> None:
         "junk": junk_report(spark, records, recipe.clean),
         "dedup": dedup_report(spark, records, recipe.dedup),
         "lsh_curve": lsh_curve(records, recipe.dedup, args.seed),
+        "semdedup_pairs": semdedup_pairs(records, recipe.score),
     }
     result["seconds"] = round(time.perf_counter() - started, 1)
     plot_curve(result["lsh_curve"], args.plot)
