@@ -454,7 +454,12 @@ def score_batch(run: StageRun) -> StageResult:
     doc_ids = documents["doc_id"].to_pylist()
     anchors = _kept_by_other_batches(run)
     decision = semantic_duplicates(
-        vectors, doc_ids, documents["ingested_at"].to_pylist(), config.semdedup, anchors
+        vectors,
+        doc_ids,
+        documents["ingested_at"].to_pylist(),
+        config.semdedup,
+        anchors,
+        texts=documents["text"].to_pylist(),
     )
     scored = (
         documents.append_column("quality_score", pa.array(quality.numpy(), pa.float64()))

@@ -6,6 +6,11 @@ then smallest doc_id) and one whose cosine similarity to an already kept documen
 exceeds the threshold is a duplicate of the most similar such keeper. Everything is determined
 by the seed and the inputs.
 
+Lexical confirmation: similar embeddings also mean "same topic" (GPL-2 and GPL-3 are at cosine
+0.955), so a pair above the cosine threshold is a duplicate only if their word 5-gram Jaccard
+(the dedup stage's shingles) reaches `lexical_jaccard`; the most similar confirmed keeper wins.
+Pairs where a text is not given (no `texts`, or anchors without texts) are judged by cosine.
+
 Across batches, documents kept by other batches are anchors: each is placed in the batch's
 nearest cluster and counts as kept before any document of the batch, so a document that repeats
 the meaning of one kept earlier is a duplicate of it, and an earlier batch's output never changes.
@@ -23,6 +28,7 @@ import pyarrow as pa
 import torch
 
 from lakehouse.recipe import SemDedupConfig
+from spark_jobs.minhash import shingles
 
 SEMANTIC_DUPLICATE = "semantic_duplicate"
 # Rows of a cluster compared with each other at a time: bounds memory for a giant cluster.
@@ -56,12 +62,22 @@ class Anchors:
     embeddings: torch.Tensor
     """(anchors, dim) unit vectors."""
     doc_ids: Sequence[str]
+    texts: Sequence[str] | None = None
+    """Their texts, for the lexical confirmation; None judges anchor pairs by cosine alone."""
 
     def __post_init__(self) -> None:
         if self.embeddings.shape[0] != len(self.doc_ids):
             raise ValueError(
                 f"{self.embeddings.shape[0]} anchor embeddings but {len(self.doc_ids)} doc ids"
             )
+        if self.texts is not None and len(self.texts) != len(self.doc_ids):
+            raise ValueError(f"{len(self.texts)} anchor texts but {len(self.doc_ids)} doc ids")
+
+
+def lexical_jaccard(first: str, second: str, size: int = 5) -> float:
+    """Jaccard similarity of two texts' word `size`-gram sets (the dedup stage's shingles)."""
+    a, b = shingles(first, size), shingles(second, size)
+    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def kmeans(
@@ -109,16 +125,20 @@ def semantic_duplicates(
     ingested_at: Sequence[datetime | None],
     config: SemDedupConfig,
     anchors: Anchors | None = None,
+    texts: Sequence[str] | None = None,
 ) -> SemanticDedup:
     """Cluster the (unit) embeddings and mark every duplicate of an earlier-kept document.
 
     `anchors` (documents kept by other batches) are kept first in the cluster nearest each.
+    `texts` (one per document) turn on the lexical confirmation of every candidate pair.
     """
     rows = embeddings.shape[0]
     if len(doc_ids) != rows or len(ingested_at) != rows:
         raise ValueError(
             f"{rows} embeddings but {len(doc_ids)} doc ids and {len(ingested_at)} ingest times"
         )
+    if texts is not None and len(texts) != rows:
+        raise ValueError(f"{rows} embeddings but {len(texts)} texts")
     assignment, centroids = kmeans(embeddings, config.clusters, config.iterations, config.seed)
     points = embeddings.to(torch.float32)
     anchor_ids: list[str] = []
@@ -130,6 +150,31 @@ def semantic_duplicates(
         points = torch.cat([points, anchor_points])
     duplicate_of: list[int | None] = [None] * rows
     similarity: list[float | None] = [None] * rows
+    known_texts: list[str | None] = [*(texts or [None] * rows)]
+    if anchors is not None and anchor_ids:
+        known_texts += (
+            list(anchors.texts) if anchors.texts is not None else [None] * len(anchor_ids)
+        )
+    shingle_sets: dict[int, set[tuple[str, ...]]] = {}
+
+    def confirmed(index: int, keeper: int) -> bool:
+        first, second = known_texts[index], known_texts[keeper]
+        if config.lexical_jaccard <= 0 or first is None or second is None:
+            return True
+        for member, text in ((index, first), (keeper, second)):
+            if member not in shingle_sets:
+                shingle_sets[member] = shingles(text, config.lexical_shingle_size)
+        a, b = shingle_sets[index], shingle_sets[keeper]
+        overlap = len(a & b) / len(a | b) if a or b else 1.0
+        return overlap >= config.lexical_jaccard
+
+    def best_confirmed(index: int, values: torch.Tensor, owners: list[int]) -> tuple[float, int]:
+        """The most similar keeper above the cosine threshold that the text confirms."""
+        above = torch.nonzero(values > config.cosine_threshold).flatten().tolist()
+        for position in sorted(above, key=lambda p: -float(values[p])):
+            if confirmed(index, owners[position]):
+                return float(values[position]), owners[position]
+        return -2.0, -1
 
     def age(index: int) -> tuple[float, str]:
         moment = ingested_at[index]
@@ -148,12 +193,12 @@ def semantic_duplicates(
             for row, index in enumerate(block):
                 best_value, best_index = -2.0, -1
                 if to_kept is not None:
-                    value, position = to_kept[row].max(dim=0)
-                    best_value, best_index = float(value), kept[int(position)]
+                    best_value, best_index = best_confirmed(index, to_kept[row], kept)
                 if kept_in_block:
-                    value, position = within[row, kept_in_block].max(dim=0)
-                    if float(value) > best_value:
-                        best_value, best_index = float(value), block[kept_in_block[int(position)]]
+                    owners = [block[position] for position in kept_in_block]
+                    value, keeper = best_confirmed(index, within[row, kept_in_block], owners)
+                    if value > best_value:
+                        best_value, best_index = value, keeper
                 if best_index >= 0 and best_value > config.cosine_threshold:
                     duplicate_of[index] = best_index
                     similarity[index] = min(best_value, 1.0)

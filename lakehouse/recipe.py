@@ -221,12 +221,33 @@ def __getattr__(name: str) -> type[_Section]:
 PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
 
 
+DEFAULT_PHONE_REGIONS = ("US", "DE", "FR", "GB", "ES")
+
+
 class PiiConfig(_Section):
     """PII redaction: which kinds are replaced by typed placeholders such as <EMAIL>."""
 
     kinds: list[Literal["email", "phone", "ipv4", "ipv6", "credit_card"]] = Field(
         default=list(PII_KINDS)
     )
+    phone_regions: list[str] = Field(
+        default=list(DEFAULT_PHONE_REGIONS),
+        min_length=1,
+        description="ISO 3166 regions whose national phone formats are recognised, tried in "
+        "order; international numbers (+CC, 00CC) are recognised whatever the region.",
+    )
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, regions: list[str]) -> list[str]:
+        import phonenumbers
+
+        unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown phone region(s) {unknown}: use ISO 3166 codes such as US, DE, FR"
+            )
+        return regions
 
 
 class _CleanParameters(_Section):
@@ -271,6 +292,12 @@ class DedupConfig(_Section):
         le=1,
         description="Estimated Jaccard similarity (from the whole signature) a candidate pair "
         "sharing a band must reach to count as near duplicates; 0 trusts every band match.",
+    )
+    keeper: Literal["earliest", "longest"] = Field(
+        default="earliest",
+        description="Which copy of a duplicate cluster is kept (documents kept by earlier "
+        "batches always stay): earliest ingested (ingest time, then source file and record "
+        "index), or longest text (then earliest).",
     )
     max_component_rounds: int = Field(
         default=64,
@@ -331,6 +358,16 @@ class SemDedupConfig(_Section):
         gt=0,
         le=1,
         description="Cosine similarity above which two documents of a cluster are duplicates.",
+    )
+    lexical_jaccard: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Word n-gram Jaccard a pair above the cosine threshold must also reach to "
+        "be a duplicate (similar topics are not copies); 0 trusts the cosine alone.",
+    )
+    lexical_shingle_size: int = Field(
+        default=5, ge=1, description="Words per n-gram of the lexical confirmation."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the k-means initialization.")
 

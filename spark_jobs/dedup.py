@@ -8,8 +8,11 @@ with every document kept before (the index: content hash, signature and band key
 document), so a document is hashed once, ever. Every duplicate points at one kept document:
 
 - The keeper order is: previously kept documents first (an earlier batch's output never
-  changes), then earliest `ingested_at`, then smallest `doc_id`. It is encoded in a sortable
-  string `label`, so every "which one wins" question is a `min`.
+  changes), then the recipe's `dedup.keeper` policy — `earliest`: earliest `ingested_at`, then
+  source file and record index (the order the documents landed in); `longest`: most
+  characters first, then as `earliest` — and last `doc_id`. It is encoded in a sortable
+  string `label` that ends with the `doc_id`, so every "which one wins" question
+  is a `min`.
 - A document whose text equals a kept document's is an `exact_duplicate` (similarity 1.0).
 - Otherwise, a document whose cluster of verified near-duplicate edges (or whose identical
   twin's cluster) holds a smaller label is a `near_duplicate` of the cluster's smallest member,
@@ -36,20 +39,49 @@ NEAR_DUPLICATE = "near_duplicate"
 # The columns of silver/dedup_index that the operator writes (the batch id is the partition).
 INDEX_COLUMNS = tuple(name for name in SILVER_DEDUP_INDEX.schema.names if name != "batch_id")
 _MICROS_DIGITS = 20
-_DOC_ID_START = 2 + _MICROS_DIGITS
+_COUNT_DIGITS = 18
+_DOC_ID_START = "\u0002"  # precedes the doc_id, the label's last part
+# Ends the variable-length source URI inside a label; sorts before every character of a URI,
+# so a URI sorts before any longer URI it is a prefix of.
+_URI_END = "\u0001"
 
 
-def keeper_label(prior: bool) -> Column:
-    """`0|1` (prior first) + zero-padded ingest time in µs + `doc_id`: smaller is kept."""
+def _optional(name: str, columns: list[str], default: Column) -> Column:
+    return F.col(name) if name in columns else default
+
+
+def keeper_label(prior: bool, policy: str = "earliest", columns: list[str] | None = None) -> Column:
+    """Sortable keeper key, smaller is kept: `0|1` (prior first) + policy key + `doc_id`.
+
+    The policy key is the zero-padded ingest time in µs, source URI and record index for
+    `earliest`, preceded by the zero-padded complement of the character count for `longest`.
+    `columns` names the available columns; a missing one sorts last.
+    """
+    columns = columns if columns is not None else []
     micros = F.coalesce(
         F.lpad(F.unix_micros("ingested_at").cast("string"), _MICROS_DIGITS, "0"),
         F.lit("9" * _MICROS_DIGITS),
     )
-    return F.concat(F.lit("0" if prior else "1"), micros, F.col("doc_id"))
+    uri = F.coalesce(_optional("source_uri", columns, F.lit(None).cast("string")), F.lit(""))
+    record = F.lpad(
+        F.coalesce(_optional("source_record", columns, F.lit(None).cast("long")), F.lit(0)).cast(
+            "string"
+        ),
+        _COUNT_DIGITS,
+        "0",
+    )
+    parts = [F.lit("0" if prior else "1")]
+    if policy == "longest":
+        chars = _optional("text_chars", columns, F.length("text")) if not prior else F.lit(0)
+        parts.append(
+            F.lpad((F.lit(10**_COUNT_DIGITS - 1) - chars).cast("string"), _COUNT_DIGITS, "0")
+        )
+    parts += [micros, uri, F.lit(_URI_END), record, F.lit(_DOC_ID_START), F.col("doc_id")]
+    return F.concat(*parts)
 
 
 def _doc_id(label: str) -> Column:
-    return F.substring(F.col(label), _DOC_ID_START, 1 << 20)
+    return F.substring_index(F.col(label), _DOC_ID_START, -1)
 
 
 def _is_new(label: str) -> Column:
@@ -80,7 +112,9 @@ def deduplicate(documents: DataFrame, prior_index: DataFrame, config: DedupConfi
     # The only pass over the text: content hash (JVM) and signature (NumPy) side by side.
     signed = minhash_signatures(
         documents.select(
-            keeper_label(prior=False).alias("label"),
+            keeper_label(prior=False, policy=config.keeper, columns=documents.columns).alias(
+                "label"
+            ),
             "doc_id",
             "ingested_at",
             F.sha2(F.col("text"), 256).alias("text_sha256"),
@@ -90,7 +124,10 @@ def deduplicate(documents: DataFrame, prior_index: DataFrame, config: DedupConfi
         keys=("label", "doc_id", "ingested_at", "text_sha256"),
     ).localCheckpoint(eager=True)
     prior = prior_index.select(
-        "text_sha256", "signature", "band_keys", keeper_label(prior=True).alias("label")
+        "text_sha256",
+        "signature",
+        "band_keys",
+        keeper_label(prior=True, policy=config.keeper).alias("label"),
     )
     exact = exact_duplicate_keepers(signed, prior).localCheckpoint(eager=True)
     signatures = signed.join(
@@ -150,7 +187,9 @@ def rejections(decisions: DataFrame, config: DedupConfig) -> DataFrame:
         F.col("outcome").alias("rule"),
         F.col("similarity").alias("value"),
         threshold.alias("threshold"),
-        F.to_json(F.struct("duplicate_of")).alias("detail"),
+        F.to_json(F.struct("duplicate_of", F.lit(config.keeper).alias("keeper_policy"))).alias(
+            "detail"
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from gpu_jobs.semdedup import (
     SEMANTIC_DUPLICATE,
     Anchors,
     kmeans,
+    lexical_jaccard,
     semantic_duplicates,
     semantic_rejections,
 )
@@ -166,3 +167,45 @@ def test_rejections_name_the_keeper_like_the_dedup_stage() -> None:
     assert row["value"] == pytest.approx(0.98, abs=1e-5) and row["threshold"] == 0.95
     assert row["detail"] == '{"duplicate_of":"keep"}'
     assert json.loads(row["detail"]) == {"duplicate_of": "keep"}
+
+
+def test_a_close_embedding_is_a_duplicate_only_if_the_text_confirms_it() -> None:
+    a = unit(1, 0, 0, 0)
+    same_topic = at_angle(a, unit(0, 1, 0, 0), 0.99)
+    copy = at_angle(same_topic, unit(0, 0, 1, 0), 0.995)  # closer to d1 than to d0
+    original = " ".join(f"word{i}" for i in range(60))
+    texts = [
+        original,
+        " ".join(f"other{i}" for i in range(60)),  # same topic, no shared 5-gram
+        original + " and one more sentence at the end",
+    ]
+    ingested = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    config = SemDedupConfig(clusters=1, cosine_threshold=0.95)
+    decision = semantic_duplicates(
+        torch.stack([a, same_topic, copy]), ["d0", "d1", "d2"], ingested, config, texts=texts
+    )
+    assert decision.duplicate_of == [None, None, 0]
+    # d1 is the more similar embedding to d2, but only d0's text confirms the copy.
+    assert decision.keeper_ids == [None, None, "d0"]
+    # Without the lexical check the same-topic text is removed.
+    cosine_only = semantic_duplicates(
+        torch.stack([a, same_topic, copy]),
+        ["d0", "d1", "d2"],
+        ingested,
+        config.model_copy(update={"lexical_jaccard": 0.0}),
+        texts=texts,
+    )
+    assert cosine_only.duplicate_of[1] == 0
+
+
+def test_lexical_jaccard() -> None:
+    text = "one two three four five six seven"
+    assert lexical_jaccard(text, text) == 1.0
+    assert lexical_jaccard(text, "eight nine ten eleven twelve thirteen") == 0.0
+    # 3 shingles each, 2 shared: 2 / 4.
+    assert lexical_jaccard(text, "one two three four five six eight") == 0.5
+
+
+def test_anchor_texts_must_match_their_doc_ids() -> None:
+    with pytest.raises(ValueError, match="anchor texts"):
+        Anchors(torch.stack([unit(1, 0)]), ["a"], texts=["x", "y"])

@@ -92,11 +92,70 @@ def test_hand_checked_batch(spark: SparkSession) -> None:
 
     rejected = {row.doc_id: row for row in rejections(outcome.decisions, CONFIG).collect()}
     assert set(rejected) == {"a-later", "c-copy", "d-near"}
-    assert json.loads(rejected["d-near"].detail) == {"duplicate_of": "b-first"}
+    assert json.loads(rejected["d-near"].detail) == {
+        "duplicate_of": "b-first",
+        "keeper_policy": "earliest",
+    }
     assert (rejected["d-near"].rule, rejected["d-near"].threshold) == (NEAR_DUPLICATE, 0.7)
     assert (rejected["c-copy"].value, rejected["c-copy"].threshold) == (1.0, 1.0)
     sizes = {row.size: row.clusters for row in cluster_sizes(outcome.decisions).collect()}
     assert sizes == {4: 1}
+
+
+def _landed(
+    spark: SparkSession, rows: list[tuple[str, str, int, str]], at: datetime = DAY_1
+) -> DataFrame:
+    """Documents of one batch ingested together: (doc_id, source_uri, source_record, text)."""
+    frame = pd.DataFrame(rows, columns=["doc_id", "source_uri", "source_record", "text"])
+    frame["ingested_at"] = at
+    return spark.createDataFrame(
+        frame,
+        "doc_id string, source_uri string, source_record long, text string, ingested_at timestamp",
+    )
+
+
+def test_the_earliest_landed_copy_is_kept_within_and_across_batches(
+    spark: SparkSession,
+) -> None:
+    base = _article("gamma")
+    near = _edited(base, 60)
+    # doc_ids are hashes: here they sort against the landing order.
+    rows = [
+        ("z-original", "landing/a.jsonl", 3, base),
+        ("y-copy", "landing/a.jsonl", 12, base),
+        ("x-near", "landing/b.jsonl", 0, near),
+        ("w-copy", "landing/a.jsonl", 10, base),
+    ]
+    outcome = deduplicate(_landed(spark, rows), _empty_index(spark), CONFIG)
+    decisions = _decisions(outcome)
+    assert decisions["z-original"] == (KEPT, None, None)
+    assert decisions["y-copy"][:2] == (EXACT_DUPLICATE, "z-original")
+    assert decisions["w-copy"][:2] == (EXACT_DUPLICATE, "z-original")
+    assert decisions["x-near"][:2] == (NEAR_DUPLICATE, "z-original")
+
+    # The next batch repeats both texts: the copies kept before stay the keepers.
+    later = [("a-again", "landing/c.jsonl", 0, base), ("b-again", "landing/c.jsonl", 1, near)]
+    second = deduplicate(_landed(spark, later, DAY_2), outcome.index, CONFIG)
+    assert _decisions(second)["a-again"][:2] == (EXACT_DUPLICATE, "z-original")
+    assert _decisions(second)["b-again"][:2] == (NEAR_DUPLICATE, "z-original")
+
+
+def test_the_longest_policy_keeps_the_longest_copy(spark: SparkSession) -> None:
+    base = _article("delta")
+    longer = base + " with a closing sentence"
+    rows = [
+        ("a-first", "landing/a.jsonl", 0, base),
+        ("b-longer", "landing/a.jsonl", 1, longer),
+        ("c-copy", "landing/a.jsonl", 2, base),
+    ]
+    config = DedupConfig(keeper="longest")
+    outcome = deduplicate(_landed(spark, rows), _empty_index(spark), config)
+    decisions = _decisions(outcome)
+    assert decisions["b-longer"] == (KEPT, None, None)
+    assert decisions["a-first"][:2] == (NEAR_DUPLICATE, "b-longer")
+    assert decisions["c-copy"][:2] == (NEAR_DUPLICATE, "b-longer")
+    (detail,) = {row.detail for row in rejections(outcome.decisions, config).collect()}
+    assert json.loads(detail) == {"duplicate_of": "b-longer", "keeper_policy": "longest"}
 
 
 def test_documents_shorter_than_one_shingle(spark: SparkSession) -> None:
