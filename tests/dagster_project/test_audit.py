@@ -306,12 +306,13 @@ def test_trace_rejections_and_lineage_commands(
     assert main([*root, "lineage", "bronze/documents", "--format", "json"]) == 0
     graph = json.loads(capsys.readouterr().out)
     kinds = {node["id"]: node for node in graph["nodes"]}
-    run_node = kinds[f"run:{entry.run_id}"]
+    run_node = kinds[f"job:{entry.run_id}:ingest"]
+    assert run_node["attributes"]["batch_ids"] == [entry.batch_id]
     assert run_node["attributes"]["recipe_sha256"] == lakehouse.recipe().sha256
     assert run_node["attributes"]["code_version"]
     files = {node["attributes"]["uri"] for node in graph["nodes"] if node["kind"] == "file"}
     assert files == {f"{landing}/notes/part-0.jsonl.gz", f"{landing}/notes/part-bad.jsonl"}
-    assert {"from": f"run:{entry.run_id}", "to": graph["target"]} in graph["edges"]
+    assert {"from": f"job:{entry.run_id}:ingest", "to": graph["target"]} in graph["edges"]
 
     assert main([*root, "lineage", "bronze/documents", "--format", "mermaid"]) == 0
     mermaid = capsys.readouterr().out
@@ -319,7 +320,12 @@ def test_trace_rejections_and_lineage_commands(
     assert main([*root, "lineage", "bronze/documents", "--format", "html"]) == 0
     page = capsys.readouterr().out
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "part-bad.jsonl" in page
-    assert "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert f'href="http://127.0.0.1:3000/runs/{entry.run_id}"' in page
+    assert "<script" not in page and "<link" not in page
+    assert main([*root, "lineage", "bronze/documents", "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph lineage {")
+    assert main([*root, "lineage", "bronze/documents", "--depth", "0", "--json"]) == 0
+    assert [node["kind"] for node in json.loads(capsys.readouterr().out)["nodes"]] == ["dataset"]
     assert main([*root, "lineage", "bronze/documents"]) == 0
     assert entry.run_id in capsys.readouterr().out
     assert main([*root, "lineage", "bronze/documents@99"]) == 1
