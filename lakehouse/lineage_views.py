@@ -42,9 +42,14 @@ def _details(node: LineageNode) -> str:
     return f"table {node.label}"
 
 
+def _bookkeeping(node: LineageNode) -> bool:
+    return node.attributes.get("rank", 0) < 0
+
+
 def render_text(graph: LineageGraph) -> str:
     """The graph as a tree from the target back to the raw files; a node reached twice is
-    printed in full once and named with `(above)` after that."""
+    printed in full once and named with `(above)` after that. The ledger version that pinned
+    a job's inputs is named on the job's line rather than walked."""
     parents = graph.parents()
     lines: list[str] = []
     shown: set[str] = set()
@@ -56,9 +61,14 @@ def render_text(graph: LineageGraph) -> str:
             lines.append(f"{prefix}{node.kind} {node.label} (above)")
             return
         shown.add(node_id)
-        lines.append(f"{prefix}{_details(node)}")
-        for parent in sorted(parents.get(node_id, [])):
-            walk(parent, depth + 1)
+        upstream = sorted(parents.get(node_id, []))
+        pins = [parent for parent in upstream if _bookkeeping(graph.nodes[parent])]
+        lines.append(
+            f"{prefix}{_details(node)}" + (f"  pinned by {', '.join(pins)}" if pins else "")
+        )
+        for parent in upstream:
+            if parent not in pins:
+                walk(parent, depth + 1)
 
     walk(graph.target, 0)
     return "\n".join(lines)
@@ -100,7 +110,7 @@ def render_dot(graph: LineageGraph) -> str:
 
 def _drawn(graph: LineageGraph) -> list[LineageNode]:
     """The nodes the page draws: all but bookkeeping tables."""
-    return [node for node in graph.nodes.values() if node.attributes.get("rank", 0) >= 0]
+    return [node for node in graph.nodes.values() if not _bookkeeping(node)]
 
 
 def _positions(graph: LineageGraph) -> dict[str, tuple[int, int, int]]:
