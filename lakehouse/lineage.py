@@ -189,7 +189,8 @@ class FileInput:
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """Who a lineage run is: its job (the asset key), its own run id and the Dagster run above."""
+    """Who a lineage run is: its job (a stage, or an asset check), its own run id and the
+    Dagster run above."""
 
     job: str
     parent_job: str

@@ -215,7 +215,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     (complete,) = [
         event
         for event in read_events(lakehouse.root)
-        if event["job"]["name"] == "gold/scored_documents" and event["eventType"] == "COMPLETE"
+        if event["job"]["name"] == "score" and event["eventType"] == "COMPLETE"
     ]
     assert validation_errors(complete, registry()) == []
     versions = {
