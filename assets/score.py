@@ -209,7 +209,7 @@ _HEAD_ASSET = {
     ),
     **_HEAD_ASSET,
 )
-@with_lineage(STAGE)
+@with_lineage(f"train/{QUALITY_CLASSIFIER}")
 def quality_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:
@@ -227,7 +227,7 @@ def quality_classifier(
     ),
     **_HEAD_ASSET,
 )
-@with_lineage(STAGE)
+@with_lineage(f"train/{DOMAIN_CLASSIFIER}")
 def domain_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:

@@ -157,7 +157,11 @@ def command_history(args: argparse.Namespace) -> int:
     """Which run, recipe and code produced each version of a table."""
     catalog = Catalog(args.root)
     if not catalog.exists(args.table):
-        print(f"error: table {args.table} has not been written yet", file=sys.stderr)
+        print(
+            f"error: table {args.table} has not been written yet; next: funnel run "
+            "(funnel tables lists the tables written so far)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     rows = [asdict(entry) for entry in catalog.history(args.table, limit=args.limit)]
     columns = [

@@ -107,7 +107,10 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
     quarantined = None if document else _one_row(catalog, BRONZE_QUARANTINE, doc_id)
     origin = document or quarantined
     if origin is None:
-        raise NotFoundError(f"no document {doc_id} in bronze/documents or bronze/quarantine")
+        raise NotFoundError(
+            f"no document {doc_id} in bronze/documents or bronze/quarantine; find one with: "
+            "funnel sql 'select doc_id, source from bronze.documents limit 5'"
+        )
     result = DocumentTrace(
         doc_id=doc_id,
         batch_id=origin["batch_id"],

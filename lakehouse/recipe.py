@@ -371,6 +371,20 @@ class CurateConfig(_Section):
     max_weight: float = Field(
         default=4.0, ge=1, description="Largest per-sample weight given to up-weight a domain."
     )
+    mixture_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest shortfall of a domain's achieved share below its target share "
+        "(absolute, e.g. 0.05 = five points) before the candidate is blocked from release.",
+    )
+    min_selected_fraction: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Smallest share of the scored documents the candidate must hold; below it "
+        "the candidate is blocked from release (e.g. every quality score under the minimum).",
+    )
     tokenizer_path: str | None = Field(
         default=None,
         description="tokenizer.json counting tokens; null: the encoder package's "

@@ -113,6 +113,10 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
     assert dependency.asset_key == dg.AssetKey(["landing", "notes"])
     assert dependency.column_name == "text"
     assert metadata["rejections_by_rule"].value == {}
+    # Drop reasons at a glance: per rule (quarantine reasons too) and per source keep rate.
+    drops = metadata["drops_by_rule"].value
+    assert "| malformed_json | 1 |" in drops and "| text_not_string | 1 |" in drops
+    assert "| notes | 53 | 51 | 2 | 96.2% |" in metadata["keep_rate_by_source"].value
     assert metadata["delta_version"].value == entry.output_version
 
 
