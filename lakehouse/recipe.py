@@ -286,6 +286,12 @@ class QualityHeadConfig(_Section):
     max_references: int = Field(
         default=400, ge=1, description="Positives at most, a seeded sample of the references."
     )
+    min_references: int = Field(
+        default=2,
+        ge=1,
+        description="Positives at least: with fewer reference documents the head is not "
+        "trained and the training asset fails saying so.",
+    )
     negative_samples: int = Field(
         default=400, ge=1, description="Bronze documents sampled (seeded) as the negatives."
     )
