@@ -30,9 +30,12 @@ from gpu_jobs.embedding_codec import embedding_bytes, embeddings_from_bytes
 from gpu_jobs.encoder import Encoder
 from gpu_jobs.heads import (
     DOMAIN_CLASSIFIER,
+    NEGATIVE,
     QUALITY_CLASSIFIER,
+    REFERENCE,
     HeadTrainingError,
     TrainingSet,
+    constant_head,
     domain_labels,
     domain_training_set,
     head_bytes,
@@ -121,20 +124,36 @@ def _train_head(
     documents = committed_rows(
         catalog, bronze_versions, BRONZE_DOCUMENTS, columns=["doc_id", "source", "domain"]
     )
+    untrained = None
+    classes: list[str] = []
     try:
         if name == QUALITY_CLASSIFIER:
             training: TrainingSet = quality_training_set(documents, config.quality)
         else:
             training = domain_training_set(documents, config.domain)
     except HeadTrainingError as problem:
-        # A head without training data would score every document alike and curate would
-        # select nothing while the run reports success: the training fails instead, in one line.
-        raise HeadTrainingError(f"{name} cannot be trained: {problem}") from None
-    settings = f"{encoder.identity}|{head_config.model_dump_json()}"
+        # A head without training data scores every document alike, and curate would select
+        # nothing while the run reports success: the training fails in one line, unless the
+        # recipe names the shipped uniform head.
+        if config.untrainable_heads == "fail":
+            raise HeadTrainingError(
+                f"{name} cannot be trained: {problem} (or set score.untrainable_heads: uniform)"
+            ) from None
+        untrained = str(problem)
+        context.log.warning(f"{name} not trained, the recipe's uniform head used: {untrained}")
+        domains = set(documents["domain"].to_pylist()) or {
+            source.domain for source in loaded.recipe.sources
+        }
+        classes = [REFERENCE, NEGATIVE] if name == QUALITY_CLASSIFIER else sorted(domains)
+        training = TrainingSet([], [])
+    settings = f"{encoder.identity}|{head_config.model_dump_json()}|{untrained}|{classes}"
     fingerprint = training.fingerprint(settings)
     artifact = trained_artifact(lakehouse.root, name, fingerprint)
     reused = artifact is not None
-    if artifact is None:
+    if artifact is None and untrained is not None:
+        head = constant_head(name, classes, encoder.identity, untrained)
+        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
+    elif artifact is None:
         texts = _texts(catalog, bronze_versions, training.doc_ids)
         encoded = encode_documents(
             encoder, texts, config.batch_tokens, _progress(context.log, name)
@@ -163,6 +182,7 @@ def _train_head(
             "size_bytes": artifact.size_bytes,
             "training_fingerprint": fingerprint,
             "reused_earlier_training": reused,
+            "trained": untrained is None,
             "classes": dg.MetadataValue.json(head.classes),
             "training": dg.MetadataValue.json(head.training),
             "encoder": encoder.identity,

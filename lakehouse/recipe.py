@@ -338,6 +338,12 @@ class ScoreConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: CUDA when present, else CPU."
     )
+    untrainable_heads: Literal["fail", "uniform"] = Field(
+        default="fail",
+        description="A head without enough training data: fail its training asset saying why, "
+        "or (named here on purpose, for demos and tests) use the shipped uniform head: every "
+        "quality score 0.5, every document the first domain.",
+    )
     cpu_precision: Literal["fp32", "int8"] = Field(
         default="fp32",
         description="CPU inference mode: fp32, or int8 dynamic quantization of Linear layers "

@@ -313,6 +313,7 @@ def test_a_corpus_without_references_fails_the_training_in_one_line(
     assert "\n" not in message
     assert message.startswith("quality_classifier cannot be trained: no bronze document comes")
     assert "score.quality.reference_sources" in message
+    assert message.endswith("(or set score.untrainable_heads: uniform)")
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 
 
