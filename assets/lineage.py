@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import LakehouseResource
+from lakehouse.artifacts import Artifact
 from lakehouse.batches import batch_files
 from lakehouse.catalog import Catalog
 from lakehouse.ledger import LedgerEntry, ledger_entries
@@ -31,6 +32,7 @@ from lakehouse.lineage import (
     TableInput,
     TableOutput,
     artifact_dataset,
+    artifact_output,
     dataset_ref,
     error_facets,
     file_dataset,
@@ -110,7 +112,7 @@ class MaterializationLineage:
         )
         self.keys = sorted(context.selected_asset_keys, key=lambda key: key.path)
         self.finished: set[dg.AssetKey] = set()
-        self.inputs: dict[tuple[str, str], Any] = {}
+        self.inputs: dict[tuple[str, str, str], Any] = {}
         self.outputs: list[Any] = []
         self.done = False
 
@@ -141,6 +143,8 @@ class MaterializationLineage:
         metadata = dict(result.metadata or {})
         version_value = metadata.get("delta_version")
         version = getattr(version_value, "value", version_value)
+        if spec is None and key is not None and "training_tables" in metadata:
+            self._training_lineage(key, metadata)
         if spec is not None and version is not None:
             derivations = self.column_lineage.get(spec.key, {})
             sources = self._column_sources(derivations)
@@ -153,7 +157,7 @@ class MaterializationLineage:
                     dict(sorted(rejected.items()))
                 )
             for dataset in self._inputs(spec, int(version), sources):
-                self.inputs.setdefault((dataset.namespace, dataset.name), dataset)
+                self.inputs.setdefault(_identity(dataset), dataset)
             output = TableOutput(spec, int(version), self.batch_id, self._ol_lineage(sources))
             self.outputs.append(output_dataset(self.catalog, output, complete=True))
         if key is not None:
@@ -161,6 +165,23 @@ class MaterializationLineage:
         if not self.done and self.finished >= set(self.keys):
             self._complete()
         return result._replace(metadata=metadata)
+
+    def _training_lineage(self, key: dg.AssetKey, metadata: Mapping[str, Any]) -> None:
+        """A trained model's lineage: the pinned table versions it learnt from as inputs (the
+        `training_tables` metadata: table → versions), the stored artifact as output."""
+        training = getattr(metadata["training_tables"], "value", metadata["training_tables"])
+        for table, versions in sorted(training.items()):
+            for version in sorted(set(versions)):
+                dataset = input_dataset(self.catalog, TableInput(table_spec(table), version))
+                self.inputs.setdefault(_identity(dataset), dataset)
+        uri = getattr(metadata["artifact_uri"], "value", metadata["artifact_uri"])
+        artifact = Artifact(
+            name=key.path[-1],
+            sha256=str(metadata["sha256"]),
+            uri=str(uri),
+            size_bytes=int(getattr(metadata["size_bytes"], "value", metadata["size_bytes"])),
+        )
+        self.outputs.append(artifact_output(artifact))
 
     def _complete(self) -> None:
         self.done = True
@@ -246,6 +267,12 @@ class MaterializationLineage:
         if commit is not None:
             inputs.extend(artifact_dataset(artifact) for artifact in commit.artifacts)
         return inputs
+
+
+def _identity(dataset: Any) -> tuple[str, str, str]:
+    """namespace, name and version of a dataset: one table read at two versions is two inputs."""
+    version = (dataset.facets or {}).get("version")
+    return dataset.namespace, dataset.name, getattr(version, "datasetVersion", "") or ""
 
 
 def _landing_sources(

@@ -187,6 +187,9 @@ def _train_head(
             "training": dg.MetadataValue.json(head.training),
             "encoder": encoder.identity,
             "bronze_versions": dg.MetadataValue.json(bronze_versions),
+            "training_tables": dg.MetadataValue.json(
+                {BRONZE_DOCUMENTS.key: sorted(set(bronze_versions.values()))}
+            ),
             "recipe_sha256": loaded.sha256,
             "seconds": round(time.perf_counter() - started, 3),
         }

@@ -333,6 +333,18 @@ def artifact_dataset(artifact: Artifact) -> InputDataset:
     return InputDataset(ref.namespace, ref.name, facets=facets)
 
 
+def artifact_output(artifact: Artifact) -> OutputDataset:
+    """A model artifact a training run produced, as an output dataset versioned by its sha256."""
+    ref = dataset_ref(artifact.uri)
+    facets: dict[str, Any] = {
+        "dataSource": _datasource_facet(ref),
+        "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=artifact.sha256
+        ),
+    }
+    return OutputDataset(ref.namespace, ref.name, facets=facets)
+
+
 def _run_facets(identity: RunIdentity) -> dict[str, Any]:
     return {
         "parent": parent_run.ParentRunFacet(

@@ -225,6 +225,18 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         if "/_models/" in dataset["name"]
     }
     assert versions == heads
+    # Training is a job of its own: the pinned bronze versions in, the model artifact out.
+    for name in heads:
+        (trained,) = [
+            event
+            for event in read_events(lakehouse.root)
+            if event["job"]["name"] == f"train/{name}" and event["eventType"] == "COMPLETE"
+        ]
+        assert validation_errors(trained, registry()) == []
+        assert [Path(item["name"]).name for item in trained["inputs"]] == ["documents"]
+        (model,) = trained["outputs"]
+        assert "/_models/" in model["name"]
+        assert model["facets"]["version"]["datasetVersion"] == heads[name]
 
     # A retry after losing three embeddings encodes only those three, and decides the same.
     remaining = embeddings.sort_by("doc_id").slice(3)
