@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import LakehouseResource
+from lakehouse.artifacts import Artifact
 from lakehouse.batches import batch_files
 from lakehouse.catalog import Catalog
 from lakehouse.ledger import LedgerEntry, ledger_entries
@@ -31,6 +32,7 @@ from lakehouse.lineage import (
     TableInput,
     TableOutput,
     artifact_dataset,
+    artifact_output,
     dataset_ref,
     error_facets,
     file_dataset,
@@ -86,7 +88,8 @@ def _context_argument(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
 
 
 class MaterializationLineage:
-    """The lineage runs of one asset step: one per asset key it materializes."""
+    """The lineage run of one stage step: one OpenLineage job per stage (not per table), its
+    parent the Dagster run, with every table the step materializes among its outputs."""
 
     def __init__(
         self,
@@ -102,15 +105,16 @@ class MaterializationLineage:
         self.column_lineage = column_lineage
         self.batch_id = context.partition_key if context.has_partition_key else None
         self.emitter = LineageEmitter.from_env(lakehouse.root) if lineage_enabled() else None
-        self.runs = {
-            key: RunIdentity(
-                job=key.to_user_string(),
-                parent_job=context.run.job_name,
-                parent_run_id=context.run.run_id,
-            )
-            for key in sorted(context.selected_asset_keys, key=lambda key: key.path)
-        }
+        self.identity = RunIdentity(
+            job=stage,
+            parent_job=context.run.job_name,
+            parent_run_id=context.run.run_id,
+        )
+        self.keys = sorted(context.selected_asset_keys, key=lambda key: key.path)
         self.finished: set[dg.AssetKey] = set()
+        self.inputs: dict[tuple[str, str, str], Any] = {}
+        self.outputs: list[Any] = []
+        self.done = False
 
     def _emit(self, event: Any) -> None:
         if self.emitter is not None:
@@ -122,56 +126,81 @@ class MaterializationLineage:
                 )
 
     def start(self) -> None:
-        """START for every asset key of the step."""
-        for key, identity in self.runs.items():
+        """START of the stage's job, naming every table the step will write."""
+        outputs = []
+        for key in self.keys:
             spec = _table_of(key)
-            outputs = []
             if spec is not None:
                 output = TableOutput(spec, version=-1, batch_id=self.batch_id)
-                outputs = [output_dataset(self.catalog, output, complete=False)]
-            self._emit(run_event(RunState.START, identity, outputs=outputs))
+                outputs.append(output_dataset(self.catalog, output, complete=False))
+        self._emit(run_event(RunState.START, self.identity, outputs=outputs))
 
     def complete(self, result: dg.MaterializeResult) -> dg.MaterializeResult:
-        """COMPLETE for the result's asset key; returns the result with lineage metadata added."""
-        key = result.asset_key or next(iter(self.runs))
-        spec = _table_of(key)
+        """Record the result's table among the job's outputs (COMPLETE goes out with the last
+        one); returns the result with lineage metadata added."""
+        key = result.asset_key or (self.keys[0] if self.keys else None)
+        spec = _table_of(key) if key is not None else None
         metadata = dict(result.metadata or {})
         version_value = metadata.get("delta_version")
         version = getattr(version_value, "value", version_value)
-        if spec is None or version is None:
-            self.finished.add(key)
-            if key in self.runs:
-                self._emit(run_event(RunState.COMPLETE, self.runs[key]))
-            return result
-        derivations = self.column_lineage.get(spec.key, {})
-        sources = self._column_sources(derivations)
-        if sources:
-            metadata["dagster/column_lineage"] = _dagster_column_lineage(derivations, sources)
-        entry = self._ledger_entry()
-        rejected, quarantined = _rejection_counts(self.catalog, self.stage, entry)
-        if entry is not None and spec.key == entry.output_table:
-            metadata["rejections_by_rule"] = dg.MetadataValue.json(dict(sorted(rejected.items())))
-        if key in self.runs:
-            inputs = self._inputs(spec, int(version), sources)
-            output = TableOutput(spec, int(version), self.batch_id, self._ol_lineage(sources))
-            facets = rejection_facets(self.stage, self.batch_id, rejected, quarantined)
-            self._emit(
-                run_event(
-                    RunState.COMPLETE,
-                    self.runs[key],
-                    inputs=inputs,
-                    outputs=[output_dataset(self.catalog, output, complete=True)],
-                    run_facets=facets,
+        if spec is None and key is not None and "training_tables" in metadata:
+            self._training_lineage(key, metadata)
+        if spec is not None and version is not None:
+            derivations = self.column_lineage.get(spec.key, {})
+            sources = self._column_sources(derivations)
+            if sources:
+                metadata["dagster/column_lineage"] = _dagster_column_lineage(derivations, sources)
+            entry = self._ledger_entry()
+            rejected, _quarantined = _rejection_counts(self.catalog, self.stage, entry)
+            if entry is not None and spec.key == entry.output_table:
+                metadata["rejections_by_rule"] = dg.MetadataValue.json(
+                    dict(sorted(rejected.items()))
                 )
-            )
-        self.finished.add(key)
+            for dataset in self._inputs(spec, int(version), sources):
+                self.inputs.setdefault(_identity(dataset), dataset)
+            output = TableOutput(spec, int(version), self.batch_id, self._ol_lineage(sources))
+            self.outputs.append(output_dataset(self.catalog, output, complete=True))
+        if key is not None:
+            self.finished.add(key)
+        if not self.done and self.finished >= set(self.keys):
+            self._complete()
         return result._replace(metadata=metadata)
 
+    def _training_lineage(self, key: dg.AssetKey, metadata: Mapping[str, Any]) -> None:
+        """A trained model's lineage: the pinned table versions it learnt from as inputs (the
+        `training_tables` metadata: table → versions), the stored artifact as output."""
+        training = getattr(metadata["training_tables"], "value", metadata["training_tables"])
+        for table, versions in sorted(training.items()):
+            for version in sorted(set(versions)):
+                dataset = input_dataset(self.catalog, TableInput(table_spec(table), version))
+                self.inputs.setdefault(_identity(dataset), dataset)
+        uri = getattr(metadata["artifact_uri"], "value", metadata["artifact_uri"])
+        artifact = Artifact(
+            name=key.path[-1],
+            sha256=str(metadata["sha256"]),
+            uri=str(uri),
+            size_bytes=int(getattr(metadata["size_bytes"], "value", metadata["size_bytes"])),
+        )
+        self.outputs.append(artifact_output(artifact))
+
+    def _complete(self) -> None:
+        self.done = True
+        rejected, quarantined = _rejection_counts(self.catalog, self.stage, self._ledger_entry())
+        self._emit(
+            run_event(
+                RunState.COMPLETE,
+                self.identity,
+                inputs=list(self.inputs.values()),
+                outputs=self.outputs,
+                run_facets=rejection_facets(self.stage, self.batch_id, rejected, quarantined),
+            )
+        )
+
     def fail(self, error: BaseException) -> None:
-        """FAIL, with the error message, for every asset key not yet complete."""
-        for key, identity in self.runs.items():
-            if key not in self.finished:
-                self._emit(run_event(RunState.FAIL, identity, run_facets=error_facets(error)))
+        """FAIL of the stage's job, with the error message, unless it already completed."""
+        if not self.done:
+            self.done = True
+            self._emit(run_event(RunState.FAIL, self.identity, run_facets=error_facets(error)))
 
     def _ledger_entry(self) -> LedgerEntry | None:
         if self.batch_id is None:
@@ -238,6 +267,12 @@ class MaterializationLineage:
         if commit is not None:
             inputs.extend(artifact_dataset(artifact) for artifact in commit.artifacts)
         return inputs
+
+
+def _identity(dataset: Any) -> tuple[str, str, str]:
+    """namespace, name and version of a dataset: one table read at two versions is two inputs."""
+    version = (dataset.facets or {}).get("version")
+    return dataset.namespace, dataset.name, getattr(version, "datasetVersion", "") or ""
 
 
 def _landing_sources(

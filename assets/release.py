@@ -7,6 +7,7 @@ Nothing here decides on a reviewer's behalf; a failed gate fails the run and wri
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -21,15 +22,17 @@ from assets.runner import source_code_version
 from assets.tables import asset_key, table_metadata
 from lakehouse.catalog import Catalog
 from lakehouse.ledger import committed_batches
+from lakehouse.recipe import LoadedRecipe
 from lakehouse.releases import (
     ReleaseGateError,
     ReleaseManifest,
+    candidate_problems,
     domain_summary,
     pinned_upstream,
     publish_release,
     review_gate,
 )
-from lakehouse.review import review_progress, review_queue
+from lakehouse.review import ReviewProgress, review_progress, review_queue
 from lakehouse.tables import (
     GOLD_RELEASE_CANDIDATE,
     GOLD_RELEASES,
@@ -82,8 +85,54 @@ def _refuse_stale_candidate(catalog: Catalog, candidate_version: int) -> None:
         newer = sorted(batch for batch, version in now.items() if then.get(batch) != version)
         raise ReleaseGateError(
             f"gold/release_candidate@{candidate_version} predates the scores of batches "
-            f"{', '.join(newer)}: rebuild it and its review queue first (funnel run)"
+            f"{', '.join(newer)}; next: funnel run (rebuilds it and its review queue)"
         )
+
+
+@dataclass(frozen=True)
+class ReleasableCandidate:
+    """The pinned versions a release may ship, and the review progress its gate passed on."""
+
+    candidate_version: int
+    queue_version: int
+    decisions_version: int | None
+    progress: ReviewProgress
+
+
+def releasable(catalog: Catalog, loaded: LoadedRecipe) -> ReleasableCandidate:
+    """The candidate the curate stage recorded, if it may be released now; else a
+    ReleaseGateError whose one-line message says why and which command comes next."""
+    # The candidate as the curate stage's recorded outcome names it, never a half-done rebuild.
+    recorded = committed_batches(catalog, "curate", GOLD_RELEASE_CANDIDATE)
+    candidate_version = max(recorded.values(), default=None)
+    queue_version = catalog.version(REVIEW_QUEUE)
+    decisions_version = catalog.version(REVIEW_DECISIONS)
+    if candidate_version is None or queue_version is None:
+        raise ReleaseGateError(
+            "nothing to release: no release candidate and review queue yet; next: funnel run"
+        )
+    _refuse_stale_candidate(catalog, candidate_version)
+    problems = candidate_problems(catalog, loaded.recipe.curate, candidate_version)
+    if problems:
+        raise ReleaseGateError(
+            f"gold/release_candidate@{candidate_version} is not releasable: "
+            + "; ".join(problems)
+            + "; next: adjust curate in the recipe (or the data), then funnel run"
+        )
+    sampled = set(review_queue(catalog, queue_version)["candidate_version"].to_pylist())
+    if sampled and sampled != {candidate_version}:
+        raise ReleaseGateError(
+            f"review/queue@{queue_version} was sampled from gold/release_candidate@"
+            f"{min(sampled)}, not the current @{candidate_version}; next: funnel run "
+            "(queues the current candidate), then funnel review serve"
+        )
+    progress = review_progress(catalog, queue_version, decisions_version)
+    verdict = review_gate(progress, loaded.recipe.release.min_approval_rate)
+    if not verdict.passed:
+        raise ReleaseGateError(
+            "release blocked: " + "; ".join(verdict.problems) + "; next: funnel review serve"
+        )
+    return ReleasableCandidate(candidate_version, queue_version, decisions_version, progress)
 
 
 @dg.asset(
@@ -109,28 +158,9 @@ def releases(
     started = time.perf_counter()
     catalog = lakehouse.catalog()
     loaded = lakehouse.recipe()
-    # The candidate as the curate stage's recorded outcome names it, never a half-done rebuild.
-    recorded = committed_batches(catalog, "curate", GOLD_RELEASE_CANDIDATE)
-    candidate_version = max(recorded.values(), default=None)
-    queue_version = catalog.version(REVIEW_QUEUE)
-    decisions_version = catalog.version(REVIEW_DECISIONS)
-    if candidate_version is None or queue_version is None:
-        raise ReleaseGateError(
-            "nothing to release: materialize gold/release_candidate and review/queue, then "
-            "review the queue (funnel review serve)"
-        )
-    _refuse_stale_candidate(catalog, candidate_version)
-    sampled = set(review_queue(catalog, queue_version)["candidate_version"].to_pylist())
-    if sampled and sampled != {candidate_version}:
-        raise ReleaseGateError(
-            f"review/queue@{queue_version} was sampled from gold/release_candidate@"
-            f"{min(sampled)}, not the current @{candidate_version}: materialize review/queue "
-            "again and review it"
-        )
-    progress = review_progress(catalog, queue_version, decisions_version)
-    verdict = review_gate(progress, loaded.recipe.release.min_approval_rate)
-    if not verdict.passed:
-        raise ReleaseGateError("release blocked: " + "; ".join(verdict.problems))
+    found = releasable(catalog, loaded)
+    candidate_version, queue_version = found.candidate_version, found.queue_version
+    decisions_version, progress = found.decisions_version, found.progress
     name = release_name(config.name, loaded.recipe.name, candidate_version)
     pinned = pinned_upstream(catalog, GOLD_RELEASE_CANDIDATE.key, candidate_version)
     pinned[REVIEW_QUEUE.key] = queue_version

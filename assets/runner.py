@@ -510,6 +510,7 @@ def _materializations(
         metadata: dict[str, Any] = {**batch, **dict(extra.get(spec.key, {}))}
         if spec == run.stage.output:
             metadata |= _stage_counts(outcome.entries)
+            metadata |= drop_tables(run, outcome)
             metadata |= {
                 "input_versions": dg.MetadataValue.json(run.input_versions()),
                 "recipe_sha256": run.loaded.sha256,
@@ -520,6 +521,64 @@ def _materializations(
             asset_key=asset_key(spec),
             metadata=table_metadata(run.catalog, spec, version, rows, **metadata),
         )
+
+
+def drop_tables(run: StageRun, outcome: StageOutcome) -> dict[str, dg.MetadataValue]:
+    """Two Markdown tables for the stage's main output: rows dropped per rule (quarantine
+    reasons included), and per source the rows in, kept, dropped and the keep rate. A dropped
+    row's source comes from the stage's input rows (joined on doc_id)."""
+    output = run.stage.output
+    batch = {"batch_id": run.batch_id} if run.batch_id is not None else None
+    if "source" not in output.schema.names:
+        return {}
+    where = batch if batch and "batch_id" in output.schema.names else None
+    written = run.catalog.read(
+        output, outcome.versions[output.key], where=where, columns=["source"]
+    )
+    kept = Counter(written["source"].to_pylist())
+    by_rule: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    origin: dict[str, str] = {}
+    readable = [item.table for item in run.stage.inputs if item.table not in run.stage.outputs]
+    for spec in readable:
+        if {"doc_id", "source"} <= set(spec.schema.names):
+            if run.batch_id is not None and spec.partition_by:
+                rows = run.batch_rows(spec, ["doc_id", "source"])
+            else:
+                rows = run.rows(spec, ["doc_id", "source"])
+            origin = dict(zip(rows["doc_id"].to_pylist(), rows["source"].to_pylist(), strict=True))
+            break
+    rejections = outcome.rejections
+    for doc_id, rule in zip(
+        rejections["doc_id"].to_pylist(), rejections["rule"].to_pylist(), strict=True
+    ):
+        by_rule[rule] += 1
+        dropped[origin.get(doc_id, "(unknown)")] += 1
+    for spec in run.stage.outputs:
+        if spec != output and {"reason", "source"} <= set(spec.schema.names):
+            where = batch if batch and "batch_id" in spec.schema.names else None
+            rows = run.catalog.read(
+                spec, outcome.versions[spec.key], where=where, columns=["reason", "source"]
+            )
+            by_rule.update(rows["reason"].to_pylist())
+            dropped.update(rows["source"].to_pylist())
+    total = sum(kept.values()) + sum(dropped.values())
+    rules = ["| rule | dropped | share of rows in |", "|---|---:|---:|"] + [
+        f"| {rule} | {count} | {count / total:.1%} |" for rule, count in by_rule.most_common()
+    ]
+    sources = ["| source | rows in | kept | dropped | keep rate |", "|---|---:|---:|---:|---:|"]
+    for source in sorted(set(kept) | set(dropped)):
+        rows_in = kept[source] + dropped[source]
+        sources.append(
+            f"| {source} | {rows_in} | {kept[source]} | {dropped[source]} | "
+            f"{kept[source] / rows_in:.1%} |"
+        )
+    if not by_rule:
+        rules.append("| (none) | 0 | 0.0% |")
+    return {
+        "drops_by_rule": dg.MetadataValue.md("\n".join(rules)),
+        "keep_rate_by_source": dg.MetadataValue.md("\n".join(sources)),
+    }
 
 
 def _stage_counts(entries: Sequence[LedgerEntry]) -> dict[str, int]:

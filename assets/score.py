@@ -133,10 +133,15 @@ def _train_head(
         else:
             training = domain_training_set(documents, config.domain)
     except HeadTrainingError as problem:
-        # Scoring still runs: a head without training data says "no evidence" (see
-        # constant_head) and the warning and metadata say why.
+        # A head without training data scores every document alike, and curate would select
+        # nothing while the run reports success: the training fails in one line, unless the
+        # recipe names the shipped uniform head.
+        if config.untrainable_heads == "fail":
+            raise HeadTrainingError(
+                f"{name} cannot be trained: {problem} (or set score.untrainable_heads: uniform)"
+            ) from None
         untrained = str(problem)
-        context.log.warning(f"batch {batch_id}: {name} cannot be trained: {untrained}")
+        context.log.warning(f"{name} not trained, the recipe's uniform head used: {untrained}")
         domains = set(documents["domain"].to_pylist()) or {
             source.domain for source in loaded.recipe.sources
         }
@@ -183,6 +188,9 @@ def _train_head(
             "training": dg.MetadataValue.json(head.training),
             "encoder": encoder.identity,
             "bronze_versions": dg.MetadataValue.json(bronze_versions),
+            "training_tables": dg.MetadataValue.json(
+                {BRONZE_DOCUMENTS.key: sorted(set(bronze_versions.values()))}
+            ),
             "recipe_sha256": loaded.sha256,
             "seconds": round(time.perf_counter() - started, 3),
         }
@@ -210,7 +218,7 @@ _HEAD_ASSET = {
     ),
     **_HEAD_ASSET,
 )
-@with_lineage(STAGE)
+@with_lineage(f"train/{QUALITY_CLASSIFIER}")
 def quality_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:
@@ -228,7 +236,7 @@ def quality_classifier(
     ),
     **_HEAD_ASSET,
 )
-@with_lineage(STAGE)
+@with_lineage(f"train/{DOMAIN_CLASSIFIER}")
 def domain_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:

@@ -162,7 +162,11 @@ def command_history(args: argparse.Namespace) -> int:
     """Which run, recipe and code produced each version of a table."""
     catalog = Catalog(args.root)
     if not catalog.exists(args.table):
-        print(f"error: table {args.table} has not been written yet", file=sys.stderr)
+        print(
+            f"error: table {args.table} has not been written yet; next: funnel run "
+            "(funnel tables lists the tables written so far)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     rows = [asdict(entry) for entry in catalog.history(args.table, limit=args.limit)]
     columns = [
@@ -212,11 +216,15 @@ def command_sql(args: argparse.Namespace) -> int:
 
 def command_lineage(args: argparse.Namespace) -> int:
     """The runs and inputs behind a table version, back to the raw landing files."""
-    from lakehouse.lineage_views import render_html, render_mermaid, render_text
+    from lakehouse.lineage_views import render_dot, render_html, render_mermaid, render_text
     from lakehouse.provenance import lineage_graph
 
+    if args.depth is not None and args.depth < 0:
+        print("error: --depth must be 0 or more (jobs back from the target)", file=sys.stderr)
+        return EXIT_USAGE
+    catalog = Catalog(args.root)
     try:
-        graph = lineage_graph(Catalog(args.root), args.target)
+        graph = lineage_graph(catalog, args.target, args.depth)
     except NotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -225,8 +233,10 @@ def command_lineage(args: argparse.Namespace) -> int:
         print(json.dumps(graph.as_dict(), indent=2, default=str))
     elif output_format == "mermaid":
         print(render_mermaid(graph))
+    elif output_format == "dot":
+        print(render_dot(graph))
     elif output_format == "html":
-        print(render_html(graph), end="")
+        print(render_html(graph, catalog.root), end="")
     else:
         print(render_text(graph))
     return EXIT_OK
@@ -401,10 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("batches", command_batches, "registered ingestion batches and their files")
     sql = add("sql", command_sql, "query the tables (e.g. select * from bronze.documents)")
     sql.add_argument("query", help="one read-only DuckDB query (SELECT, WITH …, FROM …)")
-    lineage = add("lineage", command_lineage, "runs and inputs behind a table version")
+    lineage = add("lineage", command_lineage, "jobs and inputs behind a table version")
     lineage.add_argument("target", help="table, or table@VERSION, e.g. bronze/documents@3")
     lineage.add_argument(
-        "--format", choices=["text", "json", "mermaid", "html"], default="text", help="output"
+        "--format",
+        choices=["text", "json", "dot", "mermaid", "html"],
+        default="text",
+        help="output",
+    )
+    lineage.add_argument(
+        "--depth", type=int, default=None, help="at most N jobs back (default: all the way)"
     )
     trace = add("trace", command_trace, "a document's raw origin and every stage's outcome")
     trace.add_argument("doc_id", help="32-hex-char document id")

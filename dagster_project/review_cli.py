@@ -203,10 +203,17 @@ def command_release_show(args: argparse.Namespace) -> int:
 
 def command_release_publish(args: argparse.Namespace) -> int:
     """Publish the reviewed candidate now (the release sensor does the same by itself)."""
+    from assets.release import releasable
     from dagster_project.review_runs import run_release
     from dagster_project.runs import prepare_instance
+    from lakehouse.releases import ReleaseGateError
 
     lakehouse = _lakehouse(args)
+    try:
+        releasable(lakehouse.catalog(), lakehouse.recipe())
+    except ReleaseGateError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return EXIT_FAILED
     with prepare_instance(lakehouse.root) as instance:
         outcome = run_release(instance, lakehouse, args.name or "")
     if args.json:

@@ -15,8 +15,9 @@ from assets.release import releases
 from assets.resources import LakehouseResource
 from assets.review import STAGE as REVIEW_STAGE
 from assets.review import queue_for_review, review_blocklist, review_decisions
+from checks.curate import releasable_candidate
 from checks.whole_table import whole_table_checks
-from lakehouse.releases import list_releases, review_gate
+from lakehouse.releases import candidate_problems, list_releases, review_gate
 from lakehouse.review import review_progress, review_queue
 from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_RELEASES, REVIEW_QUEUE
 
@@ -66,6 +67,10 @@ def release_sensor(interval_seconds: int) -> dg.SensorDefinition:
         verdict = review_gate(progress, lakehouse.recipe().recipe.release.min_approval_rate)
         if not verdict.passed:
             return dg.SkipReason("; ".join(verdict.problems))
+        curate = lakehouse.recipe().recipe.curate
+        refused = candidate_problems(catalog, curate, min(sampled)) if sampled else []
+        if refused:
+            return dg.SkipReason("candidate not releasable: " + "; ".join(refused))
         context.log.info(f"review complete: {progress.approved} of {progress.queued} approved")
         return dg.RunRequest(
             run_key=f"queue-{progress.queue_version}:decisions-{progress.decisions_version}"
@@ -80,6 +85,7 @@ def review_gate_checks(quality: bool = True) -> list[dg.AssetChecksDefinition]:
         *whole_table_checks(
             CURATE_STAGE, GOLD_RELEASE_CANDIDATE, conservation=True, quality=quality
         ),
+        releasable_candidate,
         *whole_table_checks(REVIEW_STAGE, REVIEW_QUEUE, quality=quality),
         *whole_table_checks(RELEASE_STAGE, GOLD_RELEASES, quality=quality),
     ]

@@ -100,6 +100,12 @@ def quality_training_set(documents: pa.Table, config: QualityHeadConfig) -> Trai
             f"no bronze document comes from the reference sources {sorted(references)}; "
             "name sources of the recipe that have been ingested in score.quality.reference_sources"
         )
+    if len(positives) < config.min_references:
+        raise HeadTrainingError(
+            f"only {len(positives)} bronze documents come from the reference sources "
+            f"{sorted(references)}, fewer than score.quality.min_references "
+            f"({config.min_references}); ingest more reference documents"
+        )
     negatives = [
         index
         for index in seeded_order(doc_ids, config.seed + 1)

@@ -189,7 +189,8 @@ class FileInput:
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """Who a lineage run is: its job (the asset key), its own run id and the Dagster run above."""
+    """Who a lineage run is: its job (a stage, or an asset check), its own run id and the
+    Dagster run above."""
 
     job: str
     parent_job: str
@@ -330,6 +331,18 @@ def artifact_dataset(artifact: Artifact) -> InputDataset:
         ),
     }
     return InputDataset(ref.namespace, ref.name, facets=facets)
+
+
+def artifact_output(artifact: Artifact) -> OutputDataset:
+    """A model artifact a training run produced, as an output dataset versioned by its sha256."""
+    ref = dataset_ref(artifact.uri)
+    facets: dict[str, Any] = {
+        "dataSource": _datasource_facet(ref),
+        "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=artifact.sha256
+        ),
+    }
+    return OutputDataset(ref.namespace, ref.name, facets=facets)
 
 
 def _run_facets(identity: RunIdentity) -> dict[str, Any]:

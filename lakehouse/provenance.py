@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.catalog import Catalog
+from lakehouse.catalog import Catalog, TableVersion
+from lakehouse.ledger import LedgerEntry, ledger_entries
 from lakehouse.releases import list_releases
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
@@ -29,6 +30,7 @@ from lakehouse.tables import (
     OPS_LEDGER,
     OPS_REJECTIONS,
     SERVING_CONSUMPTION,
+    TABLES,
     table_spec,
 )
 
@@ -105,7 +107,10 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
     quarantined = None if document else _one_row(catalog, BRONZE_QUARANTINE, doc_id)
     origin = document or quarantined
     if origin is None:
-        raise NotFoundError(f"no document {doc_id} in bronze/documents or bronze/quarantine")
+        raise NotFoundError(
+            f"no document {doc_id} in bronze/documents or bronze/quarantine; find one with: "
+            "funnel sql 'select doc_id, source from bronze.documents limit 5'"
+        )
     result = DocumentTrace(
         doc_id=doc_id,
         batch_id=origin["batch_id"],
@@ -202,7 +207,7 @@ def _holds(catalog: Catalog, table: str, version: int | None, doc_id: str) -> bo
 
 @dataclass
 class LineageNode:
-    """A table version, a run, or a raw landing file."""
+    """A job (one stage of one run), a table version, a model artifact, or a raw landing file."""
 
     id: str
     kind: str
@@ -212,7 +217,9 @@ class LineageNode:
 
 @dataclass
 class LineageGraph:
-    """Dataset versions, the runs that produced them and the raw files, as nodes and edges."""
+    """Jobs and the dataset versions they read and wrote, as nodes and edges.
+
+    Edges run from what was read to the job that read it, and from a job to what it wrote."""
 
     target: str
     nodes: dict[str, LineageNode] = field(default_factory=dict)
@@ -228,6 +235,38 @@ class LineageGraph:
         if (source, target) not in self.edges:
             self.edges.append((source, target))
 
+    def parents(self) -> dict[str, list[str]]:
+        """node id → the ids of the nodes with an edge into it."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for source, target in self.edges:
+            found[target].append(source)
+        return found
+
+    def cycle(self) -> list[str] | None:
+        """One cycle of node ids when the edges hold one, else None."""
+        children: dict[str, list[str]] = defaultdict(list)
+        for source, target in self.edges:
+            children[source].append(target)
+        state: dict[str, int] = {}
+        for start in self.nodes:
+            if start in state:
+                continue
+            path = [start]
+            stack = [iter(children.get(start, []))]
+            state[start] = 1
+            while stack:
+                following = next(stack[-1], None)
+                if following is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                elif state.get(following) == 1:
+                    return [*path[path.index(following) :], following]
+                elif following not in state:
+                    state[following] = 1
+                    path.append(following)
+                    stack.append(iter(children.get(following, [])))
+        return None
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
@@ -235,6 +274,10 @@ class LineageGraph:
             "nodes": [vars(node) for node in self.nodes.values()],
             "edges": [{"from": source, "to": target} for source, target in self.edges],
         }
+
+
+class LineageCycleError(RuntimeError):
+    """Commit metadata that claims a job read what it (or a later job) wrote."""
 
 
 def parse_table_ref(reference: str) -> tuple[str, int | None]:
@@ -248,133 +291,309 @@ def parse_table_ref(reference: str) -> tuple[str, int | None]:
     return key, int(version)
 
 
-def lineage_graph(catalog: Catalog, reference: str) -> LineageGraph:
-    """The runs (with recipe sha and code version) and inputs behind a table version, back to
-    the raw landing files, one branch per batch present in that version."""
-    table, version = parse_table_ref(reference)
-    latest = catalog.version(table)
-    if latest is None:
-        raise NotFoundError(f"table {table} has not been written yet")
-    pinned = latest if version is None else version
-    if pinned > latest:
-        raise NotFoundError(f"table {table} has no version {pinned} (latest: {latest})")
-    graph = LineageGraph(target=f"{table}@{pinned}")
-    history = {entry.version: entry for entry in catalog.history(table)}
-    target = graph.add(
-        LineageNode(f"{table}@{pinned}", "dataset", f"{table}@{pinned}", {"table": table})
-    )
-    ledger = _ledger(catalog)
-    batches: dict[str, dict[str, Any]] = {}
-    for entry in ledger:
-        for column, version_column in (
-            ("output_table", "output_version"),
-            ("quarantine_table", "quarantine_version"),
-        ):
-            written = entry[version_column]
-            if entry[column] == table and written is not None and written <= pinned:
-                batches[entry["batch_id"]] = entry | {"written": written}
-    if not batches:
-        commit = history.get(pinned)
-        if commit is not None and commit.run_id:
-            run = _run_node(graph, commit.run_id, commit, None)
-            graph.link(run, target)
-        return graph
-    for batch_id, entry in sorted(batches.items()):
-        _add_batch_lineage(graph, catalog, table, entry["written"], batch_id, target, ledger)
+# Where each table sits left to right: landing files, bronze, silver, gold, review, release,
+# training; jobs sit between what they read and what they wrote.
+_TABLE_RANKS = {
+    "bronze/": 2,
+    "silver/documents": 4,
+    "silver/signals": 4,
+    "silver/": 6,
+    "models/": 6,
+    "gold/scored_documents": 8,
+    "gold/embeddings": 8,
+    "gold/release_candidate": 10,
+    "review/": 12,
+    "gold/releases": 14,
+    "serving/": 16,
+    "gold/": 8,
+}
+_STAGE_RANKS = {"ingest": 1, "clean": 3, "dedup": 5, "score": 7, "curate": 9, "review": 11}
+_STAGE_RANKS |= {"release": 13, "serve": 15, "train": 5}
+_LAYERS = {0: "landing", 2: "bronze", 4: "silver", 6: "silver", 8: "gold", 10: "gold"}
+_LAYERS |= {12: "review", 14: "release", 16: "training"}
+
+
+def table_rank(table: str) -> int:
+    """A table's column, left to right (landing files are 0); ops tables rank -1."""
+    if table.startswith("ops/"):
+        return -1
+    for prefix, rank in _TABLE_RANKS.items():
+        if table == prefix or (prefix.endswith("/") and table.startswith(prefix)):
+            return rank
+    return 8
+
+
+def stage_rank(stage: str | None) -> int:
+    """A job's column: between the tables its stage reads and those it writes."""
+    return _STAGE_RANKS.get(stage or "", 7)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One stage of one run, as its commits describe it."""
+
+    run_id: str
+    stage: str
+    inputs: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int], ...]
+    committed_at: str = ""
+    recipe_sha256: str | None = None
+    code_version: str | None = None
+    batch_ids: tuple[str, ...] = ()
+    artifacts: tuple[tuple[str, str, str], ...] = ()
+    """(name, sha256, uri) of each model artifact the job applied."""
+
+
+def job_records(commits: Iterable[TableVersion]) -> list[JobRecord]:
+    """Group commits into jobs: one per (run, stage, pinned inputs), oldest first.
+
+    A stage retried inside one run pins its inputs again; an attempt that pinned other
+    versions is another job, so no job both reads and writes one version."""
+    grouped: dict[tuple[str, str, tuple[tuple[str, int], ...]], list[TableVersion]] = {}
+    for commit in sorted(commits, key=lambda item: (item.timestamp, item.table, item.version)):
+        if not commit.run_id or not commit.stage:
+            continue
+        inputs = tuple(sorted(commit.input_versions.items()))
+        grouped.setdefault((commit.run_id, commit.stage, inputs), []).append(commit)
+    jobs = []
+    for (run_id, stage, inputs), items in grouped.items():
+        first = items[0]
+        artifacts = {
+            (artifact.name, artifact.sha256, artifact.uri)
+            for item in items
+            for artifact in item.artifacts
+        }
+        jobs.append(
+            JobRecord(
+                run_id=run_id,
+                stage=stage,
+                inputs=inputs,
+                outputs=tuple(sorted((item.table, item.version) for item in items)),
+                committed_at=first.timestamp.isoformat(timespec="seconds"),
+                recipe_sha256=first.recipe_sha256,
+                code_version=first.code_version,
+                artifacts=tuple(sorted(artifacts)),
+            )
+        )
+    return jobs
+
+
+def _dataset_id(table: str, version: int) -> str:
+    return f"{table}@{version}"
+
+
+def _job_ids(jobs: Sequence[JobRecord]) -> list[str]:
+    """`job:RUN:STAGE`, with `#N` from the second attempt of a stage in one run on."""
+    seen: Counter[tuple[str, str]] = Counter()
+    ids = []
+    for job in jobs:
+        seen[(job.run_id, job.stage)] += 1
+        attempt = seen[(job.run_id, job.stage)]
+        ids.append(f"job:{job.run_id}:{job.stage}" + (f"#{attempt}" if attempt > 1 else ""))
+    return ids
+
+
+def build_lineage(
+    jobs: Sequence[JobRecord],
+    *,
+    extra_inputs: Mapping[int, Iterable[tuple[str, int]]] | None = None,
+    landing: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    target: str = "",
+) -> LineageGraph:
+    """The whole lineage graph of `jobs`: each job's recorded inputs (plus `extra_inputs`, by
+    job index: the per-batch versions its ledger pin resolved to) into it, its outputs out of
+    it, and the landing files of an ingest job's batches (`landing`: batch id → file rows)."""
+    graph = LineageGraph(target=target)
+    for index, (job, job_id) in enumerate(zip(jobs, _job_ids(jobs), strict=True)):
+        graph.add(
+            LineageNode(
+                job_id,
+                "job",
+                f"{job.stage} {job.run_id[:8]}",
+                {
+                    "run_id": job.run_id,
+                    "stage": job.stage,
+                    "batch_ids": list(job.batch_ids),
+                    "recipe_sha256": job.recipe_sha256,
+                    "code_version": job.code_version,
+                    "committed_at": job.committed_at,
+                    "layer": _LAYERS.get(stage_rank(job.stage) + 1, "gold"),
+                    "rank": stage_rank(job.stage),
+                },
+            )
+        )
+        written = set(job.outputs)
+        read = list(job.inputs) + list((extra_inputs or {}).get(index, ()))
+        for table, version in read:
+            if (table, version) in written:
+                continue
+            graph.link(_dataset(graph, table, version), job_id)
+        for name, sha256, uri in job.artifacts:
+            model = graph.add(
+                LineageNode(
+                    f"model:{name}@{sha256[:12]}",
+                    "model",
+                    f"{name}@{sha256[:12]}",
+                    {"name": name, "sha256": sha256, "uri": uri, "layer": "gold", "rank": 6},
+                )
+            )
+            graph.link(model, job_id)
+        for table, version in job.outputs:
+            graph.link(job_id, _dataset(graph, table, version))
+        if job.stage == "ingest":
+            for batch_id in job.batch_ids:
+                for row in (landing or {}).get(batch_id, ()):
+                    graph.link(_file(graph, row, batch_id), job_id)
     return graph
 
 
-def _run_node(graph: LineageGraph, run_id: str, commit: Any, batch_id: str | None) -> str:
+def _dataset(graph: LineageGraph, table: str, version: int) -> str:
+    rank = table_rank(table)
     return graph.add(
         LineageNode(
-            f"run:{run_id}",
-            "run",
-            f"{commit.stage or 'run'} {run_id[:8]}",
+            _dataset_id(table, version),
+            "dataset",
+            _dataset_id(table, version),
             {
-                "run_id": run_id,
-                "stage": commit.stage,
-                "batch_id": batch_id,
-                "recipe_sha256": commit.recipe_sha256,
-                "code_version": commit.code_version,
-                "committed_at": commit.timestamp.isoformat(timespec="seconds"),
+                "table": table,
+                "version": version,
+                "layer": "ops" if rank < 0 else _LAYERS.get(rank, "gold"),
+                "rank": rank,
             },
         )
     )
 
 
-def _dataset_node(graph: LineageGraph, table: str, version: int) -> str:
-    """The node of `table@version` (added once); returns its id."""
-    reference = f"{table}@{version}"
-    return graph.add(LineageNode(reference, "dataset", reference, {"table": table}))
+def _file(graph: LineageGraph, row: Mapping[str, Any], batch_id: str) -> str:
+    uri = row["file_uri"]
+    attributes = {
+        "uri": uri,
+        "source": row.get("source"),
+        "bytes": row.get("file_bytes"),
+        "batch_id": batch_id,
+        "layer": "landing",
+        "rank": 0,
+    }
+    return graph.add(LineageNode(f"file:{uri}", "file", uri.rsplit("/", 1)[-1], attributes))
 
 
-def _add_batch_lineage(
-    graph: LineageGraph,
-    catalog: Catalog,
-    table: str,
-    version: int,
-    batch_id: str,
-    target: str,
-    ledger: list[dict[str, Any]],
-) -> None:
-    """The run that wrote `table@version` for `batch_id`, linked to `target`, and what it read:
-    input table versions (recursively, through the ledger) or, for ingest, the landing files."""
-    commit = next((item for item in catalog.history(table) if item.version == version), None)
-    if commit is None or not commit.run_id:
-        return
-    run = _run_node(graph, commit.run_id, commit, batch_id)
-    written = _dataset_node(graph, table, version)
-    if written != target:
-        graph.link(written, target)
-    graph.link(run, written)
-    if commit.input_versions:
-        for input_table, input_version in sorted(commit.input_versions.items()):
-            node = _dataset_node(graph, input_table, input_version)
-            graph.link(node, run)
-            _add_upstream_lineage(
-                graph, catalog, input_table, input_version, batch_id, node, ledger
-            )
-    else:
-        _add_landing_files(graph, catalog, batch_id, run)
+def upstream(graph: LineageGraph, target: str, depth: int | None = None) -> LineageGraph:
+    """The part of `graph` that `target` comes from, at most `depth` jobs back (None: all)."""
+    parents = graph.parents()
+    hops = {target: 0}
+    frontier = [target]
+    while frontier:
+        following = []
+        for node_id in frontier:
+            for parent in parents.get(node_id, []):
+                jobs = hops[node_id] + (graph.nodes[parent].kind == "job")
+                if depth is not None and jobs > depth:
+                    continue
+                if parent not in hops:
+                    hops[parent] = jobs
+                    following.append(parent)
+        frontier = following
+    result = LineageGraph(target=target)
+    for node_id, node in graph.nodes.items():
+        if node_id in hops:
+            result.add(node)
+    result.edges = [(a, b) for a, b in graph.edges if a in hops and b in hops]
+    return result
 
 
-def _add_upstream_lineage(
-    graph: LineageGraph,
-    catalog: Catalog,
-    table: str,
-    version: int,
-    batch_id: str,
-    node: str,
-    ledger: list[dict[str, Any]],
-) -> None:
-    """The lineage of the batch's latest ledger entry that wrote `table` at or before `version`."""
-    upstream = [
-        entry
-        for entry in ledger
-        if entry["batch_id"] == batch_id
-        and entry["output_table"] == table
-        and entry["output_version"] <= version
+def lineage_graph(catalog: Catalog, reference: str, depth: int | None = None) -> LineageGraph:
+    """The jobs (one per stage per run, with recipe sha and code version) and dataset versions
+    behind a table version, back to the raw landing files (at most `depth` jobs back)."""
+    table, version = parse_table_ref(reference)
+    latest = catalog.version(table)
+    if latest is None:
+        raise NotFoundError(
+            f"table {table} has not been written yet; run `funnel run` first "
+            "(`funnel tables` lists what exists)"
+        )
+    pinned = latest if version is None else version
+    if pinned > latest:
+        raise NotFoundError(
+            f"table {table} has no version {pinned} (latest: {latest}); "
+            f"try `funnel history {table}`"
+        )
+    graph = full_lineage(catalog)
+    target = _dataset(graph, table, pinned)
+    found = upstream(graph, target, depth)
+    loop = found.cycle()
+    if loop is not None:
+        raise LineageCycleError(f"commit metadata forms a cycle: {' → '.join(loop)}")
+    return found
+
+
+def full_lineage(catalog: Catalog) -> LineageGraph:
+    """Every job and dataset version of the lakehouse, from the commits of every table."""
+    commits = [
+        commit
+        for spec in TABLES.values()
+        if catalog.exists(spec)
+        for commit in catalog.history(spec)
     ]
-    if upstream:
-        written = upstream[-1]["output_version"]
-        _add_batch_lineage(graph, catalog, table, written, batch_id, node, ledger)
+    jobs = job_records(commits)
+    ledger_writes = {
+        (commit.run_id, commit.stage): commit.version
+        for commit in commits
+        if commit.table == OPS_LEDGER.key
+    }
+    pinned_by: dict[int, list[LedgerEntry]] = {}
+    enriched = []
+    extra_inputs: dict[int, list[tuple[str, int]]] = {}
+    for index, job in enumerate(jobs):
+        written = dict(job.outputs).get(OPS_LEDGER.key, ledger_writes.get((job.run_id, job.stage)))
+        batch_ids: tuple[str, ...] = ()
+        if written is not None:
+            entries = _ledger_at(catalog, written, pinned_by)
+            batch_ids = tuple(
+                sorted(
+                    {
+                        entry.batch_id
+                        for entry in entries
+                        if entry.run_id == job.run_id and entry.stage == job.stage
+                    }
+                )
+            )
+        enriched.append(replace(job, batch_ids=batch_ids))
+        ledger_pin = dict(job.inputs).get(OPS_LEDGER.key)
+        if ledger_pin is not None and len(batch_ids) > 1:
+            extra_inputs[index] = _batch_inputs(
+                _ledger_at(catalog, ledger_pin, pinned_by), job, batch_ids
+            )
+    landing: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if catalog.exists(OPS_BATCHES):
+        for row in catalog.read(OPS_BATCHES).to_pylist():
+            landing[row["batch_id"]].append(row)
+        for rows in landing.values():
+            rows.sort(key=lambda row: row["file_uri"])
+    return build_lineage(enriched, extra_inputs=extra_inputs, landing=landing)
 
 
-def _add_landing_files(graph: LineageGraph, catalog: Catalog, batch_id: str, run: str) -> None:
-    """The batch's raw landing files (from `ops/batches`), each linked to the ingest run."""
-    if not catalog.exists(OPS_BATCHES):
-        return
-    files = catalog.read(OPS_BATCHES, where={"batch_id": batch_id}).to_pylist()
-    for landing_file in sorted(files, key=lambda row: row["file_uri"]):
-        uri = landing_file["file_uri"]
-        attributes = {
-            "uri": uri,
-            "source": landing_file["source"],
-            "bytes": landing_file["file_bytes"],
-            "batch_id": batch_id,
-        }
-        node = graph.add(LineageNode(f"file:{uri}", "file", uri.rsplit("/", 1)[-1], attributes))
-        graph.link(node, run)
+def _ledger_at(
+    catalog: Catalog, version: int, cache: dict[int, list[LedgerEntry]]
+) -> list[LedgerEntry]:
+    if version not in cache:
+        cache[version] = ledger_entries(catalog, version=version)
+    return cache[version]
+
+
+def _batch_inputs(
+    entries: Sequence[LedgerEntry], job: JobRecord, batch_ids: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The version of each input table that a ledger pin gave each of the job's batches: what a
+    stage reading every batch (curate) read, beyond the newest version its commits record."""
+    found = []
+    for table, _version in job.inputs:
+        if table.startswith("ops/"):
+            continue
+        for entry in entries:
+            version = entry.version_of(table)
+            if entry.batch_id in batch_ids and version is not None:
+                found.append((table, version))
+    return sorted(set(found))
 
 
 # (stage, rule, source, doc id or file URI, kind) of one dropped row.

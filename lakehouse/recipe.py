@@ -322,6 +322,12 @@ class QualityHeadConfig(_Section):
     max_references: int = Field(
         default=400, ge=1, description="Positives at most, a seeded sample of the references."
     )
+    min_references: int = Field(
+        default=2,
+        ge=1,
+        description="Positives at least: with fewer reference documents the head is not "
+        "trained and the training asset fails saying so.",
+    )
     negative_samples: int = Field(
         default=400, ge=1, description="Bronze documents sampled (seeded) as the negatives."
     )
@@ -378,6 +384,12 @@ class ScoreConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: CUDA when present, else CPU."
     )
+    untrainable_heads: Literal["fail", "uniform"] = Field(
+        default="fail",
+        description="A head without enough training data: fail its training asset saying why, "
+        "or (named here on purpose, for demos and tests) use the shipped uniform head: every "
+        "quality score 0.5, every document the first domain.",
+    )
     cpu_precision: Literal["fp32", "int8"] = Field(
         default="fp32",
         description="CPU inference mode: fp32, or int8 dynamic quantization of Linear layers "
@@ -416,6 +428,20 @@ class CurateConfig(_Section):
     )
     max_weight: float = Field(
         default=4.0, ge=1, description="Largest per-sample weight given to up-weight a domain."
+    )
+    mixture_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest shortfall of a domain's achieved share below its target share "
+        "(absolute, e.g. 0.05 = five points) before the candidate is blocked from release.",
+    )
+    min_selected_fraction: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Smallest share of the scored documents the candidate must hold; below it "
+        "the candidate is blocked from release (e.g. every quality score under the minimum).",
     )
     tokenizer_path: str | None = Field(
         default=None,

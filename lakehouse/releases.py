@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -20,8 +21,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.ledger import ledger_entries
 from lakehouse.review import ReviewProgress
-from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_RELEASES, TABLES
+from lakehouse.tables import GOLD_RELEASE_CANDIDATE, GOLD_RELEASES, OPS_REJECTIONS, TABLES
 
 
 class ReleaseGateError(RuntimeError):
@@ -220,3 +222,63 @@ def domain_summary(rows: pa.Table, targets: dict[str, float]) -> list[dict[str, 
         }
         for domain, (documents, tokens, weighted) in sorted(sums.items())
     ]
+
+
+def mixture_shortfalls(
+    summary: Sequence[Mapping[str, Any]], targets: Mapping[str, float], tolerance: float
+) -> list[str]:
+    """One line per target domain whose achieved share (of `domain_summary`) falls short of its
+    target by more than `tolerance`, naming the domain and by how much."""
+    achieved = {row["domain"]: float(row["achieved_share"]) for row in summary}
+    problems = []
+    for domain, target in sorted(targets.items()):
+        share = achieved.get(domain, 0.0)
+        if target - share > tolerance + 1e-9:
+            problems.append(
+                f"domain {domain} is short by {target - share:.3f}: achieved share "
+                f"{share:.3f} against target {target:.3f} (tolerance {tolerance:.3f})"
+            )
+    return problems
+
+
+def selection_shortfall(
+    selected: int, scored: int, floor: float, left_out_by_rule: Mapping[str, int]
+) -> str | None:
+    """Why a candidate that holds less than `floor` of the scored documents is refused (None
+    when it holds enough): how many were selected and which rules left the rest out."""
+    if scored == 0 or selected >= floor * scored:
+        return None
+    rules = ", ".join(
+        f"{rule} {count}" for rule, count in sorted(left_out_by_rule.items(), key=lambda x: -x[1])
+    )
+    return (
+        f"curate selected {selected} of {scored} scored documents ({selected / scored:.1%}, "
+        f"floor {floor:.1%}); left out by rule: {rules or 'none recorded'}"
+    )
+
+
+def candidate_problems(catalog: Catalog, curate: Any, version: int) -> list[str]:
+    """Why candidate `version` must not be released: domains short of their target share
+    beyond `curate.mixture_tolerance`, or a selection under `curate.min_selected_fraction` of
+    the scored documents its ledger rows count. Empty: releasable."""
+    rows = catalog.read(GOLD_RELEASE_CANDIDATE, version, columns=["domain", "tokens", "weight"])
+    summary = domain_summary(rows, dict(curate.target_token_shares))
+    problems = mixture_shortfalls(summary, curate.target_token_shares, curate.mixture_tolerance)
+    entries = [
+        entry
+        for entry in ledger_entries(catalog, stage="curate")
+        if entry.output_version == version
+    ]
+    scored = sum(entry.rows_in for entry in entries)
+    left_out: dict[str, int] = {}
+    if catalog.exists(OPS_REJECTIONS) and entries:
+        rejections_version = max(entry.rejections_version or 0 for entry in entries)
+        rules = catalog.read(
+            OPS_REJECTIONS, rejections_version, where={"stage": "curate"}, columns=["rule"]
+        )
+        for rule in rules["rule"].to_pylist():
+            left_out[rule] = left_out.get(rule, 0) + 1
+    floor = selection_shortfall(rows.num_rows, scored, curate.min_selected_fraction, left_out)
+    if floor is not None:
+        problems.append(floor)
+    return problems

@@ -17,6 +17,8 @@ sources:
 ingest:
   max_record_bytes: {max_record_bytes}
   read_block_bytes: 65536
+score:
+  untrainable_heads: uniform   # these landing folders hold no reference documents
 """
 
 

@@ -35,6 +35,7 @@ def test_curate_job_builds_the_candidate_and_queue_from_pinned_scores(
     assert outcome.checks == {
         "gold/release_candidate:conservation": True,
         "gold/release_candidate:contract": True,
+        "gold/release_candidate:releasable": True,
         "review/queue:contract": True,
     }
 

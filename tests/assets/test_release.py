@@ -58,6 +58,13 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
     assert not catalog.exists(GOLD_RELEASES)
     waiting = _sensor_says(instance, lakehouse)
     assert isinstance(waiting, dg.SkipReason) and "not decided" in str(waiting.skip_message)
+    # From the shell: one line with the reason and the next command, no run, no traceback.
+    capsys.readouterr()
+    publish = ["--root", lakehouse.root, "release", "publish", "--recipe", lakehouse.recipe_path]
+    assert main(publish) == 1
+    refusal = capsys.readouterr().err
+    assert refusal.count("\n") == 1 and "12 of 12 queued documents are not decided" in refusal
+    assert refusal.rstrip().endswith("next: funnel review serve")
 
     # Every document decided, but 4 of 12 rejected: 0.667 < 0.75, still blocked.
     for index, doc_id in enumerate(reviewed):
@@ -179,3 +186,24 @@ def test_review_report_prints_progress_reasons_and_the_gate(
     text = capsys.readouterr().out
     assert "3 of 12 decided" in text and "machine translated" in text
     assert "gate: BLOCKS — 9 of 12 queued documents are not decided yet" in text
+
+
+def test_a_candidate_missing_its_mixture_is_blocked_and_not_released(
+    instance: dg.DagsterInstance,
+    lakehouse: LakehouseResource,
+    catalog: Catalog,
+    reviewed: list[str],
+    recipe_path: Path,
+) -> None:
+    recipe = recipe_path.read_text()
+    recipe_path.write_text(
+        recipe.replace(
+            "target_token_shares: {code: 0.4, web: 0.3, prose: 0.2, legal: 0.1}",
+            "target_token_shares: {code: 0.85, web: 0.05, prose: 0.05, legal: 0.05}",
+        ).replace("max_weight: 3.0", "max_weight: 1.0")
+    )
+    curated = run_curate(instance, lakehouse)
+    assert curated.checks["gold/release_candidate:releasable"] is False
+    refused = run_release(instance, lakehouse, "r-mixture")
+    assert not refused.success and "domain code is short by" in (refused.error or "")
+    assert not catalog.exists(GOLD_RELEASES)

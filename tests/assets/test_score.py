@@ -21,6 +21,7 @@ from assets.score import (
 )
 from dagster_project.runs import pending_batches, run_batch
 from gpu_jobs.embedding_codec import embeddings_from_bytes
+from gpu_jobs.heads import HeadTrainingError
 from lakehouse.artifacts import pinned_artifact
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import ledger_entries
@@ -201,7 +202,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         assert artifact is not None and head["sha256"] == artifact.sha256
         data = Path(artifact.uri).read_bytes()
         assert hashlib.sha256(data).hexdigest() == artifact.sha256
-        assert head["trained"] is True and metadata["head_sha256"][name] == artifact.sha256
+        assert metadata["head_sha256"][name] == artifact.sha256
     history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
     assert history.stage == "score" and history.run_id == outcome.run_id
     assert set(history.input_versions) == {
@@ -215,7 +216,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     (complete,) = [
         event
         for event in read_events(lakehouse.root)
-        if event["job"]["name"] == "gold/scored_documents" and event["eventType"] == "COMPLETE"
+        if event["job"]["name"] == "score" and event["eventType"] == "COMPLETE"
     ]
     assert validation_errors(complete, registry()) == []
     versions = {
@@ -224,6 +225,18 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         if "/_models/" in dataset["name"]
     }
     assert versions == heads
+    # Training is a job of its own: the pinned bronze versions in, the model artifact out.
+    for name in heads:
+        (trained,) = [
+            event
+            for event in read_events(lakehouse.root)
+            if event["job"]["name"] == f"train/{name}" and event["eventType"] == "COMPLETE"
+        ]
+        assert validation_errors(trained, registry()) == []
+        assert [Path(item["name"]).name for item in trained["inputs"]] == ["documents"]
+        (model,) = trained["outputs"]
+        assert "/_models/" in model["name"]
+        assert model["facets"]["version"]["datasetVersion"] == heads[name]
 
     # A retry after losing three embeddings encodes only those three, and decides the same.
     remaining = embeddings.sort_by("doc_id").slice(3)
@@ -292,7 +305,7 @@ def test_score_without_trained_heads_says_which_to_materialize(
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 
 
-def test_a_corpus_without_references_scores_every_document_one_half(
+def test_a_corpus_without_references_fails_the_training_in_one_line(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource, recipe_path: Path
 ) -> None:
     recipe_path.write_text(
@@ -304,17 +317,16 @@ def test_a_corpus_without_references_scores_every_document_one_half(
     assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
     _silver_from_bronze(lakehouse.catalog(), batch)
     resources = {"lakehouse": lakehouse, "torch_runtime": TorchResource(device="cpu")}
-    result = dg.materialize(
-        [quality_classifier, domain_classifier, score],
-        partition_key=batch,
-        instance=instance,
-        resources=resources,
-    )
-    assert result.success
-    head = _metadata(instance, QUALITY_CLASSIFIER_KEY)
-    assert head["trained"] is False
-    scored = lakehouse.catalog().read(GOLD_SCORED_DOCUMENTS, where={"batch_id": batch})
-    assert set(scored["quality_score"].to_pylist()) == {0.5}
+    with pytest.raises(HeadTrainingError) as failed:
+        dg.materialize(
+            [quality_classifier], partition_key=batch, instance=instance, resources=resources
+        )
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith("quality_classifier cannot be trained: no bronze document comes")
+    assert "score.quality.reference_sources" in message
+    assert message.endswith("(or set score.untrainable_heads: uniform)")
+    assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 
 
 def test_the_score_stage_runs_in_the_gpu_pool_after_dedup_with_its_checks(

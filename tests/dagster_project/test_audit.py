@@ -76,13 +76,16 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
     schemas = registry()
     for event in events:
         assert validation_errors(event, schemas) == [], event["job"]["name"]
-    for job in ("bronze/documents", "bronze/quarantine"):
-        assert len(_events(lakehouse, job, "START")) == 1
-        assert len(_events(lakehouse, job, "COMPLETE")) == 1
-    (documents,) = _events(lakehouse, "bronze/documents", "COMPLETE")
+    # One job per stage, not per table: ingest writes both bronze tables in one run.
+    (started,) = _events(lakehouse, "ingest", "START")
+    (documents,) = _events(lakehouse, "ingest", "COMPLETE")
+    assert _events(lakehouse, "bronze/documents", "COMPLETE") == []
+    assert documents["run"]["runId"] == started["run"]["runId"]
     assert documents["run"]["facets"]["parent"]["run"]["runId"] == outcome.run_id
     assert documents["run"]["facets"]["parent"]["job"]["name"] == "funnel"
-    (written,) = documents["outputs"]
+    by_name = {Path(item["name"]).name: item for item in documents["outputs"]}
+    assert set(by_name) == {"documents", "quarantine"}
+    written = by_name["documents"]
     assert written["name"] == str(Path(lakehouse.root) / "bronze" / "documents")
     assert written["namespace"] == "file"
     assert written["facets"]["version"]["datasetVersion"] == str(entry.output_version)
@@ -92,8 +95,7 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
         (f"{landing}/notes/*.jsonl*", "text")
     ]
     assert documents["inputs"][0]["name"] == f"{landing}/notes/*.jsonl*"
-    (quarantine,) = _events(lakehouse, "bronze/quarantine", "COMPLETE")
-    assert quarantine["run"]["facets"]["funnel_rejections"]["quarantined"] == {
+    assert documents["run"]["facets"]["funnel_rejections"]["quarantined"] == {
         "malformed_json": 1,
         "text_not_string": 1,
     }
@@ -111,6 +113,10 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
     assert dependency.asset_key == dg.AssetKey(["landing", "notes"])
     assert dependency.column_name == "text"
     assert metadata["rejections_by_rule"].value == {}
+    # Drop reasons at a glance: per rule (quarantine reasons too) and per source keep rate.
+    drops = metadata["drops_by_rule"].value
+    assert "| malformed_json | 1 |" in drops and "| text_not_string | 1 |" in drops
+    assert "| notes | 53 | 51 | 2 | 96.2% |" in metadata["keep_rate_by_source"].value
     assert metadata["delta_version"].value == entry.output_version
 
 
@@ -167,13 +173,12 @@ def test_an_exception_in_an_asset_emits_fail(
     outcome = run_batch(instance, broken, batch, assets=INGEST_ASSETS)
     assert not outcome.success
     schemas = registry()
-    for job in ("bronze/documents", "bronze/quarantine"):
-        (started,) = _events(lakehouse, job, "START")
-        (failed,) = _events(lakehouse, job, "FAIL")
-        assert failed["run"]["runId"] == started["run"]["runId"]
-        assert "recipe has no source 'notes'" in failed["run"]["facets"]["errorMessage"]["message"]
-        assert validation_errors(failed, schemas) == []
-        assert _events(lakehouse, job, "COMPLETE") == []
+    (started,) = _events(lakehouse, "ingest", "START")
+    (failed,) = _events(lakehouse, "ingest", "FAIL")
+    assert failed["run"]["runId"] == started["run"]["runId"]
+    assert "recipe has no source 'notes'" in failed["run"]["facets"]["errorMessage"]["message"]
+    assert validation_errors(failed, schemas) == []
+    assert _events(lakehouse, "ingest", "COMPLETE") == []
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -213,7 +218,7 @@ def test_http_transport_receives_every_event_of_a_run(
     (batch,) = pending_batches(instance, lakehouse)
     assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
     stored = read_events(lakehouse.root)
-    assert len(received) == len(stored) >= 8
+    assert len(received) == len(stored) >= 6  # ingest START + COMPLETE, two checks × 2
     assert sorted(event["run"]["runId"] + event["eventType"] for event in received) == sorted(
         event["run"]["runId"] + event["eventType"] for event in stored
     )
@@ -229,7 +234,7 @@ def test_an_unreachable_endpoint_does_not_fail_the_run(
     (batch,) = pending_batches(instance, lakehouse)
     outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
     assert outcome.success, outcome.error
-    assert len(_events(lakehouse, "bronze/documents", "COMPLETE")) == 1
+    assert len(_events(lakehouse, "ingest", "COMPLETE")) == 1
 
 
 def test_switched_off_there_is_no_lineage_and_only_conservation(
@@ -306,12 +311,13 @@ def test_trace_rejections_and_lineage_commands(
     assert main([*root, "lineage", "bronze/documents", "--format", "json"]) == 0
     graph = json.loads(capsys.readouterr().out)
     kinds = {node["id"]: node for node in graph["nodes"]}
-    run_node = kinds[f"run:{entry.run_id}"]
+    run_node = kinds[f"job:{entry.run_id}:ingest"]
+    assert run_node["attributes"]["batch_ids"] == [entry.batch_id]
     assert run_node["attributes"]["recipe_sha256"] == lakehouse.recipe().sha256
     assert run_node["attributes"]["code_version"]
     files = {node["attributes"]["uri"] for node in graph["nodes"] if node["kind"] == "file"}
     assert files == {f"{landing}/notes/part-0.jsonl.gz", f"{landing}/notes/part-bad.jsonl"}
-    assert {"from": f"run:{entry.run_id}", "to": graph["target"]} in graph["edges"]
+    assert {"from": f"job:{entry.run_id}:ingest", "to": graph["target"]} in graph["edges"]
 
     assert main([*root, "lineage", "bronze/documents", "--format", "mermaid"]) == 0
     mermaid = capsys.readouterr().out
@@ -319,7 +325,12 @@ def test_trace_rejections_and_lineage_commands(
     assert main([*root, "lineage", "bronze/documents", "--format", "html"]) == 0
     page = capsys.readouterr().out
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "part-bad.jsonl" in page
-    assert "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert f'href="http://127.0.0.1:3000/runs/{entry.run_id}"' in page
+    assert "<script" not in page and "<link" not in page
+    assert main([*root, "lineage", "bronze/documents", "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph lineage {")
+    assert main([*root, "lineage", "bronze/documents", "--depth", "0", "--json"]) == 0
+    assert [node["kind"] for node in json.loads(capsys.readouterr().out)["nodes"]] == ["dataset"]
     assert main([*root, "lineage", "bronze/documents"]) == 0
     assert entry.run_id in capsys.readouterr().out
     assert main([*root, "lineage", "bronze/documents@99"]) == 1

@@ -126,6 +126,15 @@ def test_quality_training_set_without_references_says_what_to_fix() -> None:
         quality_training_set(bronze(["web"] * 5), config)
 
 
+def test_too_few_references_fail_the_training_set_saying_how_many() -> None:
+    config = QualityHeadConfig(reference_sources=["ref"], min_references=3)
+    with pytest.raises(HeadTrainingError, match=r"only 2 bronze documents .*min_references \(3\)"):
+        quality_training_set(bronze(["ref", "ref", "web", "web"]), config)
+    assert (
+        quality_training_set(bronze(["ref"] * 3 + ["web"]), config).labels.count("reference") == 3
+    )
+
+
 def test_domain_training_set_caps_each_domain() -> None:
     documents = bronze(["a"] * 50 + ["b"] * 5, ["code"] * 50 + ["legal"] * 5)
     training = domain_training_set(documents, DomainHeadConfig(samples_per_domain=8))

@@ -12,10 +12,12 @@ from lakehouse.releases import (
     ReleaseNotFoundError,
     domain_summary,
     list_releases,
+    mixture_shortfalls,
     pinned_upstream,
     publish_release,
     release_manifest,
     review_gate,
+    selection_shortfall,
 )
 from lakehouse.review import ReviewProgress
 from lakehouse.tables import BRONZE_DOCUMENTS, GOLD_RELEASES, OPS_BATCHES
@@ -151,3 +153,25 @@ def test_domain_summary_shares_are_of_weighted_tokens() -> None:
             "achieved_share": 0.5,
         },
     ]
+
+
+def test_a_domain_short_of_its_target_is_named_with_the_shortfall() -> None:
+    summary = [
+        {"domain": "code", "achieved_share": 0.033},
+        {"domain": "prose", "achieved_share": 0.967},
+    ]
+    targets = {"code": 0.25, "prose": 0.75}
+    (problem,) = mixture_shortfalls(summary, targets, tolerance=0.05)
+    assert problem.startswith("domain code is short by 0.217: achieved share 0.033")
+    assert mixture_shortfalls(summary, targets, tolerance=0.25) == []
+    (missing,) = mixture_shortfalls(summary, {"legal": 0.1}, tolerance=0.05)
+    assert "domain legal is short by 0.100" in missing
+
+
+def test_a_selection_under_the_floor_names_the_rules_that_left_documents_out() -> None:
+    refused = selection_shortfall(0, 200, 0.01, {"below_min_quality": 190, "domain_cap": 10})
+    assert refused is not None
+    assert refused.startswith("curate selected 0 of 200 scored documents (0.0%, floor 1.0%)")
+    assert refused.endswith("left out by rule: below_min_quality 190, domain_cap 10")
+    assert selection_shortfall(2, 200, 0.01, {}) is None
+    assert selection_shortfall(0, 0, 0.01, {}) is None
