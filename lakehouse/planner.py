@@ -146,6 +146,17 @@ class Entry:
 # everyday words for a signal. Word → words it also means; never recipe paths.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "doc": ("document",),
+    "minimum": ("min",),
+    "maximum": ("max",),
+    "least": ("min",),
+    "fewest": ("min",),
+    "lowest": ("min",),
+    "most": ("max",),
+    "highest": ("max",),
+    "largest": ("max",),
+    "longer": ("long", "max"),
+    "shorter": ("short",),
+    "count": ("words",),
     "docs": ("document",),
     "document": ("doc",),
     "min": ("minimum", "fewest", "lowest", "least", "shortest"),
@@ -249,10 +260,14 @@ _STOP = frozenset(
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ies", "es", "s"):
-        if len(word) > 4 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    """A plural's singular, roughly: 'ratios' → 'ratio', 'boxes' → 'box', 'lines' → 'line'."""
+    if len(word) <= 3 or word.endswith("ss") or not word.endswith("s"):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    return word[:-1]
 
 
 def tokens(text: str) -> list[str]:
@@ -261,11 +276,24 @@ def tokens(text: str) -> list[str]:
     return [_stem(word) for word in words if word not in _STOP]
 
 
-def _expand(words: Sequence[str]) -> list[str]:
-    out = list(words)
+@lru_cache(maxsize=1)
+def _synonyms() -> dict[str, frozenset[str]]:
+    """SYNONYMS stemmed: a request word → the declaration words it also means."""
+    stemmed: dict[str, set[str]] = {}
+    for word, others in SYNONYMS.items():
+        for other in others:
+            if _stem(word) != _stem(other):
+                stemmed.setdefault(_stem(word), set()).add(_stem(other))
+    return {word: frozenset(others) for word, others in stemmed.items()}
+
+
+def _expand(words: Sequence[str]) -> dict[str, float]:
+    """Query words with weight 1, their synonyms (not already asked for) with weight 0.5."""
+    weights = dict.fromkeys(words, 1.0)
     for word in words:
-        out.extend(_stem(synonym) for synonym in SYNONYMS.get(word, ()))
-    return out
+        for synonym in sorted(_synonyms().get(word, ())):
+            weights.setdefault(synonym, 0.5)
+    return weights
 
 
 # Units a request may name; a setting whose unit or name holds one answers such a quantity.
@@ -293,7 +321,8 @@ _UNIT_WORDS = {
 def units_named(clause: str) -> set[str]:
     """The units the clause names after a number ('30 words', '2 MB')."""
     found = set()
-    for match in re.finditer(r"\d(?:\.\d+)?\s*([a-z]+)", clause.lower()):
+    pattern = r"\d(?:\.\d+)?\s*(?:k|m|thousand|million)?\s*([a-z]+)"
+    for match in re.finditer(pattern, clause.lower()):
         word = match.group(1)
         unit = _UNIT_WORDS.get(word) or (word if word in _UNITS else None)
         if unit:
@@ -355,7 +384,7 @@ def _model_entries(model: type[BaseModel], prefix: str, skip: set[str]) -> list[
                 "None" in text,
                 direction,
                 (),
-                " ".join([key, description]),
+                " ".join([key, name, description]),
             )
         )
     return found
@@ -367,9 +396,17 @@ def _setting_entry(setting: Setting) -> Entry:
     direction = ""
     if rules and rules[0].threshold == setting:
         direction = {"above": "max", "below": "min"}.get(rules[0].comparison, "")
-    words = [setting.key, setting.meaning, setting.unit, family.name, family.meaning]
+    # The field name is the most precise description of a setting: it counts twice.
+    words = [
+        setting.key,
+        setting.key.rsplit(".", 1)[-1],
+        setting.meaning,
+        setting.unit,
+        family.name,
+    ]
     for rule in rules:
-        words += [rule.name, rule.meaning, SIGNALS_BY_NAME[rule.signal].meaning]
+        signal = SIGNALS_BY_NAME[rule.signal]
+        words += [rule.name, rule.meaning, signal.name, signal.meaning]
     if setting.entry is not None:
         words.append(f"{setting.entry} gram ngram")
     return Entry(
@@ -425,6 +462,12 @@ _GENERIC = frozenset(
 )
 
 
+_VERBS = frozenset(
+    "set raise lower increase decrease reduce keep drop require allow make change use "
+    "put give bump lift cut double halve it them value".split()
+)
+
+
 def _qualifiers(key: str) -> set[str]:
     """Words of a key's field name that narrow what it counts (`stop` of min_stop_words)."""
     field_name = key.rsplit(".", 1)[-1]
@@ -434,7 +477,8 @@ def _qualifiers(key: str) -> set[str]:
 
 
 class _BM25:
-    """Okapi BM25 (k1 1.2, b 0.75) over the catalogue text."""
+    """Okapi BM25 (k1 1.2, b 0.4: a rule's text is long because it says more, not because it
+    is less about each word) over the catalogue text."""
 
     def __init__(self, entries: Sequence[Entry]) -> None:
         self.entries = entries
@@ -446,24 +490,26 @@ class _BM25:
         count = len(self.docs)
         self.idf = {w: math.log(1 + (count - n + 0.5) / (n + 0.5)) for w, n in frequency.items()}
 
-    def scores(self, query: Sequence[str]) -> list[float]:
+    def scores(self, query: Mapping[str, float]) -> list[float]:
         asked = set(query)
         out = []
         for doc, entry in zip(self.docs, self.entries, strict=True):
             entry_rules = entry.rules
             length = sum(doc.values())
             score = 0.0
-            for word in set(query):
+            for word, weight in query.items():
                 tf = doc.get(word, 0)
                 if tf:
-                    norm = tf + 1.2 * (1 - 0.75 + 0.75 * length / self.avg)
-                    score += self.idf[word] * tf * 2.2 / norm
+                    norm = tf + 1.2 * (1 - 0.4 + 0.4 * length / self.avg)
+                    score += weight * self.idf[word] * tf * 2.2 / norm
             # A filter rule's setting is what most requests are about; a stage parameter
             # (seeds, batch sizes) wins only with more of the words.
             # A setting whose name qualifies what it counts ('stop' words) the request does not
             # name is less likely what it means than the plain one (document words).
-            missing = _qualifiers(entry.key) - asked
-            out.append(score * (1.3 if entry_rules else 1.0) * (0.8 if missing else 1.0))
+            qualifiers = _qualifiers(entry.key)
+            named = len(qualifiers & asked)
+            boost = (1.15 if entry_rules else 1.0) * (1 + 0.15 * named)
+            out.append(score * boost * (0.8 if qualifiers - asked else 1.0))
         return out
 
 
@@ -558,7 +604,15 @@ def find_languages(clause: str) -> list[tuple[str, bool]]:
     for name, code in names.items():
         for match in re.finditer(rf"\b{re.escape(name)}\b", text):
             found.append((match.start(), code))
-    language_context = re.search(r"\blang(uage)?s?\b|\biso\b", text) or found
+    verbs_and_codes = re.fullmatch(
+        r"\s*(keep|allow|add|include|only|drop|remove|exclude|also|too|and|or|,|\s|[a-z]{2,3}"
+        r"|documents|texts)+\s*",
+        text,
+    )
+    language_context = re.search(r"\blang(uage)?s?\b|\biso\b", text) or found or verbs_and_codes
+    named = re.search(r"\b(?:lang(?:uage)?s?|codes?)\s+['\"`]?([a-z]{2,3})\b", text)
+    if named and named.group(1) not in _CODE_LOOKALIKES | {"and", "the"}:
+        found.append((named.start(1), named.group(1)))
     for match in re.finditer(r"(['\"`(]?)\b([a-z]{2,3})\b(['\"`)]?)", text):
         quoted, word = bool(match.group(1) and match.group(3)), match.group(2)
         if not language_context and not quoted:
@@ -691,15 +745,31 @@ _REMOVE_LANGUAGE = re.compile(
 )
 
 
+# One item of a mixture list: '20% code', 'code 20%', 'legal: 10%'.
+_MIX_ITEM = re.compile(
+    r"^\s*(\d+(\.\d+)?\s*(%|percent)\s*(of\s+)?[a-z_]+|[a-z_]+\s*:?\s*\d+(\.\d+)?\s*(%|percent))\s*$"
+)
+
+
 def split_clauses(request: str) -> list[str]:
     """The request's clauses: split on ';', ',', 'and', 'also', 'then' before a new action or
     a number; 'between A and B' and lists of languages or domains stay together."""
-    parts = re.split(r"\s*(?:;|,|\band\b|\bthen\b|\bplus\b)\s*", request.strip())
+    parts = re.split(r"\s*(;|,|\band\b|\bthen\b|\bplus\b)\s*", request.strip())
     clauses: list[str] = []
+    separator = ""
     for part in parts:
+        if part in (";", ",", "and", "then", "plus"):
+            separator = part
+            continue
         if not part:
             continue
-        starts_new = bool(_ACTION.match(part.lower())) or bool(_DESTRUCTIVE.search(part.lower()))
+        lowered = part.lower()
+        starts_new = (
+            separator in (";", "then")
+            or bool(_ACTION.match(lowered))
+            or bool(_DESTRUCTIVE.search(lowered))
+            or (bool(find_quantities(part)) and not _MIX_ITEM.match(lowered))
+        )
         between = clauses and re.search(r"\bbetween\s+\S+\s*$", clauses[-1].lower())
         if clauses and (between or not starts_new):
             joiner = " and " if between else ", "
@@ -716,7 +786,9 @@ def _direction(clause: str) -> Literal["min", "max", ""]:
         return "min"
     if re.search(r"\b(at most|maximum|max|no more than|up to|cap|limit|most|longest)\b", text):
         return "max"
-    dropping = bool(re.search(r"\b(drop|remove|reject|filter out|discard|throw out)\b", text))
+    dropping = bool(
+        re.search(r"\b(drop|remove|reject|filter out|discard|throw out|quarantine|exclude)", text)
+    )
     low = re.search(r"\b(fewer|less|shorter|below|under|lower than|smaller)\b", text)
     high = re.search(r"\b(more|longer|above|over|exceed\w*|greater|larger|bigger)\b", text)
     if low and not high:
@@ -955,12 +1027,6 @@ def _languages(clause: str, state: _State) -> bool:
                 )
             ],
         )
-    if not new:
-        raise _Outcome(
-            "reject",
-            "clean.language.allow needs at least one language; this would keep none",
-            f"keep another language, e.g. {', '.join(current) or 'en'}",
-        )
     entry = next(entry for entry in catalogue() if entry.key == key)
     _apply(state, entry, new, clause, reason)
     return True
@@ -974,27 +1040,29 @@ def _known_domains(state: _State) -> set[str]:
 def _mixture(clause: str, state: _State) -> bool:
     """'40% code, 30% prose …': curate.target_token_shares (rescaling what is not named)."""
     text = clause.lower()
-    pairs = re.findall(r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s*(?:of\s+)?(?:the\s+)?([a-z_]+)", text)
-    pairs += [
-        (number, domain)
-        for domain, number in re.findall(
-            r"\b([a-z_]+)\s*(?:at|to|=|:)\s*(\d+(?:\.\d+)?)\s*(?:%|percent)", text
-        )
-    ]
     domains = _known_domains(state)
+    pairs = []
+    for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(?:%|percent)", text):
+        after = re.match(r"\s*(?:of\s+)?(?:the\s+)?([a-z_]+)", text[match.end() :])
+        before = re.search(r"([a-z_]+)\s*(?:at|to|=|:)?\s*$", text[: match.start()])
+        word = after.group(1) if after else ""
+        if word not in domains and before and before.group(1) in domains:
+            word = before.group(1)
+        pairs.append((match.group(1), word))
     mix = {domain: float(number) / 100 for number, domain in pairs if domain in domains}
-    mentions_mix = re.search(r"\b(mix|mixture|share|shares|tokens?)\b", text)
-    if not mix and not mentions_mix:
-        return False
     if not mix:
-        for _, word in pairs:
-            if word not in domains and word not in ("tokens", "token", "the", "of"):
-                raise _Outcome(
-                    "reject",
-                    f"{word!r} is not a domain of this recipe",
-                    f"one of the domains {', '.join(sorted(domains))}",
-                )
         return False
+    strangers = [
+        word
+        for _, word in pairs
+        if word not in domains and word not in ("and", "or", "", "for", "in", "of")
+    ]
+    if strangers:
+        raise _Outcome(
+            "reject",
+            f"{strangers[0]!r} is not a domain of this recipe",
+            f"one of the domains {', '.join(sorted(domains))}",
+        )
     total = sum(mix.values())
     if total > 1 + 1e-9:
         raise _Outcome(
@@ -1115,10 +1183,13 @@ def _toggle(clause: str, state: _State) -> bool:
         _apply(state, entry, enable, clause, f"{verb} the {family.name} rules")
         return True
     words = re.sub(r"\b(don'?t|do not|never|stop|drop\w*|filter\w*|remove\w*|rules?)\b", " ", text)
+    n = ngram_size(clause)
     ranked = [
         (entry, score)
         for entry, score in _lookup(words)
-        if entry.rules and (entry.kind == "flag" or entry.nullable)
+        if entry.rules
+        and (entry.kind == "flag" or entry.nullable)
+        and (n is None or entry.key.endswith(f".{n}"))
     ]
     if not ranked:
         return False
@@ -1155,10 +1226,6 @@ def _numeric(clause: str, state: _State) -> bool:
         return True
     quantity = quantities[-1] if quantities else None
     candidates = [entry for entry in catalogue() if entry.kind in ("integer", "number")]
-    if quantity and quantity.percent and not _RELATIVE.search(text):
-        candidates = [entry for entry in candidates if entry.fraction]
-    elif quantity and quantity.value > 1 and not _RELATIVE.search(text):
-        candidates = [entry for entry in candidates if not entry.fraction]
     if n is not None:
         candidates = [entry for entry in candidates if entry.key.endswith(f".{n}")]
     units = units_named(clause)
@@ -1168,13 +1235,40 @@ def _numeric(clause: str, state: _State) -> bool:
     if direction:
         directed = [entry for entry in candidates if entry.direction in (direction, "")]
         candidates = directed or candidates
-    words = re.sub(r"\b\d+(\.\d+)?\b", " ", text)
+    words = re.sub(r"\b\d+(\.\d+)?\b", " ", text) + " " + " ".join(sorted(units))
     ranked = _lookup(words, candidates)
+    if quantity and not _RELATIVE.search(text):
+        # Prefer settings the value fits (a percentage: a fraction; 30: not a fraction; 0.6:
+        # not an integer), unless one the value does not fit is far the better match (then
+        # its bounds reject the value).
+        fits = [pair for pair in ranked if _fits(pair[0], quantity)]
+        if fits and not (ranked[0][1] > 1.5 * fits[0][1]):
+            ranked = fits
     if not ranked:
         raise _Outcome(
             "clarify",
             f"{clause!r}: which setting should take this value?",
             questions=[Question(clause, "no setting matches the words", [])],
+        )
+    content = set(tokens(words)) - _GENERIC - _VERBS
+    if not content and not units and n is None:
+        raise _Outcome(
+            "clarify",
+            f"{clause!r} does not say which setting",
+            questions=[
+                Question(
+                    clause,
+                    "which setting",
+                    [
+                        Option(
+                            entry.key,
+                            [_candidate(entry, quantity)] if quantity else [],
+                            entry.meaning,
+                        )
+                        for entry, _ in ranked[:4]
+                    ],
+                )
+            ],
         )
     best, score = ranked[0]
     close = [entry for entry, other in ranked[1:4] if other >= score * 0.9]
@@ -1220,6 +1314,14 @@ def _numeric(clause: str, state: _State) -> bool:
         reason = best.meaning + (f" ({best.unit})" if best.unit else "")
     _apply(state, best, value, clause, reason)
     return True
+
+
+def _fits(entry: Entry, quantity: Quantity) -> bool:
+    if quantity.percent:
+        return entry.fraction
+    if quantity.value > 1 and entry.fraction:
+        return False
+    return not (entry.kind == "integer" and not float(quantity.value).is_integer())
 
 
 def _candidate(entry: Entry, quantity: Quantity) -> Any:
@@ -1352,6 +1454,14 @@ def plan_request(request: str, recipe: Recipe) -> PlanResult:
                 reasons.append(outcome.reason)
     except _Outcome as outcome:
         return PlanResult("reject", text, reason=outcome.reason, alternative=outcome.alternative)
+    if not _get(state.raw, "clean.language.allow"):
+        kept = ", ".join(recipe.clean.language.allow)
+        return PlanResult(
+            "reject",
+            text,
+            reason="clean.language.allow needs at least one language; this would keep none",
+            alternative=f"keep another language as well, e.g. {kept}",
+        )
     if questions:
         return PlanResult(
             "clarify", text, patches=state.patches, questions=questions, reason="; ".join(reasons)
