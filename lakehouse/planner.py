@@ -463,8 +463,31 @@ _GENERIC = frozenset(
 
 
 _VERBS = frozenset(
-    "set raise lower increase decrease reduce keep drop require allow make change use "
-    "put give bump lift cut double halve it them value".split()
+    [
+        "set",
+        "raise",
+        "lower",
+        "increase",
+        "decrease",
+        "reduce",
+        "keep",
+        "drop",
+        "require",
+        "allow",
+        "make",
+        "change",
+        "use",
+        "put",
+        "give",
+        "bump",
+        "lift",
+        "cut",
+        "double",
+        "halve",
+        "it",
+        "them",
+        "value",
+    ]
 )
 
 
