@@ -5,8 +5,8 @@ Each line of `benchmarks/data/plan_requests.jsonl` is a request with the status 
 values. A plan is exact when its status is `plan` and the recipe fields it changes are exactly
 the expected ones with the expected values (the wording of reasons is not scored). Lines tagged
 `heldout` were written after the planner was tuned on the others and are also scored apart.
-Limits: at least 90% exact plans, no destructive request ever planned, under 1 s per request on CPU after
-warm-up (the peer: the 1 s limit itself; the ratio printed is mean latency ÷ 1 s).
+Limits: at least 90% exact plans, no destructive request ever planned, under 1 s per request
+on CPU after warm-up (the peer: the 1 s limit itself; the ratio printed is mean latency ÷ 1 s).
 
     python -m benchmarks.planner [--repeats 3]
 """
@@ -56,7 +56,7 @@ def score_case(case: Mapping[str, Any], recipe: Recipe) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     changed: dict[str, Any] = {}
     if result.status == "plan" and result.recipe is not None:
-        before = recipe.model_dump(mode="json")
+        before = recipe.model_dump()
         for patch in result.patches:
             changed[patch.path] = _value(result.recipe, patch.path)
             if _same(changed[patch.path], _value(before, patch.path)):

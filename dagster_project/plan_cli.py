@@ -191,7 +191,7 @@ def apply_plan(catalog: Catalog, identity: str, by: str) -> str:
         recipe = apply_patches(loaded.recipe, plan.patches)
     except PlannerError as error:
         raise PlanStoreError(f"plan {identity}: {error}") from error
-    target = write_plan_recipe(loaded.path, plan, recipe.model_dump(mode="json"))
+    target = write_plan_recipe(loaded.path, plan, recipe.model_dump())
     mark_applied(catalog, identity, by, str(target))
     return str(target)
 

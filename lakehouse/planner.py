@@ -321,7 +321,7 @@ _UNIT_WORDS = {
 def units_named(clause: str) -> set[str]:
     """The units the clause names after a number ('30 words', '2 MB')."""
     found = set()
-    pattern = r"\d(?:\.\d+)?\s*(?:k|m|thousand|million)?\s*([a-z]+)"
+    pattern = r"\d(?:\.\d+)?\s*(?:(?:k|m|thousand|million)\b)?\s*([a-z]+)"
     for match in re.finditer(pattern, clause.lower()):
         word = match.group(1)
         unit = _UNIT_WORDS.get(word) or (word if word in _UNITS else None)
@@ -1497,7 +1497,7 @@ def plan_request(request: str, recipe: Recipe) -> PlanResult:
         "plan",
         text,
         patches=state.patches,
-        recipe=validated.model_dump(mode="json"),
+        recipe=validated.model_dump(),
         reason="no change needed: the recipe already says so" if not state.patches else "",
     )
 
@@ -1521,8 +1521,19 @@ def answer_clarify(
                 chosen = option
                 text = text.replace(option["path"], " ").strip()
                 break
+        if chosen is None and options:
+            # Words of the answer that name one option better than the others pick it.
+            asked = set(tokens(text)) - _GENERIC - _VERBS
+            overlap = [
+                len(asked & set(tokens(f"{option['path']} {option['meaning']}")))
+                for option in options
+            ]
+            best = max(overlap)
+            if best and overlap.count(best) == 1:
+                chosen = options[overlap.index(best)]
     if chosen is not None:
-        value = text or (chosen["values"][0] if chosen["values"] else "")
+        number = re.search(r"-?\d+(?:\.\d+)?\s*%?|\b(?:true|false|null)\b", text.lower())
+        value = number.group(0) if number else (chosen["values"][0] if chosen["values"] else "")
         if value == "":
             return PlanResult(
                 "clarify",
@@ -1533,7 +1544,7 @@ def answer_clarify(
         if not isinstance(value, str):
             value = json.dumps(value)
         return plan_request(f"{chosen['path']} = {value}", recipe)
-    return plan_request(f"{request}; {answer}", recipe)
+    return plan_request(f"{request} {answer}", recipe)
 
 
 def apply_patches(recipe: Recipe, patches: Sequence[Mapping[str, Any]]) -> Recipe:
