@@ -165,7 +165,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "min": ("minimum", "fewest", "lowest", "least", "shortest"),
     "max": ("maximum", "most", "largest", "longest", "highest"),
     "dup": ("duplicate", "repeated"),
-    "duplicate": ("dup", "repeated"),
+    "duplicate": ("dup", "repeated", "dedup"),
     "duplicated": ("dup", "repeated", "duplicate"),
     "repeated": ("dup", "duplicate"),
     "repetition": ("repeated", "dup"),
@@ -1435,7 +1435,8 @@ def _vague(clause: str, state: _State) -> bool:
         stricter = True
     elif re.search(r"\b(looser|loose|lenient|relax|more data|keep more|less aggressive)\b", text):
         stricter = False
-    ranked = _lookup(text, [entry for entry in catalogue() if entry.kind in ("integer", "number")])
+    topic = _VAGUE.sub(" ", text)  # 'fewer', 'better' say which way, not what
+    ranked = _lookup(topic, [entry for entry in catalogue() if entry.kind in ("integer", "number")])
     if not ranked:
         raise _Outcome(
             "clarify",
@@ -1448,7 +1449,12 @@ def _vague(clause: str, state: _State) -> bool:
                 )
             ],
         )
-    options = [_option(entry, state.raw, stricter) for entry, _ in ranked[:3]]
+    # One option per stage (clean, dedup, score, curate, …): the choice is usually which
+    # stage should act, and three clean rules of one family are not three choices.
+    diverse: dict[str, Entry] = {}
+    for entry, _ in ranked:
+        diverse.setdefault(entry.key.split(".")[0], entry)
+    options = [_option(entry, state.raw, stricter) for entry in list(diverse.values())[:3]]
     raise _Outcome(
         "clarify",
         f"{clause!r} does not give a value",
