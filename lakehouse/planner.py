@@ -23,7 +23,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -1554,7 +1554,8 @@ def answer_clarify(
                 break
         if chosen is None and options:
             # Words of the answer that name one option better than the others pick it.
-            asked = set(tokens(text)) - _GENERIC - _VERBS
+            words = [word for word in tokens(text) if not word.isdigit()]
+            asked = set(_expand(words)) - _GENERIC - _VERBS
             overlap = [
                 len(asked & set(tokens(f"{option['path']} {option['meaning']}")))
                 for option in options
@@ -1574,8 +1575,16 @@ def answer_clarify(
             )
         if not isinstance(value, str):
             value = json.dumps(value)
-        return plan_request(f"{chosen['path']} = {value}", recipe)
-    return plan_request(f"{request} {answer}", recipe)
+        result = plan_request(f"{chosen['path']} = {value}", recipe)
+        source = f"{request} → {answer.strip()}"
+        result.patches = [
+            replace(patch, source=source, reason=f"answer to: {chosen['meaning']}")
+            for patch in result.patches
+        ]
+    else:
+        result = plan_request(f"{request} {answer}", recipe)
+    result.request = f"{request} → {answer.strip()}"
+    return result
 
 
 def apply_patches(recipe: Recipe, patches: Sequence[Mapping[str, Any]]) -> Recipe:

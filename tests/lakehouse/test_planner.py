@@ -149,6 +149,11 @@ def test_an_answer_picks_an_option_and_becomes_a_plan(recipe: Recipe) -> None:
     assert _changes(answered) == {"clean.gopher_quality.enabled": False}
     by_words = answer_clarify(asked, "the repetition ones", recipe)
     assert _changes(by_words) == {"clean.gopher_repetition.enabled": False}
+    vague = plan_request("fewer duplicates", recipe)
+    valued = answer_clarify(vague, "the semantic one, 0.9", recipe)
+    assert _changes(valued) == {"score.semdedup.cosine_threshold": 0.9}
+    assert valued.request == "fewer duplicates → the semantic one, 0.9"
+    assert valued.patches[0].source == valued.request
 
 
 def test_the_same_request_gives_the_same_answer(recipe: Recipe) -> None:
