@@ -723,9 +723,7 @@ def find_quantities(clause: str) -> list[Quantity]:
     for match in _QUANTITY.finditer(text):
         value = float(match.group("num"))
         suffix = (match.group("suffix") or "").replace(" ", "")
-        percent = suffix in ("%", "percent", "percent")
-        if suffix.startswith("per"):
-            percent = True
+        percent = suffix == "%" or suffix.startswith("per")
         value *= _MULTIPLIERS.get(suffix, 1)
         found.append(Quantity(value, percent, match.start()))
     return found
@@ -764,7 +762,7 @@ _UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
     (r"watermark", "watermark detection", "quality score"),
 )
 _VAGUE = re.compile(
-    r"\b(better|cleaner|nicer|improve|higher quality|good|best|stricter|stricter|looser|"
+    r"\b(better|cleaner|nicer|improve|higher quality|good|best|stricter|looser|"
     r"more aggressive|less aggressive|aggressive|fewer|less|more|tighter|relax|tighten|"
     r"lenient|harsher|strict|loose)\b"
 )
