@@ -939,9 +939,15 @@ def _nearest_alternative(words: str, raw: Mapping[str, Any]) -> str:
 
 
 def _destructive(clause: str, state: _State) -> bool:
-    if _DESTRUCTIVE.search(clause.lower()) and not re.search(
-        r"\b(documents?|docs?|rows?|records?|lines?|texts?|pages?)\b", clause.lower()
-    ):
+    text = clause.lower()
+    # 'drop documents with fewer than 30 words from silver' is a filter; 'delete all documents
+    # in the bronze table' is not.
+    filtering = re.search(r"\b(documents?|docs?|rows?|records?|lines?|texts?|pages?)\b", text) and (
+        re.search(
+            r"\b(with|that|where|whose|which|fewer|more|less|than|under|over|below|above)\b", text
+        )
+    )
+    if _DESTRUCTIVE.search(text) and not filtering:
         raise _Outcome(
             "reject",
             f"{clause!r} is destructive: a plan only changes the recipe, never deletes or "

@@ -112,6 +112,7 @@ def test_a_mixture_rescales_the_domains_it_does_not_name(recipe: Recipe) -> None
         ("set the language confidence to 1.5", "must be ≤ 1"),
         ("delete the bronze table", "destructive"),
         ("wipe the ledger", "destructive"),
+        ("delete all documents in the bronze table", "destructive"),
         ("filter toxic content", "no toxicity filtering"),
         ("drop English", "needs at least one language"),
         ("30% code and 20% poetry", "'poetry' is not a domain"),
