@@ -7,6 +7,7 @@ Every command that prints a table also speaks JSON with `--json`.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import subprocess
@@ -20,9 +21,11 @@ import dagster as dg
 import duckdb
 
 from assets.resources import LakehouseResource, SparkResource, default_recipe_path
+from dagster_project.plan_cli import register as register_plan_commands
 from dagster_project.review_cli import register as register_review_commands
 from lakehouse.batches import BatchError
 from lakehouse.catalog import Catalog, CorruptTableError
+from lakehouse.plans import PlanStoreError
 from lakehouse.provenance import NotFoundError, ProvenanceError
 from lakehouse.recipe import RecipeError
 from lakehouse.sql import SqlQueryError, connect, run_query
@@ -34,7 +37,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # Failures of the environment or the data, not of the command line: one line, exit 1.
 FAILURES = (CorruptTableError, SparkUnavailableError)
-USAGE_ERRORS = (RecipeError, StorageConfigError, UnknownTableError, BatchError, ProvenanceError)
+USAGE_ERRORS = (
+    RecipeError,
+    StorageConfigError,
+    UnknownTableError,
+    BatchError,
+    ProvenanceError,
+    PlanStoreError,
+)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -81,6 +91,12 @@ def command_run(args: argparse.Namespace) -> int:
     from dagster_project.review_runs import curate_after_batches
     from dagster_project.runs import pending_batches, prepare_instance, run_batch
 
+    if args.plan:
+        from dagster_project.plan_cli import apply_plan
+
+        args.recipe = apply_plan(Catalog(args.root), args.plan, getpass.getuser())
+        if not args.json:
+            print(f"plan {args.plan}: running with {args.recipe}")
     lakehouse = _lakehouse(args)
     with prepare_instance(lakehouse.root) as instance:
         batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
@@ -396,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = add("run", command_run, "register new landing files and run the funnel on them")
     run.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
+    run.add_argument("--plan", help="apply an approved plan: its recipe as a new file, then run")
     run.add_argument("--batch", help="re-run one registered batch (replaces its rows)")
     run.add_argument(
         "--force", action="store_true", help="re-run stages even when their outcome is up to date"
@@ -439,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a rule setting, e.g. clean.gopher_quality.min_doc_words=30 (repeatable)",
     )
     register_review_commands(commands)
+    register_plan_commands(commands)
     return parser
 
 

@@ -161,6 +161,31 @@ OPS_REJECTIONS = TableSpec(
 )
 
 
+OPS_PLANS = TableSpec(
+    layer="ops",
+    name="plans",
+    schema=pa.schema(
+        [
+            _field("plan_id", pa.string(), doc="stable id of the request on one recipe"),
+            _field("request", pa.string(), doc="the request in plain language"),
+            _field("status", pa.string(), doc="proposed, clarify, rejected, approved or applied"),
+            _field("patches", pa.string(), doc="JSON list of {path, old, new, source, reason}"),
+            _field("questions", pa.string(), doc="JSON list of what a clarify asks"),
+            _field("reason", pa.string(), doc="why a plan was rejected or needs clarifying"),
+            _field("recipe_path", pa.string(), doc="the recipe the plan changes"),
+            _field("recipe_sha256", pa.string(), doc="sha256 of that recipe file"),
+            _field("by", pa.string(), doc="who set this status (the planner, or a person)"),
+            _field("at", TIMESTAMP, doc="when the status was set"),
+            _field("parent_plan_id", pa.string(), True, doc="the clarify this plan answers"),
+            _field("applied_recipe", pa.string(), True, doc="recipe file written when applied"),
+        ]
+    ),
+    partition_by=(),
+    description="Recipe changes planned from plain-language requests: one row per status "
+    "change (proposed, approved, rejected, applied), so who approved what and when is kept.",
+)
+
+
 def _signal_field(signal: Signal) -> pa.Field:
     return _field(signal.name, signal.arrow_type, True, f"{signal.meaning} ({signal.unit})")
 
@@ -496,6 +521,7 @@ TABLES: dict[str, TableSpec] = {
         OPS_BATCHES,
         OPS_LEDGER,
         OPS_REJECTIONS,
+        OPS_PLANS,
     )
 }
 
