@@ -361,13 +361,19 @@ def _embed_batch(
 
 
 def _kept_by_other_batches(run: StageRun) -> Anchors | None:
-    """Documents the other batches kept, with their stored embeddings: SemDeDup's anchors."""
-    kept = run.rows(GOLD_SCORED_DOCUMENTS, ["doc_id"], other_batches=True)
+    """Documents the other batches kept, with their stored embeddings and their texts (for the
+    lexical confirmation): SemDeDup's anchors."""
+    kept = run.rows(GOLD_SCORED_DOCUMENTS, ["doc_id", "text"], other_batches=True)
     if kept.num_rows == 0:
         return None
     stored = run.rows(GOLD_EMBEDDINGS, ["doc_id", "embedding"], other_batches=True)
-    stored = stored.filter(pc.is_in(stored["doc_id"], value_set=kept["doc_id"])).sort_by("doc_id")
-    return Anchors(embeddings_from_bytes(stored["embedding"]), stored["doc_id"].to_pylist())
+    stored = stored.filter(pc.is_in(stored["doc_id"], value_set=kept["doc_id"]))
+    anchors = stored.join(kept, "doc_id").sort_by("doc_id")
+    return Anchors(
+        embeddings_from_bytes(anchors["embedding"]),
+        anchors["doc_id"].to_pylist(),
+        anchors["text"].to_pylist(),
+    )
 
 
 def _histogram_png(scores: list[float]) -> str:
