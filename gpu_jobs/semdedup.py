@@ -28,7 +28,7 @@ import pyarrow as pa
 import torch
 
 from lakehouse.recipe import SemDedupConfig
-from spark_jobs.minhash import shingles
+from lakehouse.shingles import shingles
 
 SEMANTIC_DUPLICATE = "semantic_duplicate"
 # Rows of a cluster compared with each other at a time: bounds memory for a giant cluster.

@@ -15,7 +15,6 @@ exactly when they share that key (barring a 2⁻⁶⁴ collision).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,7 +29,6 @@ from lakehouse.recipe import DedupConfig
 
 # Non-ASCII characters that separate words (ASCII ones are classified byte by byte).
 _NON_ASCII_SEPARATORS = r"[^\p{L}\p{N}\x00-\x7f]+"
-_WORD = re.compile(r"[^\W_]+")
 # Text bytes hashed at a time inside one Arrow batch, and shingles per permutation block: both
 # bound the worker's memory (a block is `SHINGLE_BLOCK × hashes × 8` bytes, 7 MiB at 112).
 TEXT_CHUNK_BYTES = 8 * 1024 * 1024
@@ -106,22 +104,6 @@ def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     ]
     data = np.frombuffer(strings.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
     return offsets - offsets[0], data
-
-
-def words(text: str) -> list[str]:
-    """The words of one text, by the definition the vectorized path implements: lower-cased
-    runs of Unicode letters and digits (Python's `re`, for reference and tests)."""
-    return _WORD.findall(text.lower())
-
-
-def shingles(text: str, size: int) -> set[tuple[str, ...]]:
-    """The set of word n-gram shingles of one text (the reference the signatures estimate)."""
-    tokens = words(text)
-    if not tokens:
-        return set()
-    if len(tokens) < size:
-        return {tuple(tokens)}
-    return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
 def document_words(texts: pa.Array) -> DocumentWords:

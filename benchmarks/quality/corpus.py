@@ -46,7 +46,7 @@ from typing import Any
 
 import phonenumbers
 
-from spark_jobs.minhash import shingles
+from lakehouse.shingles import shingles
 
 SEED = 0
 SHINGLE_SIZE = 5

@@ -17,7 +17,7 @@ from datasketch import MinHash, MinHashLSH
 from scipy import sparse
 
 from lakehouse.recipe import DedupConfig
-from spark_jobs.minhash import shingles
+from lakehouse.shingles import shingles
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 

@@ -5,15 +5,14 @@ from pyspark.sql import SparkSession
 
 import spark_jobs.minhash as minhash
 from lakehouse.recipe import DedupConfig
+from lakehouse.shingles import shingles, words
 from spark_jobs.minhash import (
     MinHasher,
     document_words,
     estimated_jaccard,
     minhash_signatures,
     shingle_hashes,
-    shingles,
     signature_batches,
-    words,
 )
 from tests.spark_cluster import spark
 
