@@ -55,7 +55,8 @@ test: lint
 test-fast: install
 	$(BIN)/pytest -m "not chaos and not slow" $(FAST_TESTS)
 
-# Fault injection: every stage killed between every pair of its commits, then rerun.
+# Robustness loops with real processes: every stage killed between every pair of its commits
+# and rerun; every read-only command started 50 times in a row.
 chaos: install
 	$(BIN)/pytest -m chaos
 

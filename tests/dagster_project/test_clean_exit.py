@@ -102,6 +102,7 @@ def _read_only_commands(root: Path, env: dict[str, str]) -> list[list[str]]:
     ]
 
 
+@pytest.mark.chaos  # about two minutes of process starts: CI runs it with `make chaos`
 def test_every_read_only_command_exits_cleanly_every_time(sample_lake: Lake) -> None:
     root, env, _ = sample_lake
     plan = [(["batches"], MOST_PRONE_RUNS)]
