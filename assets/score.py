@@ -57,6 +57,7 @@ from lakehouse.artifacts import (
 )
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import LostRowsError, committed_batches, committed_rows
+from lakehouse.recipe import LoadedRecipe
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     GOLD_EMBEDDINGS,
@@ -107,6 +108,49 @@ def _texts(catalog: Catalog, versions: dict[str, int], doc_ids: list[str]) -> li
     return [by_id[doc_id] for doc_id in doc_ids]
 
 
+def _training_set(
+    name: str, documents: pa.Table, loaded: LoadedRecipe, log: Any
+) -> tuple[TrainingSet, str | None, list[str]]:
+    """The head's training set; for an untrainable head the recipe allows to stay uniform, an
+    empty set, why it cannot be trained, and the classes the uniform head answers with."""
+    config = loaded.recipe.score
+    try:
+        if name == QUALITY_CLASSIFIER:
+            return quality_training_set(documents, config.quality), None, []
+        return domain_training_set(documents, config.domain), None, []
+    except HeadTrainingError as problem:
+        # A head without training data scores every document alike, and curate would select
+        # nothing while the run reports success: the training fails in one line, unless the
+        # recipe names the shipped uniform head.
+        if config.untrainable_heads == "fail":
+            raise HeadTrainingError(
+                f"{name} cannot be trained: {problem} (or set score.untrainable_heads: uniform)"
+            ) from None
+        log.warning(f"{name} not trained, the recipe's uniform head used: {problem}")
+        domains = set(documents["domain"].to_pylist()) or {
+            source.domain for source in loaded.recipe.sources
+        }
+        classes = [REFERENCE, NEGATIVE] if name == QUALITY_CLASSIFIER else sorted(domains)
+        return TrainingSet([], []), str(problem), classes
+
+
+def _head_metadata(
+    artifact: Artifact, head: Any, bronze_versions: dict[str, int]
+) -> dict[str, Any]:
+    """Where a trained head is, what it answers, and the bronze versions it learnt from."""
+    return {
+        "artifact_uri": dg.MetadataValue.path(artifact.uri),
+        "sha256": artifact.sha256,
+        "size_bytes": artifact.size_bytes,
+        "classes": dg.MetadataValue.json(head.classes),
+        "training": dg.MetadataValue.json(head.training),
+        "bronze_versions": dg.MetadataValue.json(bronze_versions),
+        "training_tables": dg.MetadataValue.json(
+            {BRONZE_DOCUMENTS.key: sorted(set(bronze_versions.values()))}
+        ),
+    }
+
+
 def _train_head(
     context: dg.AssetExecutionContext,
     lakehouse: LakehouseResource,
@@ -125,28 +169,7 @@ def _train_head(
     documents = committed_rows(
         catalog, bronze_versions, BRONZE_DOCUMENTS, columns=["doc_id", "source", "domain"]
     )
-    untrained = None
-    classes: list[str] = []
-    try:
-        if name == QUALITY_CLASSIFIER:
-            training: TrainingSet = quality_training_set(documents, config.quality)
-        else:
-            training = domain_training_set(documents, config.domain)
-    except HeadTrainingError as problem:
-        # A head without training data scores every document alike, and curate would select
-        # nothing while the run reports success: the training fails in one line, unless the
-        # recipe names the shipped uniform head.
-        if config.untrainable_heads == "fail":
-            raise HeadTrainingError(
-                f"{name} cannot be trained: {problem} (or set score.untrainable_heads: uniform)"
-            ) from None
-        untrained = str(problem)
-        context.log.warning(f"{name} not trained, the recipe's uniform head used: {untrained}")
-        domains = set(documents["domain"].to_pylist()) or {
-            source.domain for source in loaded.recipe.sources
-        }
-        classes = [REFERENCE, NEGATIVE] if name == QUALITY_CLASSIFIER else sorted(domains)
-        training = TrainingSet([], [])
+    training, untrained, classes = _training_set(name, documents, loaded, context.log)
     settings = f"{encoder.identity}|{head_config.model_dump_json()}|{untrained}|{classes}"
     fingerprint = training.fingerprint(settings)
     artifact = trained_artifact(lakehouse.root, name, fingerprint)
@@ -176,25 +199,15 @@ def _train_head(
         f"batch {batch_id}: {name} {artifact.sha256[:12]} "
         f"{'reused' if reused else 'trained'} on {len(training.doc_ids)} bronze documents"
     )
-    return dg.MaterializeResult(
-        metadata={
-            "artifact_uri": dg.MetadataValue.path(artifact.uri),
-            "sha256": artifact.sha256,
-            "size_bytes": artifact.size_bytes,
-            "training_fingerprint": fingerprint,
-            "reused_earlier_training": reused,
-            "trained": untrained is None,
-            "classes": dg.MetadataValue.json(head.classes),
-            "training": dg.MetadataValue.json(head.training),
-            "encoder": encoder.identity,
-            "bronze_versions": dg.MetadataValue.json(bronze_versions),
-            "training_tables": dg.MetadataValue.json(
-                {BRONZE_DOCUMENTS.key: sorted(set(bronze_versions.values()))}
-            ),
-            "recipe_sha256": loaded.sha256,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-    )
+    metadata = {
+        "training_fingerprint": fingerprint,
+        "reused_earlier_training": reused,
+        "trained": untrained is None,
+        "encoder": encoder.identity,
+        "recipe_sha256": loaded.sha256,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return dg.MaterializeResult(metadata=_head_metadata(artifact, head, bronze_versions) | metadata)
 
 
 _HEAD_ASSET = {
