@@ -32,6 +32,10 @@ HELD_OUT_JUNK = 80
 HELD_OUT_REAL = 160
 
 
+# Trains heads on the sample: part of make test, not of the inner loop.
+pytestmark = pytest.mark.slow
+
+
 def sample_records() -> list[dict]:
     """Every landing record of the sample with its source, domain and ground truth."""
     recipe = load_recipe(RECIPE).recipe

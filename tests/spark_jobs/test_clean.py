@@ -59,6 +59,7 @@ def outcomes(spark: SparkSession, texts: list[str], config: CleanConfig) -> list
     return [row.asDict(recursive=True) for row in cleaned.orderBy("doc_id").collect()]
 
 
+@pytest.mark.slow
 def test_good_prose_is_kept_with_signals_and_redacted_pii(spark: SparkSession) -> None:  # noqa: F811
     text = GOOD + "\nWrite to jane@example.org or call +44 20 7946 0321 for the tour."
     (row,) = outcomes(spark, [text], CleanConfig())

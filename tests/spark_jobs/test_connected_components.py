@@ -28,6 +28,7 @@ def test_each_node_maps_to_the_smallest_node_of_its_component(spark: SparkSessio
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_long_chain_and_empty_graph(spark: SparkSession) -> None:
     chain = [(f"n{i:04d}", f"n{i + 1:04d}") for i in range(100)]
     components = _components(spark, chain[::-1])

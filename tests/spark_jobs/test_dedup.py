@@ -237,6 +237,7 @@ def test_thousands_of_copies_form_one_cluster_without_pairwise_blowup(
     assert sizes == {4500: 1}
 
 
+@pytest.mark.slow
 def test_recall_and_precision_against_brute_force_and_datasketch(spark: SparkSession) -> None:
     sample = sample_subset(5000)
     assert sum(document.planted for document in sample) > 900

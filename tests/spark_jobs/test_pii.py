@@ -92,6 +92,7 @@ def _sample_texts() -> dict[tuple[str, int], str]:
     return texts
 
 
+@pytest.mark.slow
 def test_recall_and_precision_against_the_samples_ground_truth() -> None:
     texts = _sample_texts()
     found = missed = correct = wrong = 0

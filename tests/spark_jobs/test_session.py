@@ -49,6 +49,7 @@ second.stop()
 """
 
 
+@pytest.mark.slow
 def test_a_session_on_another_master_is_replaced_by_the_one_asked_for() -> None:
     project = Path(__file__).resolve().parents[2]
     env = os.environ | {"PYTHONPATH": str(project)}
