@@ -1,9 +1,6 @@
 """Clean: a batch's `bronze/documents` → `silver/documents`, every drop to `ops/rejections`."""
 
-import shutil
-import tempfile
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -79,23 +76,9 @@ def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
 
 
 def clean_batch(run: StageRun) -> StageResult:
-    """Run the clean operators in a scratch folder that is removed however the stage ends.
-
-    On success the runner removes it after the commit (`cleanup`); on a failure before the
-    result exists nothing else would, so it is removed here.
-    """
-    batch_id = run.batch_id or ""
-    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-clean-{batch_id}-"))
-    try:
-        return _clean_batch_in(run, scratch)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
-def _clean_batch_in(run: StageRun, scratch: Path) -> StageResult:
     """Run the clean operators on Spark over the pinned bronze batch."""
     batch_id = run.batch_id or ""
+    scratch = run.scratch()
     spark = run.resources["spark"]
     files = run.batch_files(BRONZE_DOCUMENTS)
     rows_in = run.catalog.count(
@@ -128,7 +111,6 @@ def _clean_batch_in(run: StageRun, scratch: Path) -> StageResult:
         },
         summary=f"batch {batch_id}: {rows_in} bronze rows → "
         f"{rows_in - rejections.num_rows} silver, {rejections.num_rows} rejected on {master}",
-        cleanup=[lambda: shutil.rmtree(scratch, ignore_errors=True)],
     )
 
 

@@ -5,8 +5,6 @@ every other batch's recorded outcome), so dedup is global across batches; the ba
 earlier index rows are replaced, so a re-run gives the same result.
 """
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -74,23 +72,9 @@ def _rejected(folder: Path) -> pa.Table:
 
 
 def dedup_batch(run: StageRun) -> StageResult:
-    """Run the dedup operators in a scratch folder that is removed however the stage ends.
-
-    On success the runner removes it after the commit (`cleanup`); on a failure before the
-    result exists nothing else would, so it is removed here.
-    """
-    batch_id = run.batch_id or ""
-    scratch = Path(tempfile.mkdtemp(prefix=f"funnel-dedup-{batch_id}-"))
-    try:
-        return _dedup_batch_in(run, scratch)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
-def _dedup_batch_in(run: StageRun, scratch: Path) -> StageResult:
     """Dedup the pinned silver batch against the pinned index of the other batches on Spark."""
     batch_id = run.batch_id or ""
+    scratch = run.scratch()
     config = run.loaded.recipe.dedup
     rows_in = run.catalog.count(
         SILVER_DOCUMENTS, run.version(SILVER_DOCUMENTS) or 0, where={"batch_id": batch_id}
@@ -125,7 +109,6 @@ def _dedup_batch_in(run: StageRun, scratch: Path) -> StageResult:
         },
         summary=f"batch {batch_id}: {rows_in} silver rows → {rows_in - len(rules)} unique, "
         f"{exact} exact and {near} near duplicates removed",
-        cleanup=[lambda: shutil.rmtree(scratch, ignore_errors=True)],
     )
 
 

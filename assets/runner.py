@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -212,6 +215,16 @@ class StageRun:
     """input table key → batch id → version (one entry "*" for latest-version inputs)."""
     resources: Mapping[str, Any]
     log: Any
+    scratch_folders: list[Path] = field(default_factory=list)
+
+    def scratch(self) -> Path:
+        """A private scratch folder for the operator; the runner removes it however the stage
+        ends (after the commit, or on any failure)."""
+        folder = Path(
+            tempfile.mkdtemp(prefix=f"funnel-{self.stage.name}-{self.batch_id or 'all'}-")
+        )
+        self.scratch_folders.append(folder)
+        return folder
 
     def version(self, spec: TableSpec) -> int | None:
         """The pinned version of an input for this run's batch (or the input's only version)."""
@@ -653,12 +666,15 @@ def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.Ma
                 )
                 result = StageResult(rows_in=0, metadata={stage.output.key: {"up_to_date": True}})
             else:
-                result = stage.operator(run)
+                result = None
                 try:
+                    result = stage.operator(run)
                     outcome = commit_outcome(run, result)
                 finally:
-                    for cleanup in result.cleanup:
+                    for cleanup in result.cleanup if result is not None else ():
                         cleanup()
+                    for folder in run.scratch_folders:
+                        shutil.rmtree(folder, ignore_errors=True)
                 summary = _resolve(result.summary)
                 if summary:
                     context.log.info(summary)
