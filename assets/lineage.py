@@ -109,6 +109,8 @@ class MaterializationLineage:
             job=stage,
             parent_job=context.run.job_name,
             parent_run_id=context.run.run_id,
+            recipe_sha256=self.recipe.sha256,
+            plan_id=self.recipe.recipe.plan,
         )
         self.keys = sorted(context.selected_asset_keys, key=lambda key: key.path)
         self.finished: set[dg.AssetKey] = set()

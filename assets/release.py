@@ -18,6 +18,7 @@ from assets.curate import GOLD_RELEASE_CANDIDATE_KEY
 from assets.lineage import with_lineage
 from assets.resources import LakehouseResource
 from assets.review import REVIEW_DECISIONS_KEY, REVIEW_QUEUE_KEY
+from assets.run_processes import claim_run
 from assets.runner import source_code_version
 from assets.tables import asset_key, table_metadata
 from lakehouse.catalog import Catalog
@@ -156,6 +157,7 @@ def releases(
 ) -> dg.MaterializeResult:
     """Check the review gate on pinned versions, then append the release's manifest."""
     started = time.perf_counter()
+    claim_run(context)
     catalog = lakehouse.catalog()
     loaded = lakehouse.recipe()
     found = releasable(catalog, loaded)

@@ -62,6 +62,7 @@ class LakehouseResource(dg.ConfigurableResource):
             code_version=code_version(),
             input_versions=inputs or {},
             artifacts=tuple(artifacts),
+            plan_id=recipe.recipe.plan,
         )
 
 

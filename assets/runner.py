@@ -33,6 +33,7 @@ import pyarrow as pa
 from assets.lineage import ColumnLineage, MaterializationLineage
 from assets.partitions import batches
 from assets.resources import LakehouseResource
+from assets.run_processes import claim_run
 from assets.tables import asset_key, table_metadata
 from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog, CommitInfo
@@ -312,6 +313,7 @@ class StageRun:
             input_versions=self.input_versions(),
             artifacts=tuple(artifacts),
             fingerprint=self.fingerprint(),
+            plan_id=self.loaded.recipe.plan,
         )
 
     def fingerprint(self) -> str:
@@ -632,6 +634,7 @@ def recorded_outcome(run: StageRun) -> StageOutcome | None:
 def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
     """Run one stage for the context's batch (or whole): the choreography every stage shares."""
     started = time.perf_counter()
+    claim_run(context)
     lakehouse: LakehouseResource = context.resources.lakehouse
     resources = {name: getattr(context.resources, name) for name in stage.resources}
     lineage = MaterializationLineage(stage.name, context, lakehouse, stage.column_lineage)

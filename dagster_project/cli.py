@@ -89,21 +89,34 @@ def command_run(args: argparse.Namespace) -> int:
     check_spark_available(SparkResource().resolved_master(_lakehouse(args).recipe()))
     from dagster_project.review_cli import print_review_status
     from dagster_project.review_runs import curate_after_batches
-    from dagster_project.runs import pending_batches, prepare_instance, run_batch
+    from dagster_project.runs import (
+        pending_batches,
+        prepare_instance,
+        registered_batches,
+        run_batch,
+    )
 
     if args.plan:
-        from dagster_project.plan_cli import apply_plan
+        from dagster_project.plan_cli import plan_recipe
 
-        args.recipe = apply_plan(Catalog(args.root), args.plan, getpass.getuser())
+        args.recipe = plan_recipe(Catalog(args.root), args.plan)
         if not args.json:
-            print(f"plan {args.plan}: running with {args.recipe}")
+            print(f"plan {args.plan}: running every batch with {args.recipe}")
     lakehouse = _lakehouse(args)
     with prepare_instance(lakehouse.root) as instance:
         batches = [args.batch] if args.batch else pending_batches(instance, lakehouse)
+        if args.plan and not args.batch:
+            # A plan changes the recipe for the whole lake: every batch is brought up to date
+            # (stages the plan does not touch report "up to date").
+            batches = registered_batches(instance)
         outcomes = [run_batch(instance, lakehouse, batch, force=args.force) for batch in batches]
         curated = curate_after_batches(instance, lakehouse, outcomes)
     _stop_spark()
     curated_ok = curated is None or curated.success
+    if args.plan and curated_ok and all(outcome.success for outcome in outcomes):
+        from lakehouse.plans import mark_applied
+
+        mark_applied(lakehouse.catalog(), args.plan, getpass.getuser(), args.recipe)
     if curated is not None and not curated.success and not args.json:
         print(f"curate run {curated.run_id} FAILED: {curated.error}")
     if not outcomes:
@@ -274,8 +287,10 @@ def command_trace(args: argparse.Namespace) -> int:
     print(f"from {found.source_uri}  record {found.source_record}  id {found.source_id or '-'}")
     _print_table(
         [asdict(outcome) for outcome in found.stages],
-        ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"],
+        ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"]
+        + (["plan_id"] if any(outcome.plan_id for outcome in found.stages) else []),
     )
+    _print_plans(Catalog(args.root), {outcome.plan_id for outcome in found.stages} - {None})
     if found.releases:
         print("shipped in releases:")
         _print_table(
@@ -288,6 +303,25 @@ def command_trace(args: argparse.Namespace) -> int:
             found.consumption, ["run_name", "release", "step", "kept", "weight", "consumed_at"]
         )
     return EXIT_OK
+
+
+def _print_plans(catalog: Catalog, plan_ids: set[str | None]) -> None:
+    """Who asked for and who approved each plan a trace names."""
+    from lakehouse.plans import plan_history
+
+    for plan_id in sorted(plan_id for plan_id in plan_ids if plan_id):
+        try:
+            history = plan_history(catalog, plan_id)
+        except PlanStoreError as missing:
+            print(f"plan {plan_id}: {missing}")
+            continue
+        approved = next((step for step in history if step.status == "approved"), None)
+        who = (
+            f"approved by {approved.by} at {approved.at:%Y-%m-%d %H:%M}"
+            if approved
+            else history[-1].status
+        )
+        print(f'plan {plan_id}: "{history[-1].request}" ({who})')
 
 
 def command_rejections(args: argparse.Namespace) -> int:

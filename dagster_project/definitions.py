@@ -7,7 +7,7 @@ import dagster as dg
 from assets.resources import LakehouseResource, SparkResource, TorchResource
 from assets.stages import STAGES
 from checks.stage import stage_checks
-from dagster_project.jobs import FUNNEL_ASSETS, funnel_job
+from dagster_project.jobs import FUNNEL_ASSETS, RETRY_ALL_STEPS, funnel_job
 from dagster_project.review_gate import (
     REVIEW_GATE_ASSETS,
     curate_job,
@@ -47,9 +47,13 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
                 target=dg.AssetSelection.all(),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=schedule.sensor_interval_seconds,
+                run_tags=RETRY_ALL_STEPS,
             ),
         ],
         schedules=[daily_funnel(schedule.cron, schedule.timezone)],
+        # One process per run: the stages share its Spark session and encoder, and the run's
+        # process is the one `claim_run` records, so a dead run can be told from a live one.
+        executor=dg.in_process_executor,
         resources={
             "lakehouse": lakehouse,
             "spark": SparkResource(),

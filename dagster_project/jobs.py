@@ -9,11 +9,15 @@ from assets.partitions import batches
 from assets.score import domain_classifier, quality_classifier, score
 
 FUNNEL_ASSETS = [ingest, clean, dedup, quality_classifier, domain_classifier, score]
+# A run the daemon re-executes after its worker died starts over: stages whose outcome is
+# recorded report "up to date", the stage that was cut short runs again from its pinned inputs.
+RETRY_ALL_STEPS = {"dagster/retry_strategy": "ALL_STEPS"}
 
 funnel_job = dg.define_asset_job(
     name="funnel",
     selection=dg.AssetSelection.assets(*FUNNEL_ASSETS),
     partitions_def=batches,
+    tags=RETRY_ALL_STEPS,
     description="Carry one ingestion batch through every stage of the funnel.",
 )
 

@@ -174,11 +174,12 @@ def _decide(catalog: Catalog, action: str, identity: str, args: argparse.Namespa
     return EXIT_OK
 
 
-def apply_plan(catalog: Catalog, identity: str, by: str) -> str:
-    """Write an approved plan's recipe as a new versioned file, mark the plan applied, and
-    return the file's path. PlanStoreError unless the plan is approved."""
+def plan_recipe(catalog: Catalog, identity: str) -> str:
+    """Write an approved plan's recipe as a new versioned file naming the plan, and return the
+    file's path. PlanStoreError unless the plan is approved. The plan is marked applied once
+    the run with it succeeds (`mark_applied`)."""
     from lakehouse.planner import apply_patches
-    from lakehouse.plans import mark_applied, write_plan_recipe
+    from lakehouse.plans import write_plan_recipe
 
     plan = current_plan(catalog, identity)
     if plan.status != "approved":
@@ -191,9 +192,9 @@ def apply_plan(catalog: Catalog, identity: str, by: str) -> str:
         recipe = apply_patches(loaded.recipe, plan.patches)
     except PlannerError as error:
         raise PlanStoreError(f"plan {identity}: {error}") from error
-    target = write_plan_recipe(loaded.path, plan, recipe.model_dump())
-    mark_applied(catalog, identity, by, str(target))
-    return str(target)
+    # The recipe names its plan, so every table version written with it does too.
+    recipe = recipe.model_copy(update={"plan": identity})
+    return str(write_plan_recipe(loaded.path, plan, recipe.model_dump()))
 
 
 def register(commands: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,13 @@ from typing import Any
 import dagster as dg
 
 from assets.resources import LakehouseResource
-from dagster_project.runs import check_results, process_tags, resolve_job, run_error
+from dagster_project.runs import (
+    IN_PROCESS_RUN_TAGS,
+    check_results,
+    process_tags,
+    resolve_job,
+    run_error,
+)
 from lakehouse.tables import GOLD_SCORED_DOCUMENTS
 
 
@@ -32,8 +39,13 @@ def run_job(
 ) -> JobRun:
     """Execute job `job_name` in a Dagster run recorded in `instance`; never raises on failure."""
     job = resolve_job(instance, lakehouse, job_name)
+    run_id = str(uuid.uuid4())
     result = job.execute_in_process(
-        instance=instance, run_config=run_config or {}, raise_on_error=False, tags=process_tags()
+        instance=instance,
+        run_config=run_config or {},
+        raise_on_error=False,
+        run_id=run_id,
+        tags=process_tags(run_id) | IN_PROCESS_RUN_TAGS,
     )
     checks = check_results(result)
     success = result.success and all(checks.values())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource
+from assets.run_processes import process_tags, reap_dead_runs
 from assets.runner import FORCE_TAG
 from dagster_project.batching import register_landing, unmaterialized_batches
 from dagster_project.definitions import build_definitions
@@ -23,12 +23,9 @@ from lakehouse.leases import hold
 from lakehouse.ledger import LedgerEntry, ledger_entries
 from lakehouse.storage import dagster_home, leases_folder
 
-# Which process runs a run in-process: a later run can then tell that it died.
-PID_TAG = "funnel/pid"
-HOST_TAG = "funnel/host"
-
-_INSTANCE_SETTINGS = """\
-# Written by funnel on first use. Runs, schedules and sensors persist here (SQLite).
+_SETTINGS_HEADER = "# Written by funnel on first use."
+_INSTANCE_SETTINGS = f"""\
+{_SETTINGS_HEADER} Runs, schedules and sensors persist here (SQLite).
 telemetry:
   enabled: false
 python_logs:
@@ -41,7 +38,23 @@ concurrency:
   # The model stages run in the `gpu` pool (the only pool): one at a time on the GPU.
   pools:
     default_limit: 1
+# A run whose worker died (killed, out of memory, machine lost) is marked failed by the next
+# sensor tick or `funnel` command (reap_dead_runs) and re-executed by the daemon, up to twice;
+# stages whose outcome is already recorded report "up to date" in the retry. A run that failed
+# in a stage (bad input, a failed contract) is not retried: the same inputs fail the same way.
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+# A launched run whose worker never came up is failed after start_timeout_seconds.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
 """
+# Runs that `funnel` executes in its own process: the next `funnel run` finishes what a dead one
+# left, and the daemon cannot re-execute a run that has no code location behind it.
+IN_PROCESS_RUN_TAGS = {"dagster/max_retries": "0"}
 
 
 @dataclass
@@ -68,45 +81,15 @@ def prepare_instance(root: str) -> dg.DagsterInstance:
     with hold(leases_folder(root), "instance", f"pid {os.getpid()} opening the instance"):
         home.mkdir(parents=True, exist_ok=True)
         settings = Path(home) / "dagster.yaml"
-        if not settings.exists():
+        # Settings funnel wrote follow the code; settings an operator wrote are left alone.
+        if not settings.exists() or (
+            settings.read_text().startswith(_SETTINGS_HEADER)
+            and settings.read_text() != _INSTANCE_SETTINGS
+        ):
             settings.write_text(_INSTANCE_SETTINGS)
         instance = dg.DagsterInstance.from_config(str(home))
         reap_dead_runs(instance)
     return instance
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed the runs this machine started whose process is gone (killed, crashed), and
-    free the pool slots they held, so no later run waits on them. Returns their run ids."""
-    host = socket.gethostname()
-    reaped = []
-    records = instance.get_run_records(
-        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
-    )
-    for record in records:
-        run = record.dagster_run
-        pid = run.tags.get(PID_TAG)
-        if pid is None or run.tags.get(HOST_TAG) != host or _alive(int(pid)):
-            continue
-        instance.report_run_failed(run, f"the process of run {run.run_id} (pid {pid}) is gone")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        reaped.append(run.run_id)
-    return reaped
-
-
-def process_tags() -> dict[str, str]:
-    """Tags naming this process, for runs executed in it."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 def _root_cause(error: SerializableErrorInfo) -> str:
@@ -128,6 +111,11 @@ def pending_batches(instance: dg.DagsterInstance, lakehouse: LakehouseResource) 
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, fresh)
     known = instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)
     return unmaterialized_batches(instance, funnel_asset_keys(), known)
+
+
+def registered_batches(instance: dg.DagsterInstance) -> list[str]:
+    """Every batch registered so far, oldest first (batch ids start with their time)."""
+    return sorted(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME))
 
 
 def resolve_job(
@@ -185,12 +173,14 @@ def run_batch(
     if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, batch_id):
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [batch_id])
     job = resolve_job(instance, lakehouse, "funnel")
+    run_id = str(uuid.uuid4())
     result = job.execute_in_process(
         instance=instance,
         partition_key=batch_id,
         raise_on_error=False,
         asset_selection=list(assets) if assets is not None else None,
-        tags=process_tags() | ({FORCE_TAG: "true"} if force else {}),
+        run_id=run_id,
+        tags=process_tags(run_id) | IN_PROCESS_RUN_TAGS | ({FORCE_TAG: "true"} if force else {}),
     )
     evaluations = result.get_asset_check_evaluations()
     checks = check_results(result)

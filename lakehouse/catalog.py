@@ -76,6 +76,8 @@ class CommitInfo:
     """Model artifacts the stage applied (trained heads), each pinned by its sha256."""
     fingerprint: str | None = None
     """Hash of what decides the stage's result (inputs, recipe settings, code version)."""
+    plan_id: str | None = None
+    """The approved plan whose recipe the stage ran with (`funnel run --plan`)."""
 
     def as_metadata(self) -> dict[str, str]:
         """The commit's custom metadata, every key prefixed with `funnel.`."""
@@ -86,6 +88,8 @@ class CommitInfo:
             )
         if self.fingerprint is not None:
             artifacts[f"{METADATA_PREFIX}fingerprint"] = self.fingerprint
+        if self.plan_id is not None:
+            artifacts[f"{METADATA_PREFIX}plan_id"] = self.plan_id
         return {
             f"{METADATA_PREFIX}run_id": self.run_id,
             f"{METADATA_PREFIX}stage": self.stage,
@@ -114,6 +118,7 @@ class TableVersion:
     input_versions: dict[str, int]
     artifacts: list[Artifact] = field(default_factory=list)
     fingerprint: str | None = None
+    plan_id: str | None = None
 
 
 def sql_literal(value: str) -> str:
@@ -423,4 +428,5 @@ def _table_version(table: str, entry: dict[str, Any]) -> TableVersion:
         input_versions=json.loads(inputs) if inputs else {},
         artifacts=[Artifact(**item) for item in json.loads(artifacts)] if artifacts else [],
         fingerprint=entry.get(f"{METADATA_PREFIX}fingerprint"),
+        plan_id=entry.get(f"{METADATA_PREFIX}plan_id"),
     )

@@ -83,6 +83,10 @@ REJECTIONS_SCHEMA_URL = (
     "#/$defs/RejectionCountsRunFacet"
 )
 REJECTIONS_FACET = "funnel_rejections"
+RECIPE_SCHEMA_URL = (
+    "https://funnel-lakehouse.invalid/spec/facets/1-0-0/RecipeRunFacet.json#/$defs/RecipeRunFacet"
+)
+RECIPE_FACET = "funnel_recipe"
 
 # Facets name the funnel as their producer, like the events that carry them.
 set_producer(PRODUCER)
@@ -121,6 +125,19 @@ class RejectionCountsRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return REJECTIONS_SCHEMA_URL
+
+
+@attr.define
+class RecipeRunFacet(RunFacet):
+    """The recipe a stage ran with, and the approved plan it was written from (if any)."""
+
+    recipeSha256: str
+    planId: str | None = None
+    _additional_skip_redact: ClassVar[list[str]] = ["recipeSha256", "planId"]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return RECIPE_SCHEMA_URL
 
 
 @dataclass(frozen=True)
@@ -197,6 +214,8 @@ class RunIdentity:
     parent_run_id: str
     run_id: str = field(default_factory=lambda: str(generate_new_uuid()))
     job_type: str = "ASSET"
+    recipe_sha256: str | None = None
+    plan_id: str | None = None
 
 
 def _schema_facet(schema: pa.Schema) -> schema_dataset.SchemaDatasetFacet:
@@ -346,7 +365,10 @@ def artifact_output(artifact: Artifact) -> OutputDataset:
 
 
 def _run_facets(identity: RunIdentity) -> dict[str, Any]:
-    return {
+    recipe = {}
+    if identity.recipe_sha256 is not None:
+        recipe[RECIPE_FACET] = RecipeRunFacet(identity.recipe_sha256, identity.plan_id)
+    return recipe | {
         "parent": parent_run.ParentRunFacet(
             run=parent_run.Run(runId=identity.parent_run_id),
             job=parent_run.Job(namespace=job_namespace(), name=identity.parent_job),

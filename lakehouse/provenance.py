@@ -66,6 +66,8 @@ class StageOutcome:
     value: float | None = None
     threshold: float | None = None
     detail: str | None = None
+    plan_id: str | None = None
+    """The approved plan whose recipe the stage ran with, when it ran with one."""
 
 
 @dataclass
@@ -153,6 +155,9 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
             row = _one_row(catalog, table_spec(entry["quarantine_table"]), doc_id) or {}
             outcome.rule = row.get("reason")
             outcome.detail = row.get("detail")
+        if outcome.table is not None and outcome.version is not None:
+            commit = catalog.commit_at(outcome.table, outcome.version)
+            outcome.plan_id = commit.plan_id if commit is not None else None
         result.stages.append(outcome)
         if outcome.outcome != "kept":
             break

@@ -517,6 +517,11 @@ class Recipe(_Section):
     curate: CurateConfig = CurateConfig()
     review: ReviewConfig = ReviewConfig()
     release: ReleaseConfig = ReleaseConfig()
+    plan: str | None = Field(
+        default=None,
+        description="The approved plan this recipe was written from (funnel run --plan): every "
+        "table version written with this recipe names it.",
+    )
 
     @field_validator("sources")
     @classmethod

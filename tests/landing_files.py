@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
+SAMPLE_LANDING = Path(__file__).resolve().parents[1] / "data" / "sample" / "landing"
+
 RECIPE_TEMPLATE = """\
 name: test
 landing: {landing}
@@ -25,6 +27,13 @@ score:
 def note_text(index: int) -> str:
     """A distinct, realistic-looking document."""
     return f"Note number {index}. " + " ".join(f"word{index % 97}_{j}" for j in range(40))
+
+
+def sample_records(source: str, count: int) -> list[dict[str, str]]:
+    """The first `count` records of a source of the bundled sample corpus (real documents)."""
+    path = next(iter(sorted((SAMPLE_LANDING / source).glob("*.jsonl.gz"))))
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for _, line in zip(range(count), handle, strict=False)]
 
 
 def write_jsonl_gz(path: Path, records: list[dict[str, object]]) -> Path:

@@ -1,8 +1,6 @@
 """A small lake shared by the CLI tests: two batches (synthetic notes, then English documents of
 the bundled sample) through `funnel run`."""
 
-import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,16 +8,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.cli import main
-from tests.landing_files import note_text, write_jsonl_gz, write_recipe
-
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "landing"
-
-
-def _sample_records(source: str, count: int) -> list[dict[str, str]]:
-    """The first `count` records of a source of the bundled sample corpus."""
-    path = next(iter(sorted((SAMPLE / source).glob("*.jsonl.gz"))))
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for _, line in zip(range(count), handle, strict=False)]
+from tests.landing_files import note_text, sample_records, write_jsonl_gz, write_recipe
 
 
 @dataclass(frozen=True)
@@ -36,7 +25,7 @@ def two_batch_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleL
     """A lake where `funnel run` ran twice, on two landing files arriving one after the other."""
     folder = tmp_path_factory.mktemp("sample_lake")
     landing = folder / "landing"
-    english = _sample_records("fortunes_en", 24) + _sample_records("manpages_en", 8)
+    english = sample_records("fortunes_en", 24) + sample_records("manpages_en", 8)
     write_jsonl_gz(
         landing / "notes" / "part-0.jsonl.gz",
         [{"id": f"n{i}", "text": note_text(i)} for i in range(10)] + english[:16],

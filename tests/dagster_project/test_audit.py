@@ -78,6 +78,10 @@ def test_a_run_emits_valid_lineage_metadata_and_check_results(
         assert validation_errors(event, schemas) == [], event["job"]["name"]
     # One job per stage, not per table: ingest writes both bronze tables in one run.
     (started,) = _events(lakehouse, "ingest", "START")
+    # The recipe the stage ran with, and no plan: this recipe was not written by one.
+    recipe_facet = started["run"]["facets"]["funnel_recipe"]
+    assert recipe_facet["recipeSha256"] == lakehouse.recipe().sha256
+    assert recipe_facet.get("planId") is None
     (documents,) = _events(lakehouse, "ingest", "COMPLETE")
     assert _events(lakehouse, "bronze/documents", "COMPLETE") == []
     assert documents["run"]["runId"] == started["run"]["runId"]

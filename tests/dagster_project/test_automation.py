@@ -1,3 +1,7 @@
+import socket
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -5,14 +9,21 @@ import dagster as dg
 
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource
+from assets.run_processes import CLAIMED_FOR_TAG, HOST_TAG, PID_TAG
 from dagster_project.definitions import build_definitions
 from dagster_project.runs import run_batch
+from lakehouse.catalog import CommitInfo
+from lakehouse.review import add_to_blocklist
 from tests.landing_files import note_text, write_jsonl_gz
 
 
-def _tick(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> dg.SensorResult:
+def _tick(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, cursor: str | None = None
+) -> dg.SensorResult:
     sensor = build_definitions(lakehouse).resolve_sensor_def("landing_sensor")
-    context = dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse})
+    context = dg.build_sensor_context(
+        instance=instance, resources={"lakehouse": lakehouse}, cursor=cursor
+    )
     return sensor(context)
 
 
@@ -27,7 +38,8 @@ def test_sensor_turns_new_landing_files_into_a_partition_and_a_run(
     assert list(add.partition_keys) == [request.partition_key]
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, list(add.partition_keys))
 
-    assert isinstance(_tick(instance, lakehouse), dg.SkipReason)
+    idle = _tick(instance, lakehouse)
+    assert idle.skip_reason is not None and not idle.run_requests
 
     write_jsonl_gz(landing / "notes" / "part-9.jsonl.gz", [{"text": note_text(9)}])
     later = _tick(instance, lakehouse)
@@ -105,3 +117,34 @@ def test_scored_batches_bring_the_candidate_then_the_review_queue_without_a_clic
     instance.report_runless_asset_event(dg.AssetMaterialization(candidate))
     keys, _ = requested(cursor)
     assert keys == {queue}
+
+
+def test_sensor_observes_a_changed_blocklist_once(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource, commit: CommitInfo
+) -> None:
+    assert _tick(instance, lakehouse).asset_events == []
+    add_to_blocklist(lakehouse.catalog(), "term", "lorem", "ana", commit)
+    (observation,) = _tick(instance, lakehouse).asset_events
+    assert observation.asset_key == dg.AssetKey(["review", "blocklist"])
+    assert observation.tags["dagster/data_version"] == "0"
+    assert observation.metadata["entries"].value == 1
+    assert _tick(instance, lakehouse, cursor="0").asset_events == []
+
+
+def test_sensor_fails_runs_whose_process_died_so_the_queue_moves(
+    instance: dg.DagsterInstance, lakehouse: LakehouseResource
+) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    run_id = str(uuid.uuid4())
+    tags = {PID_TAG: dead.stdout.strip(), HOST_TAG: socket.gethostname(), CLAIMED_FOR_TAG: run_id}
+    run = dg.DagsterRun(
+        job_name="funnel", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags
+    )
+    instance.add_run(run)
+    _tick(instance, lakehouse)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE

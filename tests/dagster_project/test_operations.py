@@ -6,20 +6,23 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
+from dagster._core.events import EngineEventData
 
 from assets.resources import LakehouseResource
-from dagster_project.runs import (
+from assets.run_processes import (
+    CLAIMED_FOR_TAG,
     HOST_TAG,
     PID_TAG,
-    pending_batches,
-    prepare_instance,
+    PROCESS_STARTED_TAG,
+    process_tags,
     reap_dead_runs,
-    run_batch,
 )
+from dagster_project.runs import pending_batches, prepare_instance, run_batch
 from lakehouse.ledger import ledger_entries
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 from tests.landing_files import INGEST_ASSETS, note_text, write_jsonl_gz
@@ -103,27 +106,58 @@ def test_a_landing_file_edited_after_registration_is_refused_not_reread(
     assert catalog.read(BRONZE_QUARANTINE)["reason"].to_pylist() == ["file_missing"]
 
 
-def test_a_run_whose_process_died_is_failed_and_frees_its_slots(root: Path) -> None:
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         text=True,
         capture_output=True,
         check=True,
     )
+    return int(dead.stdout)
+
+
+def _started_run(instance: dg.DagsterInstance, tags: dict[str, str], run_id: str) -> dg.DagsterRun:
+    run = dg.DagsterRun(
+        job_name="funnel", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags
+    )
+    instance.add_run(run)
+    return run
+
+
+def test_a_run_whose_process_died_is_failed_and_frees_its_slots(root: Path) -> None:
     with prepare_instance(str(root)) as instance:
-        run = dg.DagsterRun(
-            job_name="funnel",
-            status=dg.DagsterRunStatus.STARTED,
-            tags={PID_TAG: dead.stdout.strip(), HOST_TAG: socket.gethostname()},
+        dead_id, alive_id = str(uuid.uuid4()), str(uuid.uuid4())
+        dead_tags = {PID_TAG: str(_dead_pid()), HOST_TAG: socket.gethostname()}
+        run = _started_run(instance, dead_tags | {CLAIMED_FOR_TAG: dead_id}, dead_id)
+        alive = _started_run(instance, process_tags(alive_id), alive_id)
+        # A pid reused by a later process is not the run's process.
+        reused_id = str(uuid.uuid4())
+        reused = _started_run(
+            instance, process_tags(reused_id) | {PROCESS_STARTED_TAG: "1.00"}, reused_id
         )
-        instance.add_run(run)
-        alive = dg.DagsterRun(
-            job_name="funnel",
-            status=dg.DagsterRunStatus.STARTED,
-            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-        )
-        instance.add_run(alive)
-        assert reap_dead_runs(instance) == [run.run_id]
+        assert sorted(reap_dead_runs(instance)) == sorted([run.run_id, reused.run_id])
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
         assert reap_dead_runs(instance) == []
+
+
+def test_a_retry_is_judged_by_its_own_worker_not_its_parents_tags(root: Path) -> None:
+    """A retry inherits the dead parent's tags; until its first step claims it, the worker
+    Dagster recorded starting for it decides whether it is alive."""
+    with prepare_instance(str(root)) as instance:
+        parent_tags = process_tags("parent") | {PID_TAG: str(_dead_pid())}
+        waiting = _started_run(instance, parent_tags, str(uuid.uuid4()))
+        assert reap_dead_runs(instance) == []  # nothing says which process it is yet
+        for run, pid in (
+            (waiting, os.getpid()),
+            (_started_run(instance, parent_tags, str(uuid.uuid4())), _dead_pid()),
+        ):
+            instance.report_engine_event(
+                f"Started process for run (pid: {pid}).",
+                run,
+                EngineEventData(metadata={"pid": dg.MetadataValue.text(str(pid))}),
+            )
+        (reaped,) = reap_dead_runs(instance)
+        assert reaped != waiting.run_id
+        assert instance.get_run_by_id(waiting.run_id).status == dg.DagsterRunStatus.STARTED

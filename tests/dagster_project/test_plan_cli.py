@@ -7,6 +7,7 @@ from dagster_project.cli import main
 from lakehouse.catalog import Catalog
 from lakehouse.plans import plan_history
 from lakehouse.recipe import load_recipe
+from tests.landing_files import sample_records, write_jsonl_gz, write_recipe
 
 DEFAULT = Path(__file__).resolve().parents[2] / "recipes" / "default.yaml"
 
@@ -47,9 +48,11 @@ def test_plan_approve_then_run_with_the_plan_writes_a_new_recipe(
     assert main(["--root", str(root), "plan", "reject", plan_id, "--by", "bob"]) == 2
     assert "is approved" in capsys.readouterr().err
 
-    from dagster_project.plan_cli import apply_plan
+    from dagster_project.plan_cli import plan_recipe
+    from lakehouse.plans import mark_applied
 
-    written = Path(apply_plan(Catalog(str(root)), plan_id, "alice"))
+    written = Path(plan_recipe(Catalog(str(root)), plan_id))
+    mark_applied(Catalog(str(root)), plan_id, "alice", str(written))
     assert written == recipe_file.parent / "default.v1.yaml"
     recipe = load_recipe(written).recipe
     assert recipe.clean.language.allow == ["en", "de"]
@@ -125,3 +128,41 @@ def test_dry_run_counts_from_stored_signals(
     assert (report["newly_kept"], report["newly_dropped"], report["documents"]) == (1, 0, 6)
     assert main([*argv[:-1], "at least 42 words"]) == 0
     assert "newly kept 1, newly dropped 0" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_request_traced_from_plan_to_the_documents_it_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Request → plan → dry run → approval → run → `funnel trace` naming the plan (and who
+    approved it) for a document the change dropped; the dry run predicted exactly those."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    landing = tmp_path / "landing"
+    records = sample_records("manpages_en", 12) + sample_records("fortunes_en", 8)
+    write_jsonl_gz(landing / "notes" / "part-0.jsonl.gz", records)
+    recipe = write_recipe(tmp_path, landing)
+    root = ["--root", str(tmp_path / "lake")]
+    assert main([*root, "run", "--recipe", str(recipe)]) == 0
+    capsys.readouterr()
+    catalog = Catalog(str(tmp_path / "lake"))
+    kept_before = set(catalog.read("silver/documents")["doc_id"].to_pylist())
+    request = "require at least 400 words"
+    argv = [*root, "plan", "--recipe", str(recipe), "--json", "--dry-run", request]
+    answer = _plan(capsys, argv, 0)
+    plan_id = str(answer["plan_id"])
+    predicted = answer["dry_run"]["whatif"]["newly_dropped"]  # type: ignore[index]
+    assert predicted > 0
+    assert main([*root, "plan", "approve", plan_id, "--by", "alice"]) == 0
+    assert main([*root, "run", "--plan", plan_id]) == 0
+    capsys.readouterr()
+    dropped = sorted(kept_before - set(catalog.read("silver/documents")["doc_id"].to_pylist()))
+    assert len(dropped) == predicted
+    rules = {row["doc_id"]: row["rule"] for row in catalog.read("ops/rejections").to_pylist()}
+    assert {rules[doc_id] for doc_id in dropped} == {"gopher_short_doc"}
+    assert main([*root, "trace", dropped[0]]) == 0
+    shown = capsys.readouterr().out
+    assert plan_id in shown and "gopher_short_doc" in shown
+    assert f'plan {plan_id}: "{request}" (approved by alice' in shown
+    assert plan_history(catalog, plan_id)[-1].status == "applied"
+    commit = catalog.commit_at("silver/documents", catalog.version("silver/documents"))
+    assert commit is not None and commit.plan_id == plan_id
