@@ -56,7 +56,8 @@ test-fast: install
 	$(BIN)/pytest -m "not chaos and not slow" $(FAST_TESTS)
 
 # Robustness loops with real processes: every stage killed between every pair of its commits
-# and rerun; every read-only command started 50 times in a row.
+# and rerun; runs killed at random points of every stage; two runs at once (10 times); the
+# daemon killed mid-chain; every read-only command started 50 times in a row.
 chaos: install
 	$(BIN)/pytest -m chaos
 

@@ -119,6 +119,16 @@ def plan_history(catalog: Catalog, plan_id: str) -> list[StoredPlan]:
     return [_stored(row) for row in sorted(rows, key=lambda row: row["at"])]
 
 
+def list_plans(catalog: Catalog) -> list[StoredPlan]:
+    """Every plan as its newest row holds it, most recently changed first."""
+    if not catalog.exists(OPS_PLANS):
+        return []
+    newest: dict[str, dict[str, Any]] = {}
+    for row in sorted(catalog.read(OPS_PLANS).to_pylist(), key=lambda row: row["at"]):
+        newest[row["plan_id"]] = row
+    return [_stored(row) for row in sorted(newest.values(), key=lambda r: r["at"], reverse=True)]
+
+
 def current_plan(catalog: Catalog, plan_id: str) -> StoredPlan:
     """The plan as its newest row holds it."""
     return plan_history(catalog, plan_id)[-1]

@@ -1,8 +1,9 @@
 """What a lake holds after the funnel ran, in a form two lakes can be compared by.
 
-Two lakes fed the same landing files (same paths, so the same doc ids) must hold the same rows
-whatever happened on the way: kills, reruns, concurrent runs. Batch ids differ between lakes
-(they name the registration time), so batches are named by their landing files here.
+Two lakes fed the same landing files must hold the same rows whatever happened on the way:
+kills, reruns, concurrent runs. Doc ids and batch ids differ between lakes whose landing folders
+differ (ids hash the file's path; batches name their registration time), so documents are named
+here by file name and record (`part-0.jsonl.gz#3`) and batches by their files.
 """
 
 from __future__ import annotations
@@ -45,34 +46,53 @@ _DOCUMENT_TABLES = (
 )
 
 
-def _doc_ids(catalog: Catalog, spec: TableSpec) -> list[str]:
-    """Every doc id of the table's latest version, sorted (duplicates kept, so they show)."""
+def _records(catalog: Catalog) -> dict[str, str]:
+    """doc id → `file-name#record`, for every document ingest saw (kept or quarantined)."""
+    names = {}
+    for spec in (BRONZE_DOCUMENTS, BRONZE_QUARANTINE):
+        if catalog.version(spec) is None:
+            continue
+        rows = catalog.read(spec, columns=["doc_id", "source_uri", "source_record"]).to_pylist()
+        for row in rows:
+            if row["doc_id"] is not None:
+                names[row["doc_id"]] = f"{Path(row['source_uri']).name}#{row['source_record']}"
+    return names
+
+
+def _documents(catalog: Catalog, spec: TableSpec, names: dict[str, str]) -> list[str]:
+    """Every document of the table's latest version, sorted (duplicates kept, so they show)."""
     if catalog.version(spec) is None:
         return []
-    return sorted(catalog.read(spec, columns=["doc_id"])["doc_id"].to_pylist())
+    doc_ids = catalog.read(spec, columns=["doc_id"])["doc_id"].to_pylist()
+    return sorted(names.get(doc_id, doc_id) for doc_id in doc_ids)
 
 
 def lake_outcome(root: Path, recipe: Path) -> dict[str, Any]:
     """Rows of every funnel table, rejections and ledger counts, with batches named by files."""
     catalog = LakehouseResource(root=str(root), recipe_path=str(recipe)).catalog()
-    outcome: dict[str, Any] = {spec.key: _doc_ids(catalog, spec) for spec in _DOCUMENT_TABLES}
+    names = _records(catalog)
+    outcome: dict[str, Any] = {
+        spec.key: _documents(catalog, spec, names) for spec in _DOCUMENT_TABLES
+    }
     if catalog.version(GOLD_SCORED_DOCUMENTS) is not None:
         scored = catalog.read(GOLD_SCORED_DOCUMENTS, columns=["doc_id", "quality_score"])
         outcome["quality_scores"] = sorted(
             zip(
-                scored["doc_id"].to_pylist(),
+                [names.get(doc_id, doc_id) for doc_id in scored["doc_id"].to_pylist()],
                 pc.round(scored["quality_score"], 4).to_pylist(),
                 strict=True,
             )
         )
     if catalog.version(BRONZE_QUARANTINE) is not None:
-        quarantine = catalog.read(BRONZE_QUARANTINE, columns=["source_uri", "reason"])
+        quarantine = catalog.read(BRONZE_QUARANTINE, columns=["source_uri", "reason"]).to_pylist()
         outcome["quarantine"] = sorted(
-            Counter(zip(*quarantine.to_pydict().values(), strict=True)).items()
+            Counter((Path(row["source_uri"]).name, row["reason"]) for row in quarantine).items()
         )
     if catalog.version(OPS_REJECTIONS) is not None:
-        rejected = catalog.read(OPS_REJECTIONS, columns=["stage", "doc_id", "rule"])
-        outcome["rejections"] = sorted(zip(*rejected.to_pydict().values(), strict=True))
+        rejected = catalog.read(OPS_REJECTIONS, columns=["stage", "doc_id", "rule"]).to_pylist()
+        outcome["rejections"] = sorted(
+            (row["stage"], names.get(row["doc_id"], row["doc_id"]), row["rule"]) for row in rejected
+        )
     files = {}
     ledger = []
     for entry in ledger_entries(catalog):

@@ -33,8 +33,12 @@ from dagster_project.review_app.auth import (
     require_token_off_loopback,
 )
 from dagster_project.review_app.desk import ReviewDesk
-from dagster_project.review_app.pages import DOCUMENT, LAYOUT, MESSAGE, REPORT
-from dagster_project.review_app.routes import PositionConverter, register_routes
+from dagster_project.review_app.pages import DOCUMENT, LAYOUT, MESSAGE, PLANS, REPORT
+from dagster_project.review_app.routes import (
+    PlanIdConverter,
+    PositionConverter,
+    register_routes,
+)
 from lakehouse.catalog import Catalog
 from lakehouse.recipe import LoadedRecipe
 
@@ -53,6 +57,7 @@ TEMPLATES = {
     "document.html": DOCUMENT,
     "report.html": REPORT,
     "message.html": MESSAGE,
+    "plans.html": PLANS,
 }
 # Forms hold a decision, a reason and a note of at most a few KiB; anything larger is refused.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -76,6 +81,7 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.url_map.converters["position"] = PositionConverter
+    app.url_map.converters["plan_id"] = PlanIdConverter
     app.jinja_loader = DictLoader(TEMPLATES)
     app.before_request(partial(check_host, frozenset(hosts)))
     app.before_request(partial(authorize, tokens))

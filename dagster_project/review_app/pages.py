@@ -41,6 +41,7 @@ LAYOUT = """<!doctype html>
         (gate ≥ {{ min_rate }})</span>
   <span>reviewer <strong id="reviewer">{{ reviewer }}</strong></span>
   <a href="{{ url_for('report') }}">report</a>
+  <a href="{{ url_for('plans') }}" id="plans-tab">plans</a>
 </header>
 {% block body %}{% endblock %}
 </body>
@@ -221,4 +222,47 @@ REPORT = """{% extends "layout.html" %}
 MESSAGE = """{% extends "layout.html" %}
 {% block body %}<main><div><section><p class="error" id="error">{{ message }}</p>
 </section></div></main>{% endblock %}
+"""
+
+PLANS = """{% extends "layout.html" %}
+{% block title %}plans · funnel review{% endblock %}
+{% block body %}
+<main><div>
+{% if error %}<p class="error" id="error">{{ error }}</p>{% endif %}
+<section>
+  <h2>Planned recipe changes</h2>
+  <p>Requests turned into recipe patches by <code>funnel plan</code>. An approved plan runs with
+     <code>funnel run --plan PLAN_ID</code>; every table version it writes names the plan.</p>
+  {% if not plans %}<p id="no-plans">No plans yet.</p>{% endif %}
+</section>
+{% for item in plans %}{% set plan = item.plan %}
+<section class="plan" id="plan-{{ plan.plan_id }}">
+  <h3>{{ plan.request }}</h3>
+  <p><code>{{ plan.plan_id }}</code> ·
+     <strong class="plan-status">{{ plan.status }}</strong> by {{ plan.by }}
+     at {{ plan.at.strftime("%Y-%m-%d %H:%M") }}</p>
+  {% if plan.patches %}<table class="patches">
+    <tr><th>setting</th><th>now</th><th>planned</th><th>from</th><th>why</th></tr>
+    {% for patch in plan.patches %}<tr><td><code>{{ patch.path }}</code></td>
+      <td>{{ patch.old }}</td><td>{{ patch.new }}</td><td>“{{ patch.source }}”</td>
+      <td>{{ patch.reason }}</td></tr>{% endfor %}
+  </table>{% endif %}
+  {% if plan.reason %}<p>{{ plan.reason }}</p>{% endif %}
+  {% if item.dry %}<p class="dry-run">
+    {% if item.dry.available %}Dry run on {{ item.dry.whatif.documents }} documents:
+      {{ item.dry.whatif.newly_kept }} newly kept, {{ item.dry.whatif.newly_dropped }} newly
+      dropped.
+    {% else %}Dry run not available: {{ item.dry.reason }}{% endif %}
+    {% if item.dry.needs_rerun %}Re-run to know: {{ item.dry.needs_rerun|join(", ") }}.
+    {% endif %}</p>{% endif %}
+  {% if plan.status == "proposed" %}
+  <form method="post" action="{{ url_for('decide_plan', plan_id=plan.plan_id) }}">
+    <input type="hidden" name="csrf" value="{{ csrf }}">
+    <button type="submit" name="action" value="approve" class="approve-plan">Approve</button>
+    <button type="submit" name="action" value="reject" class="reject-plan">Reject</button>
+  </form>{% endif %}
+</section>
+{% endfor %}
+</div></main>
+{% endblock %}
 """

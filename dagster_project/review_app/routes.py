@@ -10,7 +10,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dagster_project.review_app.auth import check_csrf
 from dagster_project.review_app.desk import ReviewDesk
+from lakehouse.plans import PlanStoreError, approve_plan, list_plans, reject_plan
 from lakehouse.provenance import DOC_ID_PATTERN
+from lakehouse.recipe import RecipeError, load_recipe
 from lakehouse.releases import review_gate
 from lakehouse.review import (
     ReviewError,
@@ -22,6 +24,12 @@ from lakehouse.review import (
 
 DESK = "funnel_review_desk"
 POSITION_DIGITS = 9
+
+
+class PlanIdConverter(BaseConverter):
+    """A plan id in a URL, as `lakehouse.planner.plan_id` makes them."""
+
+    regex = "plan-[0-9a-f]{12}"
 
 
 class PositionConverter(BaseConverter):
@@ -47,6 +55,10 @@ def register_routes(app: Flask, desk: ReviewDesk) -> None:
     app.add_url_rule("/blocklist", "block", block, methods=["POST"])
     app.add_url_rule("/report", "report", report, methods=["GET"])
     app.add_url_rule("/api/progress", "progress_json", progress_json, methods=["GET"])
+    app.add_url_rule("/plans", "plans", plans, methods=["GET"])
+    app.add_url_rule(
+        "/plans/<plan_id:plan_id>/decision", "decide_plan", decide_plan, methods=["POST"]
+    )
 
 
 def _desk() -> ReviewDesk:
@@ -153,3 +165,45 @@ def progress_json() -> Any:
     progress = review_progress(desk.catalog)
     verdict = review_gate(progress, desk.min_rate)
     return progress.as_dict() | {"gate_passed": verdict.passed, "problems": verdict.problems}
+
+
+def plans(error: str | None = None, status: int = 200) -> Any:
+    """Every plan with its patches; proposed ones with their dry run and approve/reject."""
+    from dagster_project.plan_cli import dry_run
+
+    desk = _desk()
+    items = []
+    for plan in list_plans(desk.catalog):
+        dry = None
+        if plan.status == "proposed" and plan.patches:
+            try:
+                dry = dry_run(desk.catalog, load_recipe(plan.recipe_path), plan.patches)
+            except RecipeError as gone:
+                dry = {"available": False, "reason": str(gone), "needs_rerun": []}
+        items.append({"plan": plan, "dry": dry})
+    html = render_template(
+        "plans.html",
+        plans=items,
+        progress=review_progress(desk.catalog),
+        min_rate=desk.min_rate,
+        reviewer=g.reviewer,
+        csrf=desk.csrf,
+        error=error,
+    )
+    return html, status
+
+
+def decide_plan(plan_id: str) -> Any:
+    """Approve or reject a proposed plan as the signed-in reviewer, then show the plans."""
+    desk = _desk()
+    check_csrf(desk.csrf)
+    action = request.form.get("action", "")
+    decide = {"approve": approve_plan, "reject": reject_plan}.get(action)
+    if decide is None:
+        abort(400, "action must be approve or reject")
+    try:
+        with desk.writes:
+            decide(desk.catalog, plan_id, g.reviewer)
+    except PlanStoreError as refused:
+        return plans(error=str(refused), status=409)
+    return redirect(url_for("plans"))

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import socket
@@ -25,6 +26,7 @@ from dagster_project.review_app import (
     require_token_off_loopback,
 )
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.plans import list_plans, reject_plan
 from lakehouse.recipe import load_recipe
 from lakehouse.review import StaleQueueError, blocklist, record_decision, review_queue
 from lakehouse.storage import PROJECT_DIR
@@ -168,6 +170,39 @@ def test_reviewer_approves_rejects_and_flags_on_the_live_page(
     expect(page.locator("#error")).to_contain_text("review/queue is now at version 1")
     expect(page.locator("#doc-id")).to_have_text(queued[-6])
     assert catalog.read(REVIEW_DECISIONS).num_rows == 4
+
+
+def test_plans_tab_shows_patches_and_records_who_approves_or_rejects(
+    review_server: str,
+    page: Page,
+    root: Path,
+    recipe_path: Path,
+    catalog: Catalog,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ids = []
+    for request in ("require at least 60 words", "keep German too"):
+        argv = ["--root", str(root), "plan", "--recipe", str(recipe_path), "--json", request]
+        assert main(argv) == 0
+        ids.append(json.loads(capsys.readouterr().out)["plan_id"])
+    page.goto(review_server)
+    page.click("#plans-tab")
+    first, second = (page.locator(f"#plan-{plan_id}") for plan_id in ids)
+    expect(first).to_contain_text("clean.gopher_quality.min_doc_words")
+    expect(first).to_contain_text("60")
+    expect(first.locator(".dry-run")).to_contain_text("Dry run not available")
+    expect(second).to_contain_text("clean.language.allow")
+    first.locator(".approve-plan").click()
+    expect(page.locator(f"#plan-{ids[0]} .plan-status")).to_have_text("approved")
+    expect(page.locator(f"#plan-{ids[0]}")).to_contain_text("by ana")
+    # Someone else rejected the second plan while this page was open: approving it is refused.
+    reject_plan(catalog, ids[1], "bo")
+    page.locator(f"#plan-{ids[1]} .approve-plan").click()
+    expect(page.locator("#error")).to_contain_text("is rejected")
+    statuses = {plan.plan_id: (plan.status, plan.by) for plan in list_plans(catalog)}
+    assert statuses == {ids[0]: ("approved", "ana"), ids[1]: ("rejected", "bo")}
+    missing = requests.get(review_server + "plans/plan-nothex/decision", timeout=10)
+    assert missing.status_code in (404, 405)
 
 
 def _requeue_reversed(catalog: Catalog) -> int:

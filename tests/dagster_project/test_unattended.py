@@ -140,42 +140,57 @@ def _assert_same_lake(chaos: dict[str, Any], reference: dict[str, Any]) -> None:
     assert all(row[-1] for row in chaos["ledger"]), "a ledger row does not balance"
 
 
-def test_runs_killed_at_random_points_of_every_stage_converge(tmp_path: Path) -> None:
-    """Three landing files, each carried through a run killed in every stage in turn and a
-    release killed midway (21 kills): after each, the lake equals an uninterrupted one's."""
+# make chaos runs the full suite; CI may run fewer repetitions within its time budget.
+EPISODES = int(os.environ.get("FUNNEL_CHAOS_EPISODES", "3"))
+REPETITIONS = int(os.environ.get("FUNNEL_CHAOS_REPETITIONS", "10"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
+    """What a lake holds after 1, 2 and 3 landing files, each carried through by one
+    uninterrupted `funnel run` as it arrived (documents named by file and record)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    landing = folder / "landing"
+    recipe = write_recipe(folder, landing)
+    outcomes = {}
+    for index in range(3):
+        _landing_file(landing, index)
+        _run_to_end(folder / "lake", recipe, folder / "home", "run")
+        outcomes[index + 1] = lake_outcome(folder / "lake", recipe)
+    return outcomes
+
+
+def test_runs_killed_at_random_points_of_every_stage_converge(
+    tmp_path: Path, uninterrupted: dict[int, dict[str, Any]]
+) -> None:
+    """Landing files arriving one after the other, each carried through by runs killed inside
+    every stage in turn, then a release killed midway (7 kills a file, 21 for three files):
+    after each file, the lake equals the uninterrupted one's and one release is published."""
     chance = random.Random(int(os.environ.get("FUNNEL_CHAOS_SEED", "14")))
     landing = tmp_path / "landing"
     recipe = write_recipe(tmp_path, landing)
-    chaos_root, reference_root = tmp_path / "chaos", tmp_path / "reference"
-    chaos_home, reference_home = tmp_path / "chaos_home", tmp_path / "reference_home"
+    root, home = tmp_path / "lake", tmp_path / "home"
     kills = []
-    for index in range(3):
+    for index in range(EPISODES):
         landing_file = _landing_file(landing, index)
-        kills += _kill_episode(chaos_root, recipe, chaos_home, landing_file, chance)
-        _run_to_end(reference_root, recipe, reference_home, "run")
-        _assert_same_lake(lake_outcome(chaos_root, recipe), lake_outcome(reference_root, recipe))
+        kills += _kill_episode(root, recipe, home, landing_file, chance)
+        _assert_same_lake(lake_outcome(root, recipe), uninterrupted[index + 1])
         # The release, killed midway, then published by the rerun: exactly once.
-        _approve_queue(chaos_root, recipe)
-        _approve_queue(reference_root, recipe)
-        process = funnel_process(
-            chaos_root, recipe, chaos_home, "release", "publish", "--recipe", str(recipe)
-        )
+        _approve_queue(root, recipe)
+        process = funnel_process(root, recipe, home, "release", "publish", "--recipe", str(recipe))
         time.sleep(chance.uniform(3.0, 12.0))
         _kill_group(process)
         kills.append("release")
-        published = [release.name for release in list_releases(_catalog(chaos_root, recipe))]
+        published = [release.name for release in list_releases(_catalog(root, recipe))]
         if len(published) == index:  # the kill came before the publish commit
-            published = _release(chaos_root, recipe, chaos_home)
+            published = _release(root, recipe, home)
         assert len(published) == len(set(published)) == index + 1
-        assert len(_release(reference_root, recipe, reference_home)) == index + 1
-        chaos_release = list_releases(_catalog(chaos_root, recipe))[-1]
-        reference_release = list_releases(_catalog(reference_root, recipe))[-1]
-        assert (chaos_release.documents, chaos_release.tokens) == (
-            reference_release.documents,
-            reference_release.tokens,
-        )
+        release = list_releases(_catalog(root, recipe))[-1]
+        candidate = _catalog(root, recipe).read("gold/release_candidate")
+        assert release.documents == candidate.num_rows
+        assert release.tokens == sum(candidate["tokens"].to_pylist())
     print("kills (target→stage it landed in):", ", ".join(kills))
-    assert len(kills) >= 20
+    assert len(kills) == 7 * EPISODES
 
 
 def _concurrent_runs(root: Path, recipe: Path, home: Path) -> None:
@@ -185,22 +200,20 @@ def _concurrent_runs(root: Path, recipe: Path, home: Path) -> None:
         assert run.returncode == 0, output[-4000:]
 
 
-@pytest.mark.parametrize("repetition", range(10))
+@pytest.mark.parametrize("repetition", range(REPETITIONS))
 def test_two_runs_at_once_on_a_fresh_root_and_on_new_files_duplicate_nothing(
-    tmp_path: Path, repetition: int
+    tmp_path: Path, repetition: int, uninterrupted: dict[int, dict[str, Any]]
 ) -> None:
     """Two `funnel run` started together on a fresh root, then again once a new landing file
-    arrived: each time the lake equals one where the runs went one after the other."""
+    arrived: each time the lake equals one where a single run carried each file through."""
     landing = tmp_path / "landing"
     recipe = write_recipe(tmp_path, landing)
     root, home = tmp_path / "lake", tmp_path / "home"
-    reference_root, reference_home = tmp_path / "reference", tmp_path / "reference_home"
     for index in range(2):
-        _landing_file(landing, index + 2 * (repetition % 2))
+        _landing_file(landing, index)
         _concurrent_runs(root, recipe, home)
-        _run_to_end(reference_root, recipe, reference_home, "run")
         outcome = lake_outcome(root, recipe)
-        _assert_same_lake(outcome, lake_outcome(reference_root, recipe))
+        _assert_same_lake(outcome, uninterrupted[index + 1])
         assert len({row[1] for row in outcome["ledger"]}) == index + 1  # one batch per file
 
 
@@ -211,7 +224,7 @@ def _free_port() -> int:
 
 
 def test_the_daemon_carries_a_new_file_to_the_review_queue_even_when_killed_midway(
-    tmp_path: Path,
+    tmp_path: Path, uninterrupted: dict[int, dict[str, Any]]
 ) -> None:
     """With only `funnel ui` (webserver + daemon) running, a new landing file flows to a review
     queue built from it; the whole tree killed mid-chain and restarted, it still gets there, and
@@ -238,8 +251,7 @@ def test_the_daemon_carries_a_new_file_to_the_review_queue_even_when_killed_midw
         wait_for(lambda: _queued(root, recipe, landing_file), 900, "the review queue", poll=2)
     finally:
         _kill_group(ui)
-    _run_to_end(tmp_path / "reference", recipe, tmp_path / "reference_home", "run")
-    _assert_same_lake(lake_outcome(root, recipe), lake_outcome(tmp_path / "reference", recipe))
+    _assert_same_lake(lake_outcome(root, recipe), uninterrupted[1])
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_run_records(dg.RunsFilter(job_name="funnel"))
         failed = [
