@@ -34,30 +34,54 @@ from lakehouse.recipe import load_recipe
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
+def reruns(catalog: Catalog, patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stages a run with the patches re-runs (the first one a patched section belongs to,
+    and every stage after it), each with its batches and the time the ledger's history says
+    it takes (None when it was never timed)."""
+    from lakehouse.ledger import FUNNEL_STAGES, ledger_entries, stage_seconds
+
+    sections = {patch["path"].split(".")[0] for patch in patches}
+    touched = [index for index, stage in enumerate(FUNNEL_STAGES) if stage in sections]
+    if not touched:
+        return []
+    entries = ledger_entries(catalog) if catalog.exists("ops/ledger") else []
+    batches = len({entry.batch_id for entry in entries})
+    seconds = stage_seconds(catalog)
+    found = []
+    for stage in FUNNEL_STAGES[min(touched) :]:
+        if stage == "release":  # published only behind the review gate, never by a run
+            continue
+        runs = 1 if stage in ("curate", "review") else batches
+        per_run = seconds.get(stage)
+        estimate = round(per_run * runs, 1) if per_run is not None else None
+        found.append({"stage": stage, "batches": runs, "estimated_seconds": estimate})
+    return found
+
+
 def dry_run(catalog: Catalog, loaded: Any, patches: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the plan's rule-setting patches would newly keep or drop, from stored signals."""
+    """What the plan's rule-setting patches would newly keep or drop, from stored signals, and
+    which stages a run with the plan re-runs, for how long."""
     from lakehouse.ledger import committed_batches
     from lakehouse.planner import rule_overrides
     from lakehouse.tables import SILVER_SIGNALS
     from lakehouse.whatif import WhatIfError, what_if
 
     overrides = rule_overrides(patches)
-    rerun = sorted({patch["path"].split(".")[0] for patch in patches} - {"clean"})
     other = [p["path"] for p in patches if p["path"] not in overrides]
+    planned = {"needs_rerun": other, "reruns": reruns(catalog, patches)}
     if not overrides:
-        return {"available": False, "reason": "no patch is a rule setting", "needs_rerun": other}
+        return {"available": False, "reason": "no patch is a rule setting"} | planned
     versions = committed_batches(catalog, "clean", SILVER_SIGNALS)
     if not versions:
         return {
             "available": False,
             "reason": "silver/signals has not been written yet: run the clean stage first",
-            "needs_rerun": other,
-        }
+        } | planned
     try:
         report = what_if(catalog, loaded, versions, overrides)
     except WhatIfError as error:
-        return {"available": False, "reason": str(error), "needs_rerun": other}
-    return {"available": True, "whatif": report.as_dict(), "needs_rerun": other, "stages": rerun}
+        return {"available": False, "reason": str(error)} | planned
+    return {"available": True, "whatif": report.as_dict()} | planned
 
 
 def _print_answer(
@@ -103,6 +127,12 @@ def _print_answer(
                     )
         if dry.get("needs_rerun"):
             print("  not from stored signals (the stage re-runs): " + ", ".join(dry["needs_rerun"]))
+        for rerun in dry.get("reruns", []):
+            took = rerun["estimated_seconds"]
+            print(
+                f"  re-runs {rerun['stage']} on {rerun['batches']} batch(es): "
+                + (f"about {took:.0f} s from the ledger's history" if took else "never timed")
+            )
 
 
 def command_plan(args: argparse.Namespace) -> int:

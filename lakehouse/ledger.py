@@ -14,6 +14,7 @@ versions that no ledger row names, which no reader sees and the next run replace
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -128,6 +129,26 @@ def funnel_position(stage: str) -> tuple[int, str]:
     if stage in FUNNEL_STAGES:
         return FUNNEL_STAGES.index(stage), stage
     return len(FUNNEL_STAGES), stage
+
+
+def stage_seconds(catalog: Catalog) -> dict[str, float]:
+    """Median seconds a stage took for one batch, from the ledger's commit times: the time from
+    the previous ledger commit of the same run to the stage's own. A run's first stage has no
+    such start and is left out (a stage never measured is absent)."""
+    if catalog.version(OPS_LEDGER) is None:
+        return {}
+    commits = sorted(catalog.history(OPS_LEDGER), key=lambda commit: commit.version)
+    durations: dict[str, list[float]] = {}
+    previous: dict[str, datetime] = {}
+    for commit in commits:
+        if commit.run_id is None or commit.stage is None:
+            continue
+        started = previous.get(commit.run_id)
+        if started is not None:
+            seconds = (commit.timestamp - started).total_seconds()
+            durations.setdefault(commit.stage, []).append(seconds)
+        previous[commit.run_id] = commit.timestamp
+    return {stage: statistics.median(values) for stage, values in durations.items()}
 
 
 def record_rejections(
