@@ -637,6 +637,47 @@ def rejection_summary(
     ]
 
 
+def dropped_examples(
+    catalog: Catalog, per_rule: int = EXAMPLES, excerpt_chars: int = 300
+) -> list[dict[str, Any]]:
+    """Per stage and rule, most rows first: how many documents it dropped and a few of them
+    (doc id, source, the signal's value, the threshold, detail and the start of the text)."""
+    if not catalog.exists(OPS_REJECTIONS):
+        return []
+    columns = ["doc_id", "stage", "rule", "value", "threshold", "detail"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in catalog.read(OPS_REJECTIONS, columns=columns).to_pylist():
+        groups[(row["stage"], row["rule"])].append(row)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    shown = {
+        row["doc_id"]: row
+        for _, rows in ordered
+        for row in sorted(rows, key=lambda row: row["doc_id"])[:per_rule]
+    }
+    texts = {}
+    if shown and catalog.exists(BRONZE_DOCUMENTS):
+        dataset = catalog.dataset(BRONZE_DOCUMENTS, catalog.version(BRONZE_DOCUMENTS))
+        found = dataset.to_table(
+            columns=["doc_id", "source", "text"], filter=pc.field("doc_id").isin(sorted(shown))
+        )
+        texts = {row["doc_id"]: row for row in found.to_pylist()}
+    summary = []
+    for (stage, rule), rows in ordered:
+        examples = []
+        for row in sorted(rows, key=lambda row: row["doc_id"])[:per_rule]:
+            document = texts.get(row["doc_id"], {})
+            text = document.get("text") or ""
+            examples.append(
+                row
+                | {
+                    "source": document.get("source"),
+                    "excerpt": text[:excerpt_chars] + ("…" if len(text) > excerpt_chars else ""),
+                }
+            )
+        summary.append({"stage": stage, "rule": rule, "count": len(rows), "examples": examples})
+    return summary
+
+
 def _rejected_rows(catalog: Catalog) -> Iterator[_DroppedRow]:
     """Every row of `ops/rejections`, with the source of its bronze document."""
     if not catalog.exists(OPS_REJECTIONS):

@@ -33,7 +33,14 @@ from dagster_project.review_app.auth import (
     require_token_off_loopback,
 )
 from dagster_project.review_app.desk import ReviewDesk
-from dagster_project.review_app.pages import DOCUMENT, LAYOUT, MESSAGE, PLANS, REPORT
+from dagster_project.review_app.pages import (
+    DOCUMENT,
+    DROPPED,
+    LAYOUT,
+    MESSAGE,
+    PLANS,
+    REPORT,
+)
 from dagster_project.review_app.routes import (
     PlanIdConverter,
     PositionConverter,
@@ -58,6 +65,7 @@ TEMPLATES = {
     "report.html": REPORT,
     "message.html": MESSAGE,
     "plans.html": PLANS,
+    "dropped.html": DROPPED,
 }
 # Forms hold a decision, a reason and a note of at most a few KiB; anything larger is refused.
 MAX_REQUEST_BYTES = 64 * 1024

@@ -41,6 +41,7 @@ LAYOUT = """<!doctype html>
         (gate ≥ {{ min_rate }})</span>
   <span>reviewer <strong id="reviewer">{{ reviewer }}</strong></span>
   <a href="{{ url_for('report') }}">report</a>
+  <a href="{{ url_for('dropped') }}" id="dropped-tab">dropped</a>
   <a href="{{ url_for('plans') }}" id="plans-tab">plans</a>
 </header>
 {% block body %}{% endblock %}
@@ -261,6 +262,34 @@ PLANS = """{% extends "layout.html" %}
     <button type="submit" name="action" value="approve" class="approve-plan">Approve</button>
     <button type="submit" name="action" value="reject" class="reject-plan">Reject</button>
   </form>{% endif %}
+</section>
+{% endfor %}
+</div></main>
+{% endblock %}
+"""
+
+DROPPED = """{% extends "layout.html" %}
+{% block title %}dropped · funnel review{% endblock %}
+{% block body %}
+<main><div>
+<section>
+  <h2>What the stages dropped, by rule</h2>
+  <p>A few documents per rule with the signal's value and the threshold it crossed
+     (<code>funnel rejections</code> and <code>funnel trace DOC</code> give the rest).</p>
+  {% if not rules %}<p id="nothing-dropped">No stage has dropped a document yet.</p>{% endif %}
+</section>
+{% for group in rules %}
+<section class="rule" id="rule-{{ group.stage }}-{{ group.rule }}">
+  <h3>{{ group.stage }} · <code>{{ group.rule }}</code> · {{ group.count }} dropped</h3>
+  <table>
+    <tr><th>document</th><th>source</th><th>value</th><th>threshold</th><th>detail</th></tr>
+    {% for row in group.examples %}<tr>
+      <td><code>{{ row.doc_id }}</code></td><td>{{ row.source or "" }}</td>
+      <td class="value">{{ row.value if row.value is not none else "" }}</td>
+      <td class="threshold">{{ row.threshold if row.threshold is not none else "" }}</td>
+      <td>{{ row.detail or "" }}</td></tr>
+    <tr><td colspan="5"><pre class="text">{{ row.excerpt }}</pre></td></tr>{% endfor %}
+  </table>
 </section>
 {% endfor %}
 </div></main>

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from dagster_project.review_app.auth import check_csrf
 from dagster_project.review_app.desk import ReviewDesk
 from lakehouse.plans import PlanStoreError, approve_plan, list_plans, reject_plan
-from lakehouse.provenance import DOC_ID_PATTERN
+from lakehouse.provenance import DOC_ID_PATTERN, dropped_examples
 from lakehouse.recipe import RecipeError, load_recipe
 from lakehouse.releases import review_gate
 from lakehouse.review import (
@@ -55,6 +55,7 @@ def register_routes(app: Flask, desk: ReviewDesk) -> None:
     app.add_url_rule("/blocklist", "block", block, methods=["POST"])
     app.add_url_rule("/report", "report", report, methods=["GET"])
     app.add_url_rule("/api/progress", "progress_json", progress_json, methods=["GET"])
+    app.add_url_rule("/dropped", "dropped", dropped, methods=["GET"])
     app.add_url_rule("/plans", "plans", plans, methods=["GET"])
     app.add_url_rule(
         "/plans/<plan_id:plan_id>/decision", "decide_plan", decide_plan, methods=["POST"]
@@ -207,3 +208,15 @@ def decide_plan(plan_id: str) -> Any:
     except PlanStoreError as refused:
         return plans(error=str(refused), status=409)
     return redirect(url_for("plans"))
+
+
+def dropped() -> Any:
+    """Examples of what each stage dropped, per rule, with value and threshold."""
+    desk = _desk()
+    return render_template(
+        "dropped.html",
+        rules=dropped_examples(desk.catalog),
+        progress=review_progress(desk.catalog),
+        min_rate=desk.min_rate,
+        reviewer=g.reviewer,
+    )

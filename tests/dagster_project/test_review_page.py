@@ -26,6 +26,7 @@ from dagster_project.review_app import (
     require_token_off_loopback,
 )
 from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.ledger import record_rejections
 from lakehouse.plans import list_plans, reject_plan
 from lakehouse.recipe import load_recipe
 from lakehouse.review import StaleQueueError, blocklist, record_decision, review_queue
@@ -203,6 +204,30 @@ def test_plans_tab_shows_patches_and_records_who_approves_or_rejects(
     assert statuses == {ids[0]: ("approved", "ana"), ids[1]: ("rejected", "bo")}
     missing = requests.get(review_server + "plans/plan-nothex/decision", timeout=10)
     assert missing.status_code in (404, 405)
+
+
+def test_dropped_tab_shows_examples_per_rule_with_value_and_threshold(
+    review_server: str, page: Page, catalog: Catalog, queued: list[str], commit: CommitInfo
+) -> None:
+    rows = [
+        {"doc_id": doc, "rule": "gopher_short_doc", "value": 12.0, "threshold": 50.0}
+        for doc in queued[:4]
+    ] + [{"doc_id": queued[4], "rule": "exact_duplicate", "detail": f"duplicate_of {queued[5]}"}]
+    table = pa.Table.from_pylist(
+        [{"value": None, "threshold": None, "detail": None} | row for row in rows]
+    )
+    record_rejections(catalog, "clean", "b1", table, commit)
+    first = sorted(queued[:4])[0]  # examples are shown in doc id order
+    text = catalog.read("bronze/documents", where={"doc_id": first})["text"][0].as_py()
+    page.goto(review_server)
+    page.click("#dropped-tab")
+    short = page.locator("#rule-clean-gopher_short_doc")
+    expect(short).to_contain_text("4 dropped")
+    expect(short.locator(".value").first).to_have_text("12.0")
+    expect(short.locator(".threshold").first).to_have_text("50.0")
+    expect(short.locator("pre.text").first).to_contain_text(text[:40])
+    expect(short.locator("pre.text")).to_have_count(3)  # a few examples, not every document
+    expect(page.locator("#rule-clean-exact_duplicate")).to_contain_text(f"duplicate_of {queued[5]}")
 
 
 def _requeue_reversed(catalog: Catalog) -> int:
