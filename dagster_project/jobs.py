@@ -1,9 +1,11 @@
-"""The funnel job: every batch-partitioned asset of the funnel, with its checks."""
+"""The funnel job (every batch-partitioned asset of the funnel, with its checks) and the export
+job (a published release as tokenized shards)."""
 
 import dagster as dg
 
 from assets.clean import clean
 from assets.dedup import dedup
+from assets.export import EXPORT_ASSETS
 from assets.ingest import ingest
 from assets.partitions import batches
 from assets.score import domain_classifier, quality_classifier, score
@@ -15,6 +17,13 @@ funnel_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*FUNNEL_ASSETS),
     partitions_def=batches,
     description="Carry one ingestion batch through every stage of the funnel.",
+)
+
+
+export_job = dg.define_asset_job(
+    name="export",
+    selection=dg.AssetSelection.assets(*EXPORT_ASSETS),
+    description="Write a published release as tokenized shards (funnel export).",
 )
 
 

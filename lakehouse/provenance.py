@@ -12,13 +12,14 @@ import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.catalog import Catalog, TableVersion
+from lakehouse.exports import export_locations
 from lakehouse.ledger import LedgerEntry, ledger_entries
 from lakehouse.releases import list_releases
 from lakehouse.tables import (
@@ -82,6 +83,7 @@ class DocumentTrace:
     stages: list[StageOutcome] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
     consumption: list[dict[str, Any]] = field(default_factory=list)
+    exports: list[dict[str, Any]] = field(default_factory=list)
 
     def table_versions(self) -> dict[str, int]:
         """Every table version the trace read, by table."""
@@ -158,6 +160,7 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
             break
     result.releases = release_membership(catalog, doc_id)
     result.consumption = training_consumption(catalog, doc_id)
+    result.exports = [asdict(found) for found in export_locations(catalog.root, doc_id)]
     return result
 
 

@@ -502,6 +502,28 @@ class ReleaseConfig(_Section):
     )
 
 
+class ExportConfig(_Section):
+    """Tokenized exports of a release (`funnel export`): tokenizers by name, shard size."""
+
+    tokenizers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tokenizer name → tokenizer.json path (relative to the recipe's folder), "
+        "read offline; `all-minilm-l6-v2` (the encoder package's) needs no entry.",
+    )
+    shard_tokens: int = Field(
+        default=1 << 24,
+        ge=1,
+        description="Tokens per shard: a shard is cut at the first document boundary at or "
+        "past this many tokens.",
+    )
+    block_documents: int = Field(
+        default=4096,
+        ge=1,
+        description="Documents read, shuffled (by the seed) and tokenized together; bounds "
+        "the memory of the texts in flight.",
+    )
+
+
 class Recipe(_Section):
     """A whole funnel configuration."""
 
@@ -517,6 +539,7 @@ class Recipe(_Section):
     curate: CurateConfig = CurateConfig()
     review: ReviewConfig = ReviewConfig()
     release: ReleaseConfig = ReleaseConfig()
+    export: ExportConfig = ExportConfig()
 
     @field_validator("sources")
     @classmethod
