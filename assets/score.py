@@ -1,4 +1,4 @@
-"""Score: a batch's `silver/unique_documents` → `gold/embeddings` and `gold/scored_documents`.
+"""Score: a batch's `silver/decontaminated_documents` → `gold/embeddings`, `gold/scored_documents`.
 
 The heads are trained first, per batch, on the pinned bronze documents (the quality classifier
 on the recipe's reference sources against a bronze sample, the domain classifier on the source
@@ -62,7 +62,7 @@ from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     GOLD_EMBEDDINGS,
     GOLD_SCORED_DOCUMENTS,
-    SILVER_UNIQUE_DOCUMENTS,
+    SILVER_DECONTAMINATED_DOCUMENTS,
 )
 
 STAGE = "score"
@@ -280,7 +280,7 @@ def _pinned_head(root: str, name: str, batch_id: str) -> Artifact:
 
 def _batch_documents(run: StageRun) -> pa.Table:
     """The batch's unique documents with `ingested_at` from bronze, ordered by doc_id."""
-    documents = run.batch_rows(SILVER_UNIQUE_DOCUMENTS, _DOCUMENT_COLUMNS)
+    documents = run.batch_rows(SILVER_DECONTAMINATED_DOCUMENTS, _DOCUMENT_COLUMNS)
     ingested = run.batch_rows(BRONZE_DOCUMENTS, ["doc_id", "ingested_at"])
     joined = documents.join(ingested, "doc_id", join_type="left outer")
     return joined.sort_by("doc_id").combine_chunks()
@@ -412,7 +412,7 @@ def _histogram_png(scores: list[float]) -> str:
 COLUMN_LINEAGE = {
     GOLD_SCORED_DOCUMENTS.key: {
         **{
-            name: [Derived(SILVER_UNIQUE_DOCUMENTS.key, name, "kept after semantic dedup")]
+            name: [Derived(SILVER_DECONTAMINATED_DOCUMENTS.key, name, "kept after semantic dedup")]
             for name in (
                 "doc_id",
                 "source",
@@ -425,11 +425,13 @@ COLUMN_LINEAGE = {
                 "lang",
             )
         },
-        "source_domain": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "domain", "source's domain")],
+        "source_domain": [
+            Derived(SILVER_DECONTAMINATED_DOCUMENTS.key, "domain", "source's domain")
+        ],
         "ingested_at": [Derived(BRONZE_DOCUMENTS.key, "ingested_at", "joined on doc_id")],
         "quality_score": [
             Derived(
-                SILVER_UNIQUE_DOCUMENTS.key,
+                SILVER_DECONTAMINATED_DOCUMENTS.key,
                 "text",
                 "quality classifier on the sentence embedding",
                 "TRANSFORMATION",
@@ -437,7 +439,7 @@ COLUMN_LINEAGE = {
         ],
         "domain": [
             Derived(
-                SILVER_UNIQUE_DOCUMENTS.key,
+                SILVER_DECONTAMINATED_DOCUMENTS.key,
                 "text",
                 "domain classifier on the sentence embedding",
                 "TRANSFORMATION",
@@ -445,16 +447,18 @@ COLUMN_LINEAGE = {
         ],
     },
     GOLD_EMBEDDINGS.key: {
-        "doc_id": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "doc_id", "every unique document")],
+        "doc_id": [Derived(SILVER_DECONTAMINATED_DOCUMENTS.key, "doc_id", "every unique document")],
         "embedding": [
             Derived(
-                SILVER_UNIQUE_DOCUMENTS.key,
+                SILVER_DECONTAMINATED_DOCUMENTS.key,
                 "text",
                 "all-MiniLM-L6-v2 mean-pooled embedding",
                 "TRANSFORMATION",
             )
         ],
-        "text_sha256": [Derived(SILVER_UNIQUE_DOCUMENTS.key, "text_sha256", "the text embedded")],
+        "text_sha256": [
+            Derived(SILVER_DECONTAMINATED_DOCUMENTS.key, "text_sha256", "the text embedded")
+        ],
     },
 }
 
@@ -548,7 +552,7 @@ def _score_metadata(
 SCORE = Stage(
     name=STAGE,
     description=(
-        "The batch's unique documents without semantic duplicates (k-means on the "
+        "The batch's decontaminated documents without semantic duplicates (k-means on the "
         "embeddings, cosine above the recipe's threshold within a cluster; the oldest "
         "document is kept), with quality score and predicted domain. Every removed "
         "document is a row of ops/rejections with its keeper in `duplicate_of`."
@@ -556,7 +560,7 @@ SCORE = Stage(
     group="gold",
     engine="torch",
     inputs=(
-        Input(SILVER_UNIQUE_DOCUMENTS, "dedup"),
+        Input(SILVER_DECONTAMINATED_DOCUMENTS, "decontaminate"),
         Input(BRONZE_DOCUMENTS, "ingest"),
         Input(GOLD_SCORED_DOCUMENTS, STAGE, required=False),
         Input(GOLD_EMBEDDINGS, STAGE, required=False),

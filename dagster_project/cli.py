@@ -297,6 +297,12 @@ def command_trace(args: argparse.Namespace) -> int:
             found.releases,
             ["release", "candidate_version", "domain", "tokens", "weight", "published_at"],
         )
+    if found.exports:
+        print("in tokenized exports:")
+        _print_table(
+            found.exports,
+            ["release", "format", "tokenizer", "seed", "shard", "token_offset", "tokens", "folder"],
+        )
     if found.consumption:
         print("consumed in training:")
         _print_table(
@@ -322,6 +328,59 @@ def _print_plans(catalog: Catalog, plan_ids: set[str | None]) -> None:
             else history[-1].status
         )
         print(f'plan {plan_id}: "{history[-1].request}" ({who})')
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """Write a published release as tokenized shards, in a Dagster run of the export job."""
+    from assets.export import ExportRun, export_request
+    from dagster_project.review_runs import run_job
+    from dagster_project.runs import prepare_instance
+    from lakehouse.exports import ExportError, read_manifest
+    from lakehouse.releases import ReleaseNotFoundError, release_manifest
+
+    lakehouse = _lakehouse(args)
+    config = {
+        "release": args.release,
+        "format": args.format,
+        "tokenizer": args.tokenizer,
+        "seed": args.seed,
+        "output": os.path.abspath(args.output) if args.output else "",
+    }
+    try:
+        # Refuse a bad release or tokenizer in one line, before a run is started.
+        release_manifest(lakehouse.catalog(), args.release)
+        request = export_request(ExportRun(**config), lakehouse.root, lakehouse.recipe())
+    except (ReleaseNotFoundError, ExportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    with prepare_instance(lakehouse.root) as instance:
+        outcome = run_job(
+            instance, lakehouse, "export", {"ops": {"exports__tokenized": {"config": config}}}
+        )
+    manifest = read_manifest(request.output)
+    if not outcome.success or manifest is None:
+        print(f"export failed (run {outcome.run_id}): {outcome.error}", file=sys.stderr)
+        return EXIT_FAILED
+    summary = {
+        "run_id": outcome.run_id,
+        "output": str(request.output),
+        "release": manifest["release"],
+        "format": manifest["format"],
+        "tokenizer": manifest["tokenizer"]["name"],
+        "seed": manifest["seed"],
+        "shards": len(manifest["shards"]),
+        "documents": manifest["documents"],
+        "tokens": manifest["tokens"],
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"exported release {summary['release']}: {summary['documents']} documents, "
+            f"{summary['tokens']} tokens in {summary['shards']} {summary['format']} shards "
+            f"to {summary['output']} (run {outcome.run_id})"
+        )
+    return EXIT_OK
 
 
 def command_rejections(args: argparse.Namespace) -> int:
@@ -475,6 +534,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace = add("trace", command_trace, "a document's raw origin and every stage's outcome")
     trace.add_argument("doc_id", help="32-hex-char document id")
+    export = add("export", command_export, "a published release as tokenized shards")
+    export.add_argument("release", help="release name (funnel release list)")
+    export.add_argument(
+        "--format", choices=["mds", "megatron", "jsonl"], default="mds", help="shard format"
+    )
+    export.add_argument(
+        "--tokenizer",
+        default="all-minilm-l6-v2",
+        help="name under export.tokenizers in the recipe, all-minilm-l6-v2, or a tokenizer.json",
+    )
+    export.add_argument("--seed", type=int, default=0, help="decides the document order")
+    export.add_argument("--output", help="folder (default: <root>/_exports/<release>/…)")
+    export.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     rejections = add("rejections", command_rejections, "counts and examples of dropped rows")
     rejections.add_argument("--stage", help="only this stage, e.g. ingest")
     rejections.add_argument("--rule", help="only this rule or quarantine reason")

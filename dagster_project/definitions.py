@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.export import EXPORT_ASSETS
 from assets.resources import LakehouseResource, SparkResource, TorchResource
 from assets.stages import STAGES
 from checks.stage import stage_checks
-from dagster_project.jobs import FUNNEL_ASSETS, RETRY_ALL_STEPS, funnel_job
+from dagster_project.jobs import FUNNEL_ASSETS, RETRY_ALL_STEPS, export_job, funnel_job
 from dagster_project.review_gate import (
     REVIEW_GATE_ASSETS,
     curate_job,
@@ -25,7 +26,7 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
     schedule = recipe.schedule
     quality = recipe.checks.enabled
     return dg.Definitions(
-        assets=[*FUNNEL_ASSETS, *REVIEW_GATE_ASSETS],
+        assets=[*FUNNEL_ASSETS, *REVIEW_GATE_ASSETS, *EXPORT_ASSETS],
         asset_checks=[
             # Per-batch stages: conservation on the main output, contract and drift on each.
             *(
@@ -36,7 +37,7 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
             ),
             *review_gate_checks(quality=quality),
         ],
-        jobs=[funnel_job, curate_job, release_job],
+        jobs=[funnel_job, curate_job, release_job, export_job],
         sensors=[
             landing_sensor(schedule.sensor_interval_seconds),
             release_sensor(recipe.release.sensor_interval_seconds),

@@ -26,7 +26,16 @@ from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS, TableSpec
 
 # The stages in the order documents pass through them (see DESIGN.md, "The funnel").
-FUNNEL_STAGES = ("ingest", "clean", "dedup", "score", "curate", "review", "release")
+FUNNEL_STAGES = (
+    "ingest",
+    "clean",
+    "dedup",
+    "decontaminate",
+    "score",
+    "curate",
+    "review",
+    "release",
+)
 
 
 @dataclass(frozen=True)

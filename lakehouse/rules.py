@@ -249,6 +249,13 @@ SIGNALS: tuple[Signal, ...] = (
         "fraction of words",
         "whitespace-separated words that are all upper case (RedPajama-v2's signal)",
     ),
+    Signal(
+        "harmful_profanity_word_ratio",
+        "double",
+        "fraction of words",
+        "words (letters and digits) in the profanity/NSFW lexicon of the better-profanity "
+        "package; a lexicon phrase counts each of its words",
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +282,11 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("fineweb", "FineWeb's own quality rules (Penedo et al. 2024)."),
     Family("redpajama_v2", "Rules on RedPajama-v2's quality signals (Weber et al. 2024)."),
+    Family(
+        "harmful_content",
+        "Lexicon-based harmful-content signals (profanity, sexual terms); off until a recipe "
+        "sets a threshold.",
+    ),
 )
 
 _SYMBOL_RATIO = Setting(
@@ -599,6 +611,21 @@ RULES: tuple[Rule, ...] = (
             None,
             "fraction of words",
             "most words in all caps; null: off (RedPajama-v2 gives no threshold)",
+        ),
+    ),
+    # A word list cannot tell a slur from a quotation, a medical text or a name (see
+    # docs/filters.md), so the rule is off (null) until a recipe sets a threshold.
+    Rule(
+        "harmful_profanity",
+        "harmful_content",
+        "harmful_profanity_word_ratio",
+        "above",
+        "profanity or sexual content: too many words from the profanity/NSFW lexicon",
+        _fraction(
+            "clean.harmful_content.max_profanity_word_ratio",
+            None,
+            "fraction of words",
+            "most words from the profanity lexicon; null: off (a lexicon is imprecise)",
         ),
     ),
 )

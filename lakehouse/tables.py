@@ -296,6 +296,35 @@ SILVER_DEDUP_INDEX = TableSpec(
     "what later batches are deduplicated against, without recomputing signatures.",
 )
 
+SILVER_DECONTAMINATED_DOCUMENTS = TableSpec(
+    layer="silver",
+    name="decontaminated_documents",
+    schema=SILVER_DOCUMENTS.schema,
+    partition_by=("batch_id",),
+    description="Unique documents that share no word n-gram (13 by default) with an item of "
+    "the recipe's evaluation sets.",
+)
+
+SILVER_BENCHMARK_NGRAMS = TableSpec(
+    layer="silver",
+    name="benchmark_ngrams",
+    schema=pa.schema(
+        [
+            _field("set_name", pa.string(), doc="evaluation set, as the recipe names it"),
+            _field(
+                "set_version",
+                pa.string(),
+                doc="sha256 of the set's file, n-gram size and fields read (16 hex chars)",
+            ),
+            _field("item_id", pa.string(), doc="the evaluation item's id"),
+            _field("ngram", pa.int64(), doc="64-bit hash of one word n-gram of the item"),
+        ]
+    ),
+    partition_by=(),
+    description="The word n-grams of every evaluation set version the decontaminate stage has "
+    "seen: built once per set version, reused by every later batch.",
+)
+
 
 GOLD_SCORED_DOCUMENTS = TableSpec(
     layer="gold",
@@ -510,6 +539,8 @@ TABLES: dict[str, TableSpec] = {
         SILVER_SIGNALS,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
+        SILVER_DECONTAMINATED_DOCUMENTS,
+        SILVER_BENCHMARK_NGRAMS,
         GOLD_SCORED_DOCUMENTS,
         GOLD_EMBEDDINGS,
         GOLD_RELEASE_CANDIDATE,

@@ -24,6 +24,7 @@ from pyspark.sql.functions import pandas_udf
 
 from lakehouse.recipe import C4RulesConfig, CleanConfig
 from lakehouse.rules import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES, signals_of
+from spark_jobs.harmful_content import profanity_word_ratio
 from spark_jobs.tokens import (
     PUNCTUATION_CHARS,
     TERMINAL_PUNCTUATION_TUPLE,
@@ -256,6 +257,11 @@ def redpajama_signals(text: str) -> dict[str, float | None]:
     return {"rps_doc_frac_all_caps_words": _ratio(sum(map(str.isupper, words)), len(words))}
 
 
+def harmful_content_signals(text: str) -> dict[str, float | None]:
+    """The share of a document's words that belong to the profanity/NSFW lexicon."""
+    return {"harmful_profanity_word_ratio": profanity_word_ratio(text)}
+
+
 def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | None], str]:
     """Every quality signal of one normalized document, and its text after C4's line rules.
 
@@ -278,6 +284,7 @@ def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | 
         fineweb_signals(outcome.kept_text, outcome.kept_words, config.fineweb.short_line_length)
     )
     signals.update(redpajama_signals(text))
+    signals.update(harmful_content_signals(text))
     return signals, outcome.kept_text
 
 

@@ -31,7 +31,7 @@ from lakehouse.tables import (
     GOLD_EMBEDDINGS,
     GOLD_SCORED_DOCUMENTS,
     OPS_REJECTIONS,
-    SILVER_UNIQUE_DOCUMENTS,
+    SILVER_DECONTAMINATED_DOCUMENTS,
 )
 from tests.gpu_jobs.conftest import sample_texts
 from tests.landing_files import INGEST_ASSETS, write_jsonl_gz
@@ -88,7 +88,8 @@ def recipe_path(tmp_path: Path, landing: Path) -> Path:
 
 
 def _silver_from_bronze(catalog: Catalog, batch_id: str) -> int:
-    """silver/unique_documents for the batch: its bronze rows, as if clean and dedup kept all."""
+    """silver/decontaminated_documents for the batch: its bronze rows, as if clean, dedup and
+    decontaminate kept all."""
     bronze = catalog.read(BRONZE_DOCUMENTS, where={"batch_id": batch_id})
     rows = bronze.num_rows
     silver = {name: bronze[name] for name in ("doc_id", "batch_id", "source", "domain")}
@@ -104,14 +105,18 @@ def _silver_from_bronze(catalog: Catalog, batch_id: str) -> int:
     }
     for kind in ("email", "phone", "ipv4", "ipv6", "credit_card"):
         silver[f"pii_{kind}"] = pa.array([0] * rows, pa.int32())
-    for field in SILVER_UNIQUE_DOCUMENTS.schema:
+    for field in SILVER_DECONTAMINATED_DOCUMENTS.schema:
         if field.name not in silver:
             silver[field.name] = pa.nulls(rows, field.type)
-    commit = CommitInfo(run_id="silver-fixture", stage="dedup", recipe_sha256="0", code_version="t")
-    version = catalog.write(
-        SILVER_UNIQUE_DOCUMENTS, pa.table(silver), commit, replace={"batch_id": batch_id}
+    commit = CommitInfo(
+        run_id="silver-fixture", stage="decontaminate", recipe_sha256="0", code_version="t"
     )
-    record_written(catalog, "dedup", SILVER_UNIQUE_DOCUMENTS, batch_id, version, commit)
+    version = catalog.write(
+        SILVER_DECONTAMINATED_DOCUMENTS, pa.table(silver), commit, replace={"batch_id": batch_id}
+    )
+    record_written(
+        catalog, "decontaminate", SILVER_DECONTAMINATED_DOCUMENTS, batch_id, version, commit
+    )
     return rows
 
 
@@ -206,7 +211,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
     assert history.stage == "score" and history.run_id == outcome.run_id
     assert set(history.input_versions) == {
-        "silver/unique_documents",
+        "silver/decontaminated_documents",
         "bronze/documents",
         "ops/ledger",
     }
@@ -281,12 +286,12 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     assert unchanged["doc_id"].to_pylist() == before["doc_id"].to_pylist()
 
 
-def test_score_before_dedup_fails_saying_what_to_run(
+def test_score_before_decontaminate_fails_saying_what_to_run(
     instance: dg.DagsterInstance, lakehouse: LakehouseResource
 ) -> None:
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["b1"])
     resources = {"lakehouse": lakehouse, "torch_runtime": TorchResource(device="cpu")}
-    with pytest.raises(StageInputError, match="no recorded dedup outcome for batch b1"):
+    with pytest.raises(StageInputError, match="no recorded decontaminate outcome for batch b1"):
         dg.materialize([score], partition_key="b1", instance=instance, resources=resources)
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 
@@ -329,7 +334,7 @@ def test_a_corpus_without_references_fails_the_training_in_one_line(
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
 
 
-def test_the_score_stage_runs_in_the_gpu_pool_after_dedup_with_its_checks(
+def test_the_score_stage_runs_in_the_gpu_pool_after_decontaminate_with_its_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster_project.definitions import build_definitions
@@ -344,7 +349,7 @@ def test_the_score_stage_runs_in_the_gpu_pool_after_dedup_with_its_checks(
         assert assets_def.op.pool == "gpu"
     parents = graph.get(GOLD_SCORED_DOCUMENTS_KEY).parent_keys
     assert {QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY} <= parents
-    assert dg.AssetKey(["silver", "unique_documents"]) in parents
+    assert dg.AssetKey(["silver", "decontaminated_documents"]) in parents
     checks = {(key.asset_key, key.name) for key in graph.asset_check_keys}
     for name in ("conservation", "contract", "drift"):
         assert (GOLD_SCORED_DOCUMENTS_KEY, name) in checks

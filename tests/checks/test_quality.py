@@ -108,6 +108,7 @@ def test_contracts_read_only_the_columns_they_need() -> None:
         "bronze/quarantine",
         "silver/documents",
         "silver/unique_documents",
+        "silver/decontaminated_documents",
         "silver/signals",
         "gold/scored_documents",
         "gold/embeddings",

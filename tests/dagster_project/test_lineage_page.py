@@ -44,7 +44,7 @@ def test_the_graph_has_one_job_per_stage_per_run_and_reaches_every_landing_file(
     per_run = Counter((job["attributes"]["run_id"], job["attributes"]["stage"]) for job in jobs)
     assert per_run and set(per_run.values()) == {1}
     stages = {job["attributes"]["stage"] for job in jobs}
-    assert {"ingest", "clean", "dedup", "score", "curate"} <= stages
+    assert {"ingest", "clean", "dedup", "decontaminate", "score", "curate"} <= stages
     assert (
         len({job["attributes"]["run_id"] for job in jobs if job["attributes"]["stage"] == "ingest"})
         >= 2

@@ -153,7 +153,14 @@ def test_a_request_traced_from_plan_to_the_documents_it_dropped(
     predicted = answer["dry_run"]["whatif"]["newly_dropped"]  # type: ignore[index]
     assert predicted > 0
     reruns = answer["dry_run"]["reruns"]  # type: ignore[index]
-    assert [rerun["stage"] for rerun in reruns] == ["clean", "dedup", "score", "curate", "review"]
+    assert [rerun["stage"] for rerun in reruns] == [
+        "clean",
+        "dedup",
+        "decontaminate",
+        "score",
+        "curate",
+        "review",
+    ]
     assert reruns[0]["batches"] == 1 and reruns[0]["estimated_seconds"] > 0
     assert main([*root, "plan", "approve", plan_id, "--by", "alice"]) == 0
     assert main([*root, "run", "--plan", plan_id]) == 0

@@ -38,7 +38,8 @@ _KILL_AFTER = {
     "ingest": None,
     "clean": "ingest",
     "dedup": "clean",
-    "score": "dedup",
+    "decontaminate": "dedup",
+    "score": "decontaminate",
     "curate": "score",
     "review": "curate",
 }
@@ -164,7 +165,7 @@ def test_runs_killed_at_random_points_of_every_stage_converge(
     tmp_path: Path, uninterrupted: dict[int, dict[str, Any]]
 ) -> None:
     """Landing files arriving one after the other, each carried through by runs killed inside
-    every stage in turn, then a release killed midway (7 kills a file, 21 for three files):
+    every stage in turn, then a release killed midway (8 kills a file, 24 for three files):
     after each file, the lake equals the uninterrupted one's and one release is published."""
     chance = random.Random(int(os.environ.get("FUNNEL_CHAOS_SEED", "14")))
     landing = tmp_path / "landing"
@@ -190,7 +191,7 @@ def test_runs_killed_at_random_points_of_every_stage_converge(
         assert release.documents == candidate.num_rows
         assert release.tokens == sum(candidate["tokens"].to_pylist())
     print("kills (target→stage it landed in):", ", ".join(kills))
-    assert len(kills) == 7 * EPISODES
+    assert len(kills) == (len(_KILL_AFTER) + 1) * EPISODES
 
 
 def _concurrent_runs(root: Path, recipe: Path, home: Path) -> None:

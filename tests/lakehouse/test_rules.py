@@ -2,6 +2,7 @@ import re
 import subprocess
 import sys
 
+import pyarrow as pa
 import pytest
 
 from lakehouse.recipe import CleanConfig, RecipeError, parse_recipe
@@ -170,3 +171,13 @@ def test_redpajama_all_caps_rule_is_off_until_a_recipe_sets_it() -> None:
     assert (active.rule.signal, active.threshold) == ("rps_doc_frac_all_caps_words", 0.5)
     with pytest.raises(RecipeError, match=r"clean\.redpajama_v2\.max_all_caps_words_frac:"):
         parse_recipe(BASE + "clean: {redpajama_v2: {max_all_caps_words_frac: 3}}\n")
+
+
+def test_harmful_profanity_rule_is_off_until_a_recipe_sets_it() -> None:
+    assert "harmful_profanity" not in {a.rule.name for a in active_rules(CleanConfig())}
+    recipe = parse_recipe(BASE + "clean: {harmful_content: {max_profanity_word_ratio: 0.05}}\n")
+    (active,) = [a for a in active_rules(recipe.clean) if a.rule.family == "harmful_content"]
+    assert (active.rule.signal, active.threshold) == ("harmful_profanity_word_ratio", 0.05)
+    assert SILVER_DOCUMENTS.schema.field("harmful_profanity_word_ratio").type == pa.float64()
+    with pytest.raises(RecipeError, match=r"clean\.harmful_content\.max_profanity_word_ratio:"):
+        parse_recipe(BASE + "clean: {harmful_content: {max_profanity_word_ratio: -1}}\n")
