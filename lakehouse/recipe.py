@@ -49,12 +49,18 @@ class SourceConfig(_Section):
         min_length=1,
         description="Glob under the landing folder, or an absolute path or URI (s3://, gs://, …).",
     )
-    format: Literal["jsonl", "parquet"]
+    format: Literal["jsonl", "parquet", "warc", "html"] = Field(
+        description="jsonl or parquet (text in text_field); warc (gzip per record, WARC or "
+        "WET); html (one page per file, or an HTML column text_field of a .parquet file).",
+    )
     domain: str = Field(pattern=SOURCE_NAME_PATTERN, description="Domain label, e.g. code, legal.")
     license: str = Field(min_length=1, description="License of the source's text (SPDX id).")
     text_field: str = Field(default="text", min_length=1)
     id_field: str | None = Field(
         default="id", description="The record's own id, kept as source_id."
+    )
+    url_field: str | None = Field(
+        default=None, description="html in Parquet: the column holding each page's URL."
     )
 
 

@@ -58,6 +58,17 @@ BRONZE_DOCUMENTS = TableSpec(
             _field("text_sha256", pa.string(), doc="sha256 of the UTF-8 text"),
             _field("text_bytes", pa.int64(), doc="UTF-8 length of text, bytes"),
             _field("ingested_at", TIMESTAMP, doc="start of the ingest run"),
+            # Web provenance: null for sources that are not web pages (JSON lines, Parquet).
+            _field("url", pa.string(), nullable=True, doc="the page's URL (WARC-Target-URI)"),
+            _field("fetched_at", TIMESTAMP, nullable=True, doc="when the crawler fetched it"),
+            _field("content_type", pa.string(), nullable=True, doc="HTTP Content-Type of the page"),
+            _field("warc_record_id", pa.string(), nullable=True, doc="WARC-Record-ID"),
+            _field(
+                "source_offset",
+                pa.int64(),
+                nullable=True,
+                doc="byte offset of the record's gzip member in a WARC file",
+            ),
         ]
     ),
     partition_by=("batch_id",),
