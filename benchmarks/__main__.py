@@ -9,7 +9,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["ingest", "lineage_overhead", "clean", "dedup", "score", "curate", "serving"]
+BENCHMARKS = [
+    "ingest",
+    "extraction",
+    "lineage_overhead",
+    "clean",
+    "dedup",
+    "score",
+    "curate",
+    "serving",
+]
 
 
 def main(argv: list[str]) -> None:

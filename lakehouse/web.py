@@ -16,14 +16,13 @@ are counted and skipped, like a blank line of a JSON-lines file. WET files work 
 from __future__ import annotations
 
 import codecs
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
 
-from fastwarc.warc import ArchiveIterator, WarcRecordType
+from fastwarc.warc import WarcRecord, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import detect_encoding
 from resiliparse.parse.html import HTMLTree
@@ -213,12 +212,12 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
-def _page(record: int, offset: int, warc: object) -> WebPage | WebReject | None:
+def _page(record: int, offset: int, warc: WarcRecord) -> WebPage | WebReject | None:
     """The page of one parsed WARC record, a reject, or None for a non-document record."""
-    headers = warc.headers  # type: ignore[attr-defined]
-    record_type = warc.record_type  # type: ignore[attr-defined]
+    headers = warc.headers
+    record_type = warc.record_type
     url = headers.get("WARC-Target-URI")
-    record_id = warc.record_id  # type: ignore[attr-defined]
+    record_id = warc.record_id
     fetched_at = _fetch_date(headers.get("WARC-Date"))
 
     def reject(reason: str, detail: str, raw: bytes | None = None) -> WebReject:
@@ -229,7 +228,7 @@ def _page(record: int, offset: int, warc: object) -> WebPage | WebReject | None:
     if record_type & NOT_DOCUMENTS:
         return None
     if record_type == WarcRecordType.conversion:
-        body = warc.reader.read()  # type: ignore[attr-defined]
+        body = warc.reader.read()
         content_type = headers.get("Content-Type")
         if media_type(content_type) != "text/plain":
             return reject(WebReason.NOT_HTML, f"conversion record of type {content_type!r}")
@@ -242,19 +241,19 @@ def _page(record: int, offset: int, warc: object) -> WebPage | WebReject | None:
         return WebPage(record, offset, text, url, fetched_at, content_type, record_id)
     if not record_type & _PAGE_TYPES:
         return reject(WebReason.UNSUPPORTED_RECORD, f"{record_type} records hold no page")
-    if warc.is_http:  # type: ignore[attr-defined]
-        status = warc.http_headers.status_code  # type: ignore[attr-defined]
+    if warc.is_http:
+        status = warc.http_headers.status_code
         if status is None:
             return reject(WebReason.BROKEN_HTTP, "payload has no HTTP status line and headers")
         if not 200 <= status < 300:
             return reject(WebReason.HTTP_NOT_OK, f"HTTP status {status}")
-        content_type = warc.http_headers.get("Content-Type")  # type: ignore[attr-defined]
+        content_type = warc.http_headers.get("Content-Type")
     else:
         content_type = headers.get("Content-Type")
-    body = warc.reader.read()  # type: ignore[attr-defined]
+    body = warc.reader.read()
     if media_type(content_type) not in HTML_TYPES:
         return reject(WebReason.NOT_HTML, f"content type {content_type or 'missing'!r}")
-    if len(body) < warc.content_length and not warc.is_http:  # type: ignore[attr-defined]
+    if len(body) < warc.content_length and not warc.is_http:
         return reject(WebReason.TRUNCATED_RECORD, "payload shorter than Content-Length", body)
     result = html_page_text(body, content_type)
     if isinstance(result, WebReject):
@@ -296,25 +295,13 @@ def warc_pages(
 
 
 def _member_pages(index: int, member: _Member) -> Iterator[WebPage | WebReject]:
+    """The page (or reject) of one decompressed member: FastWARC parses its one record."""
     assert member.data is not None
-    found = 0
     try:
-        for warc in ArchiveIterator(io.BytesIO(member.data), parse_http=True):
-            found += 1
-            if found > 1:
-                yield WebReject(
-                    index,
-                    member.offset,
-                    WebReason.BROKEN_WARC_RECORD,
-                    "gzip member holds more than one WARC record; only the first is read",
-                    member.data[:512],
-                )
-                return
-            page = _page(index, member.offset, warc)
-            if page is not None:
-                yield page
+        warc = WarcRecord.from_bytes(member.data)
+        if warc.is_http:
+            warc.parse_http()
     except (OSError, ValueError) as error:
-        found = found or 1
         yield WebReject(
             index,
             member.offset,
@@ -322,11 +309,7 @@ def _member_pages(index: int, member: _Member) -> Iterator[WebPage | WebReject]:
             f"not a readable WARC record: {error}",
             member.data[:512],
         )
-    if not found:
-        yield WebReject(
-            index,
-            member.offset,
-            WebReason.BROKEN_WARC_RECORD,
-            "gzip member holds no WARC record",
-            member.data[:512],
-        )
+        return
+    page = _page(index, member.offset, warc)
+    if page is not None:
+        yield page
