@@ -17,6 +17,7 @@ from lakehouse.tables import (
     SILVER_DOCUMENTS,
     SILVER_SIGNALS,
 )
+from lakehouse.url_lists import UrlLists, load_url_lists
 from spark_jobs.blocklist import apply_blocklist
 from spark_jobs.clean import (
     CleanOutput,
@@ -75,6 +76,11 @@ def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
     return {str(lang or "none"): n for lang, n in sorted(languages.items(), key=str)}
 
 
+def _url_lists(run: StageRun) -> UrlLists:
+    """The URL rules' lists the recipe names, read relative to the recipe's folder."""
+    return load_url_lists(run.loaded.recipe.clean.url, run.loaded.path.parent)
+
+
 def clean_batch(run: StageRun) -> StageResult:
     """Run the clean operators on Spark over the pinned bronze batch."""
     batch_id = run.batch_id or ""
@@ -90,7 +96,8 @@ def clean_batch(run: StageRun) -> StageResult:
     if files:
         session = spark.session(run.loaded)
         bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
-        cleaned = apply_blocklist(clean_documents(bronze, run.loaded.recipe.clean), blocked)
+        lists = _url_lists(run)
+        cleaned = apply_blocklist(clean_documents(bronze, run.loaded.recipe.clean, lists), blocked)
         output = write_clean_output(cleaned, scratch / "out")
     rejections = _rejections(output)
     by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
@@ -129,6 +136,8 @@ CLEAN = Stage(
     operator=clean_batch,
     resources=("lakehouse", "spark"),
     settings=("clean",),
+    # The URL rules' list files: an edited list re-runs the stage like a changed threshold.
+    fingerprint_of=lambda run: _url_lists(run).fingerprint(),
     # Which bronze columns each silver column comes from: `dagster/column_lineage` and OpenLineage.
     descriptions={SILVER_SIGNALS.key: SILVER_SIGNALS.description},
     column_lineage={

@@ -147,8 +147,27 @@ class _FineWebParameters(_Section):
     )
 
 
+class _UrlParameters(_Section):
+    """The URL rules' lists: files of one entry a line, relative to the recipe's folder."""
+
+    block_domains_file: str | None = Field(
+        default=None, description="Domains blocked with every subdomain; null: none."
+    )
+    allow_domains_file: str | None = Field(
+        default=None,
+        description="Domains allowed with every subdomain; set, every other domain is dropped.",
+    )
+    banned_words_file: str | None = Field(
+        default=None, description="Words that drop a document when its URL holds them."
+    )
+    banned_words: list[str] = Field(
+        default_factory=list, description="More banned words, written in the recipe."
+    )
+
+
 # Settings of a section that are not rule settings: they change what a signal measures.
 _SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
+    "url": _UrlParameters,
     "normalize": _NormalizeParameters,
     "c4": _C4Parameters,
     "fineweb": _FineWebParameters,
@@ -208,6 +227,7 @@ def _section_class_name(family: str) -> str:
 RULE_SECTIONS: dict[str, type[_Section]] = {
     family.name: _rule_section(family) for family in FAMILIES
 }
+UrlConfig = RULE_SECTIONS["url"]
 NormalizeConfig = RULE_SECTIONS["normalize"]
 LanguageConfig = RULE_SECTIONS["language"]
 GopherRepetitionConfig = RULE_SECTIONS["gopher_repetition"]
