@@ -165,9 +165,27 @@ class _UrlParameters(_Section):
     )
 
 
+class _BoilerplateParameters(_Section):
+    """Which lines count as boilerplate shared across documents (`spark_jobs.boilerplate`)."""
+
+    max_documents: int | None = Field(
+        default=None,
+        ge=1,
+        description="A line held by more documents than this, over this batch and every batch "
+        "cleaned before it, is removed; null: lines are counted but none removed.",
+    )
+    min_line_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Characters a line needs (normalized) to be counted and removed; shorter "
+        "lines, such as headings, stay.",
+    )
+
+
 # Settings of a section that are not rule settings: they change what a signal measures.
 _SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
     "url": _UrlParameters,
+    "boilerplate": _BoilerplateParameters,
     "normalize": _NormalizeParameters,
     "c4": _C4Parameters,
     "fineweb": _FineWebParameters,

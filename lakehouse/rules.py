@@ -185,7 +185,20 @@ SIGNALS: tuple[Signal, ...] = (
         "url",
     ),
     Signal("url_banned_words", "long", "words", "banned words among the URL's words", "url"),
-    Signal("normalized_chars", "long", "characters", "characters after normalization", "normalize"),
+    Signal(
+        "normalized_chars",
+        "long",
+        "characters",
+        "characters after normalization and boilerplate line removal",
+        "normalize",
+    ),
+    Signal(
+        "boilerplate_lines_removed",
+        "long",
+        "lines",
+        "lines removed because more than clean.boilerplate.max_documents documents hold them",
+        "normalize",
+    ),
     Signal("lang", "string", "ISO 639 code", "top language of fastText lid.176", "language"),
     Signal("lang_score", "double", "probability", "confidence of lang, 0-1", "language"),
     Signal("gopher_dup_para_frac", "double", "fraction of paragraphs", "paragraphs seen before"),
@@ -282,6 +295,11 @@ FAMILIES: tuple[Family, ...] = (
         "normalize",
         "Text normalization of the clean stage (the first step; later signals see its output).",
         can_disable=False,
+    ),
+    Family(
+        "boilerplate",
+        "Boilerplate lines across documents (CCNet, Dolma): a line more documents of the lake "
+        "hold than max_documents is removed from the text; null max_documents: none removed.",
     ),
     Family(
         "language",

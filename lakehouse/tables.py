@@ -270,6 +270,22 @@ SILVER_SIGNALS = TableSpec(
 )
 
 
+SILVER_BOILERPLATE_LINES = TableSpec(
+    layer="silver",
+    name="boilerplate_lines",
+    schema=pa.schema(
+        [
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("line_hash", pa.int64(), doc="xxhash64 of the normalized line"),
+            _field("documents", pa.int64(), doc="documents of the batch that hold the line"),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="How many documents of each batch hold each line (hashed after normalization): "
+    "what later batches count boilerplate lines against, without re-reading earlier text.",
+)
+
+
 SILVER_UNIQUE_DOCUMENTS = TableSpec(
     layer="silver",
     name="unique_documents",
@@ -519,6 +535,7 @@ TABLES: dict[str, TableSpec] = {
         BRONZE_QUARANTINE,
         SILVER_DOCUMENTS,
         SILVER_SIGNALS,
+        SILVER_BOILERPLATE_LINES,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
         GOLD_SCORED_DOCUMENTS,
