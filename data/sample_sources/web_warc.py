@@ -99,7 +99,8 @@ def _member(
 ) -> bytes:
     """One WARC record gzipped as its own member, with a seeded record id and no timestamp."""
     record = WarcRecord()
-    urn = f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
+    # FastWARC writes the id as `<urn:{record_urn}>`.
+    urn = f"uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
     record.init_headers(record_type, urn.encode())
     if url:
         record.headers["WARC-Target-URI"] = url
@@ -176,7 +177,10 @@ def build_web_warc(landing: Path, folder: Path | None = None) -> Path:
         page = _page(site, title, text, languages.get(source, "en")).encode("utf-8")
         members += _exchange(rng, url, when, _http(page, "text/html; charset=utf-8"))
     problems = [
-        ("https://www.riverside-gazette.example/logo.png", _http(b"\x89PNG\r\n\x1a\n", "image/png")),
+        (
+            "https://www.riverside-gazette.example/logo.png",
+            _http(b"\x89PNG\r\n\x1a\n", "image/png"),
+        ),
         (
             "https://www.kitchen-notes.example/old-page",
             _http(b"<p>Not here</p>", "text/html", "404 Not Found"),

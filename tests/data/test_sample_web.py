@@ -1,3 +1,4 @@
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -36,6 +37,7 @@ def test_sample_crawl_has_pages_shared_lines_and_planted_problems() -> None:
     shared = sum("Subscribe to our newsletter" in page.text for page in pages)
     assert shared == len(pages)
     assert not any("We use cookies" in page.text for page in pages)
+    assert all(re.fullmatch(r"<urn:uuid:[0-9a-f-]{36}>", page.record_id or "") for page in pages)
     urls = [page.url or "" for page in pages]
     assert sum("spam-farm.example" in url for url in urls) == 1
     assert sum("casino" in url for url in urls) == 1
