@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS = [
     "ingest",
+    "extraction",
     "lineage_overhead",
     "clean",
     "dedup",

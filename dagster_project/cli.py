@@ -285,6 +285,12 @@ def command_trace(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"doc {found.doc_id}  batch {found.batch_id}  source {found.source}")
     print(f"from {found.source_uri}  record {found.source_record}  id {found.source_id or '-'}")
+    if found.url is not None or found.warc_record_id is not None:
+        print(
+            f"web {found.url or '-'}  fetched {found.fetched_at or '-'}  "
+            f"type {found.content_type or '-'}  WARC record {found.warc_record_id or '-'}  "
+            f"offset {'-' if found.source_offset is None else found.source_offset}"
+        )
     _print_table(
         [asdict(outcome) for outcome in found.stages],
         ["stage", "outcome", "table", "version", "rule", "value", "threshold", "detail", "run_id"]

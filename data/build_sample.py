@@ -2,7 +2,8 @@
 
 The sample is a small, realistic "landing zone" of raw documents for funnel: several clean sources
 of real text (manual pages in four languages, fortune-cookie collections, Python standard library
-source, licence texts) plus a ``web_crawl`` source that mixes re-used real documents wrapped in web
+source, licence texts), a ``web_pages`` crawl as a WARC file (``data/sample_sources/web_warc.py``),
+plus a ``web_crawl`` source that mixes re-used real documents wrapped in web
 boilerplate with planted junk, exact duplicates, near-duplicates and planted PII. Every planted
 property is recorded in ``data/sample/ground_truth.jsonl.gz`` so that each pipeline stage can be
 scored against it.
@@ -19,6 +20,7 @@ Usage::
 
     python3 data/build_sample.py --spdx-wheel /tmp/dl/license_matcher-2.11.1-py3-none-any.whl
     python3 data/build_sample.py --check-only
+    python3 data/build_sample.py --web-only     # only the web_pages WARC (no Debian packages)
 
 The build is deterministic: all file listings are sorted and every random choice comes from a
 ``random.Random`` seeded with a fixed value.
@@ -50,6 +52,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+from sample_sources.web_warc import build_web_warc
 
 SEED = 20240521
 ROOT = Path(__file__).resolve().parent / "sample"
@@ -1475,7 +1479,15 @@ def main() -> None:
     ap.add_argument("--spdx-wheel", type=Path, help="license-matcher 2.11.1 wheel")
     ap.add_argument("--stdlib", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     ap.add_argument("--check-only", action="store_true", help="only verify an existing build")
+    ap.add_argument(
+        "--web-only",
+        action="store_true",
+        help="only (re)build the web_pages WARC from the existing landing files",
+    )
     args = ap.parse_args()
+    if args.web_only:
+        print(build_web_warc(LANDING), file=sys.stderr)
+        return
     if not args.check_only:
         os.environ.setdefault("LC_ALL", "C.UTF-8")
         rng = random.Random(SEED)
@@ -1494,6 +1506,9 @@ def main() -> None:
         docs = plant(clean, rng)
         write_counts(docs)
         assign_and_write(docs, rng)
+        # Built from the landing files just written, with its own seed: the JSON-lines
+        # sources above are byte for byte what they were before the crawl existed.
+        build_web_warc(LANDING)
     check()
 
 

@@ -1,6 +1,9 @@
 """Reading landing files into bronze rows, in bounded memory, quarantining whatever is unusable.
 
-Supported: JSON lines (plain, `.gz`, `.zst`) and Parquet, from local paths or any fsspec URI.
+Supported: JSON lines (plain, `.gz`, `.zst`), Parquet, WARC/WET (gzip per record) and HTML (a
+page per file, or an HTML column of Parquet), from local paths or any fsspec URI. Web pages go
+through `lakehouse.web`: main text extracted, URL, fetch date, content type, WARC record id and
+offset kept as provenance.
 Each file is decoded `read_block_bytes` at a time. A block of JSON lines is parsed by Arrow's
 multithreaded reader; a block that Arrow rejects (malformed JSON, invalid UTF-8, a wrong type, an
 oversized or blank line) is re-read line by line so that exactly the bad records are quarantined.
@@ -40,6 +43,7 @@ from lakehouse.batches import FILE_CHANGED, FILE_MISSING, LandingFile
 from lakehouse.prefetch import prefetched
 from lakehouse.recipe import IngestConfig, SourceConfig
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
+from lakehouse.web import WebPage, WebReason, WebReject, html_page_text, warc_pages
 
 PREVIEW_BYTES = 512
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -47,6 +51,9 @@ _SPOOL_ROWS = 4096
 _PARQUET_BATCH_ROWS = 8192
 _HASH_CHUNK = 1024
 _INGESTED_AT_TYPE = BRONZE_DOCUMENTS.schema.field("ingested_at").type
+_WEB_COLUMNS = ("url", "fetched_at", "content_type", "warc_record_id", "source_offset")
+# Pages per bronze record batch: extraction is the cost, so batches stay small.
+_WEB_BATCH_PAGES = 1024
 
 
 class Reason:
@@ -65,6 +72,16 @@ class Reason:
     TEXT_NOT_STRING = "text_not_string"
     TEXT_EMPTY = "text_empty"
     OVERSIZED_RECORD = "oversized_record"
+    # Web records (WARC, HTML), as lakehouse.web reports them.
+    NOT_HTML = WebReason.NOT_HTML
+    BROKEN_HTTP = WebReason.BROKEN_HTTP
+    HTTP_NOT_OK = WebReason.HTTP_NOT_OK
+    UNDECODABLE_CHARSET = WebReason.UNDECODABLE_CHARSET
+    TRUNCATED_RECORD = WebReason.TRUNCATED_RECORD
+    CORRUPT_RECORD = WebReason.CORRUPT_RECORD
+    BROKEN_WARC_RECORD = WebReason.BROKEN_WARC_RECORD
+    UNSUPPORTED_RECORD = WebReason.UNSUPPORTED_RECORD
+    NO_MAIN_TEXT = WebReason.NO_MAIN_TEXT
 
 
 @dataclass
@@ -342,7 +359,13 @@ class _FileReader:
             self.quarantine.add(self.file, None, Reason.UNREADABLE_FILE, f"cannot open: {error}")
             return
         with raw:
-            if self.source.format == "parquet":
+            if self.source.format == "warc":
+                yield from self._warc(raw)
+            elif self.source.format == "html" and self.file.uri.lower().endswith(".parquet"):
+                yield from self._html_parquet(raw)
+            elif self.source.format == "html":
+                yield from self._html_file(raw)
+            elif self.source.format == "parquet":
                 yield from self._parquet(raw)
             else:
                 yield from self._jsonl(_decompressing(raw, self.file.uri))
@@ -530,7 +553,99 @@ class _FileReader:
             mask = pa.array(keep)
             yield self._bronze(pc.filter(texts, mask), pc.filter(ids, mask), records[keep])
 
-    def _bronze(self, texts: pa.Array, ids: pa.Array, records: np.ndarray) -> pa.RecordBatch:
+    def _warc(self, raw: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        """Pages of a gzipped WARC/WET file; every broken or non-HTML record quarantined."""
+        pages: list[WebPage] = []
+        for item in prefetched(warc_pages(raw, self.limits.max_record_bytes), depth=64):
+            if isinstance(item, WebReject):
+                self._quarantine_web(item)
+                continue
+            pages.append(item)
+            if len(pages) >= _WEB_BATCH_PAGES:
+                yield self._web_rows(pages)
+                pages = []
+        if pages:
+            yield self._web_rows(pages)
+
+    def _html_file(self, raw: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        """A file that is one HTML page: record 0, its main text."""
+        body = raw.read(self.limits.max_record_bytes + 1)
+        if len(body) > self.limits.max_record_bytes:
+            detail = f"page exceeds ingest.max_record_bytes={self.limits.max_record_bytes}"
+            self.quarantine.add(self.file, 0, Reason.OVERSIZED_RECORD, detail, body)
+            return
+        text = html_page_text(body, None)
+        if isinstance(text, WebReject):
+            self.quarantine.add(self.file, 0, text.reason, text.detail, text.raw)
+            return
+        yield self._web_rows([WebPage(0, 0, text, None, None, "text/html", None)])
+
+    def _html_parquet(self, raw: IO[bytes]) -> Iterator[pa.RecordBatch]:
+        """A Parquet file with a column of HTML (`text_field`) and maybe one of URLs."""
+        html_field, url_field = self.source.text_field, self.source.url_field
+        try:
+            parquet = pq.ParquetFile(raw)
+        except (pa.ArrowException, OSError) as error:
+            detail = f"not a readable Parquet file: {error}"
+            self.quarantine.add(self.file, None, Reason.UNREADABLE_FILE, detail)
+            return
+        names = parquet.schema_arrow.names
+        if html_field not in names:
+            detail = f"no {html_field!r} column of HTML; set the source's text_field"
+            self.quarantine.add(self.file, None, Reason.TEXT_MISSING, detail)
+            return
+        columns = [name for name in (html_field, url_field) if name and name in names]
+        record = 0
+        for batch in parquet.iter_batches(batch_size=_WEB_BATCH_PAGES, columns=columns):
+            pages = []
+            urls = batch[url_field].to_pylist() if url_field in columns else [None] * len(batch)
+            for html, url in zip(batch[html_field].to_pylist(), urls, strict=True):
+                body = html.encode("utf-8") if isinstance(html, str) else html
+                if not body:
+                    self.quarantine.add(self.file, record, Reason.TEXT_MISSING, "no HTML")
+                else:
+                    text = html_page_text(body, "text/html; charset=utf-8")
+                    if isinstance(text, WebReject):
+                        self.quarantine.add(self.file, record, text.reason, text.detail, text.raw)
+                    else:
+                        pages.append(WebPage(record, 0, text, url, None, "text/html", None))
+                record += 1
+            if pages:
+                yield self._web_rows(pages, offsets=False)
+
+    def _quarantine_web(self, reject: WebReject) -> None:
+        where = f"WARC record {reject.record} at byte {reject.offset}"
+        if reject.record_id:
+            where += f" ({reject.record_id})"
+        self.quarantine.add(
+            self.file, reject.record, reject.reason, f"{where}: {reject.detail}", reject.raw
+        )
+
+    def _web_rows(self, pages: list[WebPage], offsets: bool = True) -> pa.RecordBatch:
+        """Bronze rows of extracted pages, with their web provenance."""
+        web = {
+            "url": pa.array([page.url for page in pages], pa.string()),
+            "fetched_at": pa.array([page.fetched_at for page in pages], _INGESTED_AT_TYPE),
+            "content_type": pa.array([page.content_type for page in pages], pa.string()),
+            "warc_record_id": pa.array([page.record_id for page in pages], pa.string()),
+            "source_offset": pa.array(
+                [page.offset if offsets else None for page in pages], pa.int64()
+            ),
+        }
+        return self._bronze(
+            pa.array([page.text for page in pages], pa.large_string()),
+            web["warc_record_id"],
+            np.array([page.record for page in pages], dtype=np.int64),
+            web,
+        )
+
+    def _bronze(
+        self,
+        texts: pa.Array,
+        ids: pa.Array,
+        records: np.ndarray,
+        web: dict[str, pa.Array] | None = None,
+    ) -> pa.RecordBatch:
         """Bronze rows for valid texts: provenance columns, ids and hashes added."""
         texts = pc.cast(texts, pa.large_string())
         size = len(texts)
@@ -559,6 +674,13 @@ class _FileReader:
             "text_bytes": pa.array(np.diff(offsets), pa.int64()),
             "ingested_at": pa.array([self.ingested_at] * size, _INGESTED_AT_TYPE),
         }
+        for name in _WEB_COLUMNS:
+            given = web.get(name) if web is not None else None
+            columns[name] = (
+                given
+                if given is not None
+                else pa.nulls(size, BRONZE_DOCUMENTS.schema.field(name).type)
+            )
         return pa.RecordBatch.from_arrays(
             [columns[name] for name in BRONZE_DOCUMENTS.schema.names],
             schema=BRONZE_DOCUMENTS.schema,

@@ -82,6 +82,12 @@ class DocumentTrace:
     source_record: int | None
     source_id: str | None
     text_sha256: str | None
+    # Web provenance (WARC and HTML sources); None for other sources.
+    url: str | None = None
+    fetched_at: str | None = None
+    content_type: str | None = None
+    warc_record_id: str | None = None
+    source_offset: int | None = None
     stages: list[StageOutcome] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
     consumption: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +107,19 @@ def _one_row(catalog: Catalog, table: Any, doc_id: str) -> dict[str, Any] | None
         return None
     rows = catalog.read(table, where={"doc_id": doc_id}).to_pylist()
     return rows[0] if rows else None
+
+
+def _web_provenance(document: dict[str, Any] | None) -> dict[str, Any]:
+    """URL, fetch date (ISO 8601), content type, WARC record id and offset of a bronze row."""
+    row = document or {}
+    fetched = row.get("fetched_at")
+    return {
+        "url": row.get("url"),
+        "fetched_at": fetched.isoformat() if fetched is not None else None,
+        "content_type": row.get("content_type"),
+        "warc_record_id": row.get("warc_record_id"),
+        "source_offset": row.get("source_offset"),
+    }
 
 
 def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
@@ -123,6 +142,7 @@ def trace(catalog: Catalog, doc_id: str) -> DocumentTrace:
         source_record=origin["source_record"],
         source_id=(document or {}).get("source_id"),
         text_sha256=(document or {}).get("text_sha256"),
+        **_web_provenance(document),
     )
     rejections = {}
     if catalog.exists(OPS_REJECTIONS):

@@ -49,12 +49,18 @@ class SourceConfig(_Section):
         min_length=1,
         description="Glob under the landing folder, or an absolute path or URI (s3://, gs://, …).",
     )
-    format: Literal["jsonl", "parquet"]
+    format: Literal["jsonl", "parquet", "warc", "html"] = Field(
+        description="jsonl or parquet (text in text_field); warc (gzip per record, WARC or "
+        "WET); html (one page per file, or an HTML column text_field of a .parquet file).",
+    )
     domain: str = Field(pattern=SOURCE_NAME_PATTERN, description="Domain label, e.g. code, legal.")
     license: str = Field(min_length=1, description="License of the source's text (SPDX id).")
     text_field: str = Field(default="text", min_length=1)
     id_field: str | None = Field(
         default="id", description="The record's own id, kept as source_id."
+    )
+    url_field: str | None = Field(
+        default=None, description="html in Parquet: the column holding each page's URL."
     )
 
 
@@ -141,8 +147,45 @@ class _FineWebParameters(_Section):
     )
 
 
+class _UrlParameters(_Section):
+    """The URL rules' lists: files of one entry a line, relative to the recipe's folder."""
+
+    block_domains_file: str | None = Field(
+        default=None, description="Domains blocked with every subdomain; null: none."
+    )
+    allow_domains_file: str | None = Field(
+        default=None,
+        description="Domains allowed with every subdomain; set, every other domain is dropped.",
+    )
+    banned_words_file: str | None = Field(
+        default=None, description="Words that drop a document when its URL holds them."
+    )
+    banned_words: list[str] = Field(
+        default_factory=list, description="More banned words, written in the recipe."
+    )
+
+
+class _BoilerplateParameters(_Section):
+    """Which lines count as boilerplate shared across documents (`spark_jobs.boilerplate`)."""
+
+    max_documents: int | None = Field(
+        default=None,
+        ge=1,
+        description="A line held by more documents than this, over this batch and every batch "
+        "cleaned before it, is removed; null: lines are counted but none removed.",
+    )
+    min_line_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Characters a line needs (normalized) to be counted and removed; shorter "
+        "lines, such as headings, stay.",
+    )
+
+
 # Settings of a section that are not rule settings: they change what a signal measures.
 _SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
+    "url": _UrlParameters,
+    "boilerplate": _BoilerplateParameters,
     "normalize": _NormalizeParameters,
     "c4": _C4Parameters,
     "fineweb": _FineWebParameters,
@@ -202,6 +245,7 @@ def _section_class_name(family: str) -> str:
 RULE_SECTIONS: dict[str, type[_Section]] = {
     family.name: _rule_section(family) for family in FAMILIES
 }
+UrlConfig = RULE_SECTIONS["url"]
 NormalizeConfig = RULE_SECTIONS["normalize"]
 LanguageConfig = RULE_SECTIONS["language"]
 GopherRepetitionConfig = RULE_SECTIONS["gopher_repetition"]

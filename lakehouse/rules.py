@@ -8,9 +8,9 @@ the recipe's clean-section fields (`lakehouse.recipe`), the signal columns of th
 `funnel whatif` (`lakehouse.whatif`), `funnel rules` and the rules table of docs/filters.md
 (`python -m lakehouse.rules --markdown`).
 
-Rules are checked in the order of `RULES` (normalization, language, Gopher repetition, Gopher
-quality, C4, FineWeb — the order FineWeb ran its filters in); the first one that fires is the
-document's rejection.
+Rules are checked in the order of `RULES` (URL, normalization, language, Gopher repetition,
+Gopher quality, C4, FineWeb — the order FineWeb ran its filters in, URL filtering first as in
+FineWeb's pipeline); the first one that fires is the document's rejection.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 SignalType = Literal["double", "long", "string"]
-Step = Literal["bronze", "normalize", "language", "quality"]
+Step = Literal["bronze", "url", "normalize", "language", "quality"]
 SettingKind = Literal["integer", "number", "flag", "codes"]
 Comparison = Literal["above", "below", "zero", "not_in"]
 
@@ -39,8 +39,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 class Signal:
     """A column measured for every document: Spark SQL type, unit, meaning, which step adds it.
 
-    `step` is `bronze` (carried from bronze/documents), `normalize`, `language` or `quality`
-    (`spark_jobs.quality_signals`, one tokenization per document).
+    `step` is `bronze` (carried from bronze/documents), `url` (`spark_jobs.url_filters`, from
+    the page's URL), `normalize`, `language` or `quality` (`spark_jobs.quality_signals`, one
+    tokenization per document).
     """
 
     name: str
@@ -167,7 +168,37 @@ DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("text_bytes", "long", "bytes", "UTF-8 length of the text as it landed", "bronze"),
-    Signal("normalized_chars", "long", "characters", "characters after normalization", "normalize"),
+    Signal("url_malformed", "long", "0/1", "1 when the URL has no scheme or no valid host", "url"),
+    Signal("url_not_http", "long", "0/1", "1 when the URL's scheme is not http or https", "url"),
+    Signal(
+        "url_blocked_domain",
+        "long",
+        "0/1",
+        "1 when the URL's host or a parent domain is on the block list",
+        "url",
+    ),
+    Signal(
+        "url_domain_not_allowed",
+        "long",
+        "0/1",
+        "1 when an allow list is set and neither the host nor a parent domain is on it",
+        "url",
+    ),
+    Signal("url_banned_words", "long", "words", "banned words among the URL's words", "url"),
+    Signal(
+        "normalized_chars",
+        "long",
+        "characters",
+        "characters after normalization and boilerplate line removal",
+        "normalize",
+    ),
+    Signal(
+        "boilerplate_lines_removed",
+        "long",
+        "lines",
+        "lines removed because more than clean.boilerplate.max_documents documents hold them",
+        "normalize",
+    ),
     Signal("lang", "string", "ISO 639 code", "top language of fastText lid.176", "language"),
     Signal("lang_score", "double", "probability", "confidence of lang, 0-1", "language"),
     Signal("gopher_dup_para_frac", "double", "fraction of paragraphs", "paragraphs seen before"),
@@ -263,9 +294,19 @@ SIGNALS: tuple[Signal, ...] = (
 
 FAMILIES: tuple[Family, ...] = (
     Family(
+        "url",
+        "URL rules (documents without a URL pass): malformed or non-HTTP(S) URLs, domain "
+        "block and allow lists, banned words in the URL; lists are files named here.",
+    ),
+    Family(
         "normalize",
         "Text normalization of the clean stage (the first step; later signals see its output).",
         can_disable=False,
+    ),
+    Family(
+        "boilerplate",
+        "Boilerplate lines across documents (CCNet, Dolma): a line more documents of the lake "
+        "hold than max_documents is removed from the text; null max_documents: none removed.",
     ),
     Family(
         "language",
@@ -316,7 +357,34 @@ def _c4_toggle(name: str, signal: str, meaning: str) -> Rule:
     return Rule(f"c4_{name}", "c4", signal, "above", f"a kept line has {meaning}", 0.0, None, flag)
 
 
+def _url_rule(name: str, signal: str, meaning: str) -> Rule:
+    return Rule(name, "url", signal, "above", meaning, 0.0)
+
+
 RULES: tuple[Rule, ...] = (
+    _url_rule("url_malformed", "url_malformed", "the URL is malformed (no scheme or valid host)"),
+    _url_rule("url_not_http", "url_not_http", "the URL is not http or https"),
+    _url_rule("url_blocked_domain", "url_blocked_domain", "the URL's domain is on the block list"),
+    _url_rule(
+        "url_domain_not_allowed",
+        "url_domain_not_allowed",
+        "the URL's domain is not on the allow list",
+    ),
+    Rule(
+        "url_banned_word",
+        "url",
+        "url_banned_words",
+        "above",
+        "the URL holds banned words",
+        Setting(
+            "clean.url.max_banned_words",
+            "integer",
+            0,
+            "most banned words a URL may hold",
+            "words",
+            0,
+        ),
+    ),
     Rule(
         "text_too_large",
         "normalize",

@@ -58,6 +58,17 @@ BRONZE_DOCUMENTS = TableSpec(
             _field("text_sha256", pa.string(), doc="sha256 of the UTF-8 text"),
             _field("text_bytes", pa.int64(), doc="UTF-8 length of text, bytes"),
             _field("ingested_at", TIMESTAMP, doc="start of the ingest run"),
+            # Web provenance: null for sources that are not web pages (JSON lines, Parquet).
+            _field("url", pa.string(), nullable=True, doc="the page's URL (WARC-Target-URI)"),
+            _field("fetched_at", TIMESTAMP, nullable=True, doc="when the crawler fetched it"),
+            _field("content_type", pa.string(), nullable=True, doc="HTTP Content-Type of the page"),
+            _field("warc_record_id", pa.string(), nullable=True, doc="WARC-Record-ID"),
+            _field(
+                "source_offset",
+                pa.int64(),
+                nullable=True,
+                doc="byte offset of the record's gzip member in a WARC file",
+            ),
         ]
     ),
     partition_by=("batch_id",),
@@ -256,6 +267,22 @@ SILVER_SIGNALS = TableSpec(
     partition_by=("batch_id",),
     description="Every signal of every document that reached the clean stage, kept or "
     "rejected, and the rule that dropped it: what `funnel whatif` re-thresholds without Spark.",
+)
+
+
+SILVER_BOILERPLATE_LINES = TableSpec(
+    layer="silver",
+    name="boilerplate_lines",
+    schema=pa.schema(
+        [
+            _field("batch_id", pa.string(), doc="ingestion batch (Dagster partition)"),
+            _field("line_hash", pa.int64(), doc="xxhash64 of the normalized line"),
+            _field("documents", pa.int64(), doc="documents of the batch that hold the line"),
+        ]
+    ),
+    partition_by=("batch_id",),
+    description="How many documents of each batch hold each line (hashed after normalization): "
+    "what later batches count boilerplate lines against, without re-reading earlier text.",
 )
 
 
@@ -537,6 +564,7 @@ TABLES: dict[str, TableSpec] = {
         BRONZE_QUARANTINE,
         SILVER_DOCUMENTS,
         SILVER_SIGNALS,
+        SILVER_BOILERPLATE_LINES,
         SILVER_UNIQUE_DOCUMENTS,
         SILVER_DEDUP_INDEX,
         SILVER_DECONTAMINATED_DOCUMENTS,

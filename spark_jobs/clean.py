@@ -1,6 +1,7 @@
 """The clean stage as a list of named steps over a DataFrame of bronze documents.
 
-    normalize → identify_language → quality_signals → decide → redact_pii
+    url_signals → normalize → remove_boilerplate_lines → identify_language → quality_signals
+    → decide → redact_pii
 
 Every step measures every document (rejected ones too, so that re-thresholding needs no Spark);
 only PII redaction is limited to the kept ones. The result has one row per input document: the
@@ -17,11 +18,14 @@ from pyspark.sql import functions as F
 
 from lakehouse.recipe import PII_KINDS, CleanConfig
 from lakehouse.tables import SILVER_SIGNALS
+from lakehouse.url_lists import UrlLists
+from spark_jobs.boilerplate import BOILERPLATE_SIGNAL, remove_boilerplate_lines
 from spark_jobs.decisions import fired_rules, first_rejection
 from spark_jobs.language import identify_language
 from spark_jobs.normalization import normalize
 from spark_jobs.pii import redact_pii
 from spark_jobs.quality_signals import SIGNAL_COLUMNS, quality_signals
+from spark_jobs.url_filters import URL_SIGNAL_COLUMNS, add_url_signals
 
 PROVENANCE_COLUMNS = (
     "doc_id",
@@ -52,27 +56,65 @@ OUTCOME_KEPT = "kept"
 OUTCOME_REJECTED = "rejected"
 
 
-def clean_documents(bronze: DataFrame, config: CleanConfig) -> DataFrame:
+def clean_documents(
+    bronze: DataFrame, config: CleanConfig, url_lists: UrlLists | None = None
+) -> DataFrame:
     """Every bronze row with its silver columns, `outcome` and `rejection` (rule, value, …).
+
+    `clean_batch_documents` with no earlier batches' line counts, without the batch's own.
+    """
+    return clean_batch_documents(bronze, config, url_lists).documents
+
+
+@dataclass(frozen=True)
+class CleanedBatch:
+    """`clean_batch_documents`' result: every document, and the batch's line counts."""
+
+    documents: DataFrame
+    line_index: DataFrame
+
+
+def clean_batch_documents(
+    bronze: DataFrame,
+    config: CleanConfig,
+    url_lists: UrlLists | None = None,
+    prior_lines: DataFrame | None = None,
+) -> CleanedBatch:
+    """Every bronze row with its silver columns, `outcome` and `rejection`; and line counts.
 
     Every signal is measured for every document, kept or rejected (`signal_rows` selects them);
     only PII redaction is limited to kept documents. Besides the silver columns the result has
-    `text_bytes` and `normalized_chars`, the signals that only silver/signals stores.
+    `text_bytes`, `normalized_chars`, the URL signals and `boilerplate_lines_removed`, which
+    only silver/signals stores. `url_lists` are the URL rules' lists
+    (`lakehouse.url_lists.load_url_lists`); `prior_lines` the `silver/boilerplate_lines` rows
+    of the batches cleaned before (None: none).
     """
+    # Bronze written before web sources existed has no url column: its documents have none.
+    url = F.col("url") if "url" in bronze.columns else F.lit(None).cast("string")
     df = bronze.select(
         *PROVENANCE_COLUMNS,
         "text",
         F.col("text_sha256").alias("bronze_text_sha256"),
         F.col("text_bytes").cast("long").alias("text_bytes"),
+        url.alias("url"),
     )
-    df = quality_signals(identify_language(normalize(df, config.normalize)), config)
+    df = add_url_signals(df, url_lists or UrlLists()).drop("url")
+    boilerplate = config.boilerplate
+    lines = remove_boilerplate_lines(
+        normalize(df, config.normalize),
+        prior_lines,
+        boilerplate.max_documents if boilerplate.enabled else None,
+        boilerplate.min_line_chars,
+    )
+    df = lines.documents.withColumn("normalized_chars", F.length("text").cast("long"))
+    df = quality_signals(identify_language(df), config)
     if config.c4.enabled and config.c4.remove_filtered_lines:
         df = df.withColumn("text", F.coalesce(F.col("c4_text"), F.col("text")))
     df = df.withColumn("_fired", fired_rules(config))
     df = df.withColumn("rejection", first_rejection(F.col("_fired"))).drop("_fired")
     df = redact_pii(df, config.pii, measure=F.col("rejection").isNull())
     kept = F.col("rejection").isNull()
-    return df.select(
+    cleaned = df.select(
         *PROVENANCE_COLUMNS,
         # Rejected documents keep no text: their rejection row is all that is written of them.
         F.when(kept, F.col("text")).alias("text"),
@@ -83,9 +125,12 @@ def clean_documents(bronze: DataFrame, config: CleanConfig) -> DataFrame:
         *SILVER_COLUMNS[len(PROVENANCE_COLUMNS) + 3 :],
         "text_bytes",
         "normalized_chars",
+        *URL_SIGNAL_COLUMNS,
+        BOILERPLATE_SIGNAL,
         F.when(kept, F.lit(OUTCOME_KEPT)).otherwise(F.lit(OUTCOME_REJECTED)).alias("outcome"),
         "rejection",
     )
+    return CleanedBatch(cleaned, lines.index)
 
 
 def signal_rows(cleaned: DataFrame) -> DataFrame:

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.clean import SILVER_DOCUMENTS_KEY, SILVER_SIGNALS_KEY
+from assets.clean import SILVER_BOILERPLATE_LINES_KEY, SILVER_DOCUMENTS_KEY, SILVER_SIGNALS_KEY
 from assets.resources import LakehouseResource
 from dagster_project.runs import pending_batches, run_batch
 from lakehouse.catalog import Catalog, CommitInfo
@@ -65,9 +65,8 @@ def test_the_next_clean_run_applies_a_reviewers_blocked_term(
 ) -> None:
     add_to_blocklist(catalog, "term", "cheap-pills", "ana", commit, note="spam")
     (batch,) = pending_batches(instance, lakehouse)
-    outcome = run_batch(
-        instance, lakehouse, batch, [*INGEST_ASSETS, SILVER_DOCUMENTS_KEY, SILVER_SIGNALS_KEY]
-    )
+    clean_keys = [SILVER_DOCUMENTS_KEY, SILVER_SIGNALS_KEY, SILVER_BOILERPLATE_LINES_KEY]
+    outcome = run_batch(instance, lakehouse, batch, [*INGEST_ASSETS, *clean_keys])
     assert outcome.success, outcome.error
     assert outcome.checks["silver/documents:conservation"] is True
     (entry,) = [stage for stage in outcome.stages if stage.stage == "clean"]

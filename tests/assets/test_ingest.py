@@ -2,6 +2,7 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
+import pytest
 
 from assets.ingest import BRONZE_DOCUMENTS_KEY, BRONZE_QUARANTINE_KEY
 from assets.resources import LakehouseResource
@@ -127,3 +128,47 @@ def test_file_that_vanished_after_registration_is_quarantined(
     assert (entry.rows_in, entry.rows_out, entry.rows_quarantined) == (51, 50, 1)
     (row,) = lakehouse.catalog().read(BRONZE_QUARANTINE).to_pylist()
     assert row["reason"] == "file_missing" and row["source_uri"] == str(doomed)
+
+
+def test_warc_source_ingests_pages_and_trace_names_the_warc_record(
+    instance: dg.DagsterInstance,
+    recipe_path: Path,
+    root: Path,
+    landing: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dagster_project.cli import main as funnel
+    from tests.warc_files import html_record, page_html, record, warcinfo, write_warc
+
+    recipe = recipe_path
+    recipe.write_text(
+        recipe.read_text().replace(
+            "ingest:",
+            '  - {name: crawl, path: "crawl/*.warc.gz", format: warc, domain: web, '
+            "license: LicenseRef-crawl}\ningest:",
+        )
+    )
+    members = [
+        warcinfo(),
+        html_record("https://news.example/a", page_html("A", ["Words of the article."] * 3)),
+        record("https://news.example/x", b"no HTTP here"),
+    ]
+    (landing / "crawl").mkdir()
+    path = write_warc(landing / "crawl" / "part-0.warc.gz", members)
+    lakehouse = LakehouseResource(root=str(root), recipe_path=str(recipe))
+    (batch,) = pending_batches(instance, lakehouse)
+    outcome = run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS)
+    assert outcome.success, outcome.error
+    (entry,) = outcome.stages
+    assert (entry.rows_in, entry.rows_out, entry.rows_quarantined) == (52, 51, 1)
+    catalog = lakehouse.catalog()
+    pages = catalog.read(BRONZE_DOCUMENTS, where={"source": "crawl"}).to_pylist()
+    assert [page["url"] for page in pages] == ["https://news.example/a"]
+    quarantine = catalog.read(BRONZE_QUARANTINE).to_pylist()
+    assert [(row["reason"], row["source_record"]) for row in quarantine] == [("broken_http", 2)]
+
+    assert funnel(["--root", str(root), "trace", pages[0]["doc_id"]]) == 0
+    shown = capsys.readouterr().out
+    assert f"from {path}  record 1" in shown
+    assert "web https://news.example/a  fetched 2026-10-03T12:30:00+00:00" in shown
+    assert f"WARC record {pages[0]['warc_record_id']}  offset {len(members[0])}" in shown

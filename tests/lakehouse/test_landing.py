@@ -366,3 +366,68 @@ def test_lone_surrogates_are_quarantined_and_the_rest_is_written(
     assert catalog.read(BRONZE_DOCUMENTS).num_rows + catalog.read(BRONZE_QUARANTINE).num_rows == 6
     again, _, _ = ingest([path])
     assert again["doc_id"].to_pylist() == catalog.read(BRONZE_DOCUMENTS)["doc_id"].to_pylist()
+
+
+WARC = JSONL.model_copy(update={"format": "warc", "name": "crawl"})
+HTML = JSONL.model_copy(update={"format": "html", "name": "pages", "url_field": "url"})
+
+
+def test_warc_pages_become_bronze_rows_with_web_provenance(tmp_path: Path) -> None:
+    from tests.warc_files import FETCHED, html_record, http_response, page_html, record, warcinfo
+    from tests.warc_files import write_warc as write
+
+    article = ["A long enough sentence about rivers and bridges in the town."] * 2
+    members = [
+        warcinfo(),
+        html_record("https://news.example/a", page_html("A", article)),
+        record("https://news.example/img", http_response(b"GIF89a", "image/gif")),
+        html_record("https://news.example/b", page_html("B", article))[:-30],
+    ]
+    path = write(tmp_path / "crawl.warc.gz", members)
+    rows, quarantined, stats = ingest([path], WARC)
+    # The warcinfo record is no document: counted nowhere, like a blank line.
+    assert stats.records_read == 3
+    (row,) = rows.to_pylist()
+    assert row["doc_id"] == doc_id(str(path), 1) and row["source_record"] == 1
+    assert row["url"] == "https://news.example/a" and row["fetched_at"] == FETCHED
+    assert row["content_type"] == "text/html; charset=utf-8"
+    assert row["warc_record_id"] == row["source_id"] and row["warc_record_id"].startswith("<urn:")
+    assert row["source_offset"] == len(members[0])
+    assert "rivers and bridges" in row["text"] and "About us" not in row["text"]
+    assert reasons(quarantined) == {2: "not_html", 3: "truncated_record"}
+    details = quarantined["detail"].to_pylist()
+    assert details[0].startswith(
+        f"WARC record 2 at byte {len(members[0]) + len(members[1])} (<urn:"
+    )
+    assert quarantined["doc_id"].to_pylist()[1] == doc_id(str(path), 3)
+
+
+def test_json_lines_rows_have_null_web_columns(tmp_path: Path) -> None:
+    rows, _, _ = ingest([lines(tmp_path / "a.jsonl", [good(0)])])
+    row = rows.to_pylist()[0]
+    assert [row[name] for name in ("url", "fetched_at", "warc_record_id", "source_offset")] == [
+        None
+    ] * 4
+
+
+def test_html_files_and_html_parquet_columns(tmp_path: Path) -> None:
+    from tests.warc_files import page_html
+
+    page = tmp_path / "one.html"
+    page.write_text(page_html("Page", ["The only paragraph of the page, with words."]))
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
+    table = pa.table(
+        {
+            "text": [page_html("Row", ["Row text of a page in a column."]), None],
+            "url": ["https://b.example/row", "https://b.example/none"],
+        }
+    )
+    column = tmp_path / "pages.parquet"
+    pq.write_table(table, column)
+    rows, quarantined, _ = ingest([page, empty, column], HTML)
+    texts = {row["source_uri"].rsplit("/", 1)[1]: row for row in rows.to_pylist()}
+    assert "only paragraph" in texts["one.html"]["text"]
+    assert texts["pages.parquet"]["url"] == "https://b.example/row"
+    assert texts["pages.parquet"]["source_offset"] is None
+    assert sorted(quarantined["reason"].to_pylist()) == ["no_main_text", "text_missing"]

@@ -26,7 +26,13 @@ sources:
   - {name: notes, path: "*.jsonl", format: jsonl, domain: prose, license: CC0-1.0}
 """
 # The decision order the clean stage has always used (ops/rejections history depends on it).
+# The URL rules come first; they fire only for documents with a URL, which earlier lakes lack.
 DECISION_ORDER = [
+    "url_malformed",
+    "url_not_http",
+    "url_blocked_domain",
+    "url_domain_not_allowed",
+    "url_banned_word",
     "text_too_large",
     "empty_after_normalization",
     "language_not_allowed",

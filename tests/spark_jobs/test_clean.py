@@ -171,3 +171,39 @@ def test_signal_rows_are_written_to_silver_signals(
     # The Arrow evaluator of `funnel whatif` takes the same decisions from the stored signals.
     table = catalog.read(SILVER_SIGNALS, version)
     assert first_rules(table, CleanConfig()).to_pylist() == table["rule"].to_pylist()
+
+
+def test_url_rules_drop_web_documents_by_their_url(spark: SparkSession) -> None:  # noqa: F811
+    from pyspark.sql import functions as F
+
+    from lakehouse.url_lists import UrlLists
+
+    urls = [
+        "https://news.example/town",
+        "https://www.spam.example/town",
+        "https://news.example/casino-town",
+        "ftp://news.example/town",
+        "not a url",
+        None,
+    ]
+    texts = [GOOD] * len(urls)
+    frame = bronze(spark, texts)
+    mapping = F.create_map(*[F.lit(x) for i, url in enumerate(urls) for x in (f"d{i:03d}", url)])
+    frame = frame.withColumn("url", mapping[F.col("doc_id")])
+    lists = UrlLists(
+        blocked_domains=frozenset({"spam.example"}), banned_words=frozenset({"casino"})
+    )
+    rows = clean_documents(frame, CleanConfig(), lists).orderBy("doc_id").collect()
+    rules = [row["rejection"]["rule"] if row["rejection"] else None for row in rows]
+    assert rules == [
+        None,
+        "url_blocked_domain",
+        "url_banned_word",
+        "url_not_http",
+        "url_malformed",
+        None,
+    ]
+    assert rows[2]["url_banned_words"] == 1 and rows[5]["url_banned_words"] is None
+    disabled = CleanConfig.model_validate({"url": {"enabled": False}})
+    kept = clean_documents(frame, disabled, lists).where("rejection is null").count()
+    assert kept == len(urls)
