@@ -9,22 +9,26 @@ import pyarrow.dataset as ds
 from assets.lineage import Derived
 from assets.runner import Input, Stage, StageResult, StageRun, stage_asset
 from assets.tables import asset_key
+from lakehouse.catalog import StagedFiles
 from lakehouse.review import blocklist
+from lakehouse.storage import arrow_filesystem
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
-    OPS_REJECTIONS,
     REVIEW_BLOCKLIST,
     SILVER_DOCUMENTS,
     SILVER_SIGNALS,
 )
 from spark_jobs.blocklist import apply_blocklist
 from spark_jobs.clean import (
-    CleanOutput,
+    REJECTED,
+    REJECTED_SCHEMA,
     clean_documents,
+    clean_targets,
     partitions_for,
     read_bronze_files,
     write_clean_output,
 )
+from spark_jobs.lake_io import read_column
 
 STAGE = "clean"
 SILVER_DOCUMENTS_KEY = asset_key(SILVER_DOCUMENTS)
@@ -32,53 +36,32 @@ SILVER_SIGNALS_KEY = asset_key(SILVER_SIGNALS)
 _REJECTION_COLUMNS = ["doc_id", "rule", "value", "threshold", "detail"]
 
 
-def _kept_rows(output: CleanOutput) -> pa.RecordBatchReader:
-    if not output.kept.exists():
-        return pa.RecordBatchReader.from_batches(SILVER_DOCUMENTS.schema, iter(()))
-    dataset = ds.dataset(str(output.kept), format="parquet")
-    return dataset.scanner(columns=SILVER_DOCUMENTS.schema.names).to_reader()
+def _rejections(staged: StagedFiles, location: str, run: StageRun) -> pa.Table:
+    """The rejection rows the executors wrote to scratch, read back on the driver."""
+    if not staged.files:
+        return REJECTED_SCHEMA.empty_table()
+    filesystem, root = arrow_filesystem(location, run.catalog.storage_options)
+    paths = [f"{root.rstrip('/')}/{written.path}" for written in staged.files]
+    rows = ds.dataset(paths, schema=REJECTED_SCHEMA, format="parquet", filesystem=filesystem)
+    return rows.to_table()
 
 
-def _signal_rows(output: CleanOutput) -> pa.RecordBatchReader:
-    """Every document's signals and first fired rule, from the one Spark pass both outcomes
-    were written by (the signals are not computed twice)."""
-    if not output.folder.exists():
-        return pa.RecordBatchReader.from_batches(SILVER_SIGNALS.schema, iter(()))
-    columns = {name: ds.field(name) for name in SILVER_SIGNALS.schema.names if name != "rule"}
-    columns["rule"] = ds.field("rejection", "rule")
-    dataset = ds.dataset(str(output.folder), format="parquet", partitioning="hive")
-    return dataset.scanner(columns=columns).to_reader()
-
-
-def _rejections(output: CleanOutput) -> pa.Table:
-    if not output.rejected.exists():
-        fields = [OPS_REJECTIONS.schema.field(name) for name in _REJECTION_COLUMNS]
-        return pa.schema([*fields, pa.field("lang", pa.string())]).empty_table()
-    return ds.dataset(str(output.rejected), format="parquet").to_table(
-        columns={
-            "doc_id": ds.field("doc_id"),
-            "rule": ds.field("rejection", "rule"),
-            "value": ds.field("rejection", "value"),
-            "threshold": ds.field("rejection", "threshold"),
-            "detail": ds.field("rejection", "detail"),
-            "lang": ds.field("lang"),
-        }
-    )
-
-
-def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
-    """Documents per detected language, kept and rejected."""
+def _languages(run: StageRun, kept: StagedFiles, rejections: pa.Table) -> dict[str, int]:
+    """Documents per detected language, kept and rejected (kept ones from the committed files'
+    `lang` column alone)."""
     languages = Counter(rejections["lang"].to_pylist())
-    if output.kept.exists():
-        kept = ds.dataset(str(output.kept), format="parquet").to_table(columns=["lang"])
-        languages.update(kept["lang"].to_pylist())
+    options = run.catalog.storage_options
+    languages.update(read_column(kept, run.catalog.uri(SILVER_DOCUMENTS), "lang", options))
     return {str(lang or "none"): n for lang, n in sorted(languages.items(), key=str)}
 
 
 def clean_batch(run: StageRun) -> StageResult:
-    """Run the clean operators on Spark over the pinned bronze batch."""
+    """Run the clean operators on Spark over the pinned bronze batch.
+
+    The executors read the batch's bronze files and write the silver files straight to the
+    tables' locations; the runner commits those files (no copy through the driver).
+    """
     batch_id = run.batch_id or ""
-    scratch = run.scratch()
     spark = run.resources["spark"]
     files = run.batch_files(BRONZE_DOCUMENTS)
     rows_in = run.catalog.count(
@@ -86,26 +69,37 @@ def clean_batch(run: StageRun) -> StageResult:
     )
     blocklist_version = run.version(REVIEW_BLOCKLIST)
     blocked = blocklist(run.catalog, blocklist_version) if blocklist_version is not None else []
-    output = CleanOutput(scratch / "out")
+    rejected_location = f"{run.lake_scratch()}/rejected"
+    partition = {"batch_id": batch_id}
+    staged = {
+        SILVER_DOCUMENTS.key: StagedFiles(dict(partition), []),
+        SILVER_SIGNALS.key: StagedFiles(dict(partition), []),
+        REJECTED: StagedFiles({}, []),
+    }
+    options = run.catalog.storage_options
     if files:
         session = spark.session(run.loaded)
-        bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
+        bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in), options)
         cleaned = apply_blocklist(clean_documents(bronze, run.loaded.recipe.clean), blocked)
-        output = write_clean_output(cleaned, scratch / "out")
-    rejections = _rejections(output)
+        targets = clean_targets(run.catalog.uri, batch_id, rejected_location)
+        staged = write_clean_output(cleaned, targets, options)
+        run.forget_on_failure(staged[SILVER_DOCUMENTS.key], SILVER_DOCUMENTS)
+        run.forget_on_failure(staged[SILVER_SIGNALS.key], SILVER_SIGNALS)
+    rejections = _rejections(staged[REJECTED], rejected_location, run)
     by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
     master = spark.resolved_master(run.loaded)
+    kept = staged[SILVER_DOCUMENTS.key]
     return StageResult(
         rows_in=rows_in,
         outputs={
-            SILVER_DOCUMENTS.key: _kept_rows(output),
-            SILVER_SIGNALS.key: _signal_rows(output),
+            SILVER_DOCUMENTS.key: kept,
+            SILVER_SIGNALS.key: staged[SILVER_SIGNALS.key],
         },
         rejections=rejections.select(_REJECTION_COLUMNS),
         metadata={
             SILVER_DOCUMENTS.key: {
                 "rejections_by_rule": dg.MetadataValue.json(by_rule),
-                "language_distribution": dg.MetadataValue.json(_languages(output, rejections)),
+                "language_distribution": dg.MetadataValue.json(_languages(run, kept, rejections)),
                 "spark_master": master,
             }
         },

@@ -28,7 +28,6 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +38,7 @@ import zstandard
 from lakehouse.batches import FILE_CHANGED, FILE_MISSING, LandingFile
 from lakehouse.prefetch import prefetched
 from lakehouse.recipe import IngestConfig, SourceConfig
+from lakehouse.storage import filesystem, storage_options_from_env
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 
 PREVIEW_BYTES = 512
@@ -332,7 +332,8 @@ class _FileReader:
         """Bronze rows of the file, block by block."""
         self.stats.files += 1
         try:
-            raw = fsspec.open(self.file.uri, "rb").open()
+            files, path = filesystem(self.file.uri, storage_options_from_env())
+            raw = files.open(path, "rb")
         except FileNotFoundError:
             self.quarantine.add(
                 self.file, None, Reason.FILE_MISSING, "file vanished before it could be read"
