@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
@@ -14,8 +15,10 @@ import assets.dedup
 from assets.resources import LakehouseResource
 from assets.runner import SCRATCH_FOLDER
 from dagster_project.runs import pending_batches, run_batch
-from lakehouse import landing
+from lakehouse import landing as landing_reader
 from lakehouse.tables import SILVER_DOCUMENTS, SILVER_UNIQUE_DOCUMENTS
+from tests.dagster_project.conftest import _sample_records
+from tests.landing_files import write_jsonl_gz
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
 
 SCRATCH = ("funnel-quarantine-*", "funnel-clean-*", "funnel-dedup-*")
@@ -36,11 +39,21 @@ def _lake_leftovers(lakehouse: LakehouseResource) -> list[str]:
         if not folder.exists():
             continue
         named: set[str] = set()
-        for version in range(catalog.version(spec) + 1):
-            named |= set(DeltaTable(str(folder), version=version).files())
+        latest = catalog.version(spec)
+        for version in range(latest + 1 if latest is not None else 0):
+            actions = DeltaTable(str(folder), version=version).get_add_actions(flatten=True)
+            named |= set(pa.table(actions)["path"].to_pylist())
         files = {str(path.relative_to(folder)) for path in folder.glob("batch_id=*/*.parquet")}
         found += sorted(files - named)
     return found
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """English documents that clean keeps, so that dedup runs Spark and writes its files."""
+    folder = tmp_path / "landing"
+    write_jsonl_gz(folder / "notes" / "part-0.jsonl.gz", _sample_records("fortunes_en", 12))
+    return folder
 
 
 def _fail(*_args: object, **_kwargs: object) -> None:
@@ -61,10 +74,10 @@ def test_no_scratch_is_left_after_a_failing_or_a_successful_run(
     (batch,) = pending_batches(instance, lakehouse)
     # Ingest fails while reading, after its quarantine spool was made.
     with monkeypatch.context() as patch:
-        patch.setattr(landing._FileReader, "_jsonl", _fail)
+        patch.setattr(landing_reader._FileReader, "_jsonl", _fail)
         assert not run_batch(instance, lakehouse, batch).success
     assert _leftovers(private) == []
-    # Clean and dedup fail on Spark, after their scratch folders were made.
+    # Clean fails before Spark; dedup fails after its executors wrote the tables' files.
     for module, name in ((assets.clean, "read_bronze_files"), (assets.dedup, "_rejected")):
         with monkeypatch.context() as patch:
             patch.setattr(module, name, _fail)
