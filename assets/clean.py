@@ -1,20 +1,19 @@
 """Clean: a batch's `bronze/documents` → `silver/documents`, every drop to `ops/rejections`."""
 
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.dataset as ds
-from pyspark.sql import functions as F
 
 from assets.lineage import Derived
 from assets.runner import Input, Stage, StageResult, StageRun, stage_asset
 from assets.tables import asset_key
+from lakehouse.catalog import StagedFiles
 from lakehouse.review import blocklist
+from lakehouse.storage import arrow_filesystem
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
-    OPS_REJECTIONS,
     REVIEW_BLOCKLIST,
     SILVER_BOILERPLATE_LINES,
     SILVER_DOCUMENTS,
@@ -23,68 +22,40 @@ from lakehouse.tables import (
 from lakehouse.url_lists import UrlLists, load_url_lists
 from spark_jobs.blocklist import apply_blocklist
 from spark_jobs.clean import (
-    CleanOutput,
+    REJECTED,
+    REJECTED_SCHEMA,
     clean_batch_documents,
+    clean_targets,
     partitions_for,
     read_bronze_files,
+    read_prior_lines,
     write_clean_output,
+    write_line_index,
 )
+from spark_jobs.lake_io import read_column
 
 STAGE = "clean"
 SILVER_DOCUMENTS_KEY = asset_key(SILVER_DOCUMENTS)
 SILVER_SIGNALS_KEY = asset_key(SILVER_SIGNALS)
-SILVER_BOILERPLATE_LINES_KEY = asset_key(SILVER_BOILERPLATE_LINES)
 _REJECTION_COLUMNS = ["doc_id", "rule", "value", "threshold", "detail"]
 
 
-def _kept_rows(output: CleanOutput) -> pa.RecordBatchReader:
-    if not output.kept.exists():
-        return pa.RecordBatchReader.from_batches(SILVER_DOCUMENTS.schema, iter(()))
-    dataset = ds.dataset(str(output.kept), format="parquet")
-    return dataset.scanner(columns=SILVER_DOCUMENTS.schema.names).to_reader()
+def _rejections(staged: StagedFiles, location: str, run: StageRun) -> pa.Table:
+    """The rejection rows the executors wrote to scratch, read back on the driver."""
+    if not staged.files:
+        return REJECTED_SCHEMA.empty_table()
+    filesystem, root = arrow_filesystem(location, run.catalog.storage_options)
+    paths = [f"{root.rstrip('/')}/{written.path}" for written in staged.files]
+    rows = ds.dataset(paths, schema=REJECTED_SCHEMA, format="parquet", filesystem=filesystem)
+    return rows.to_table()
 
 
-def _signal_rows(output: CleanOutput) -> pa.RecordBatchReader:
-    """Every document's signals and first fired rule, from the one Spark pass both outcomes
-    were written by (the signals are not computed twice)."""
-    if not output.folder.exists():
-        return pa.RecordBatchReader.from_batches(SILVER_SIGNALS.schema, iter(()))
-    columns = {name: ds.field(name) for name in SILVER_SIGNALS.schema.names if name != "rule"}
-    columns["rule"] = ds.field("rejection", "rule")
-    dataset = ds.dataset(str(output.folder), format="parquet", partitioning="hive")
-    return dataset.scanner(columns=columns).to_reader()
-
-
-def _line_rows(folder: Path) -> pa.RecordBatchReader:
-    """The batch's line counts as Spark wrote them (none when the batch had no files)."""
-    spec = SILVER_BOILERPLATE_LINES
-    if not folder.exists():
-        return pa.RecordBatchReader.from_batches(spec.schema, iter(()))
-    return ds.dataset(str(folder), format="parquet").scanner(columns=spec.schema.names).to_reader()
-
-
-def _rejections(output: CleanOutput) -> pa.Table:
-    if not output.rejected.exists():
-        fields = [OPS_REJECTIONS.schema.field(name) for name in _REJECTION_COLUMNS]
-        return pa.schema([*fields, pa.field("lang", pa.string())]).empty_table()
-    return ds.dataset(str(output.rejected), format="parquet").to_table(
-        columns={
-            "doc_id": ds.field("doc_id"),
-            "rule": ds.field("rejection", "rule"),
-            "value": ds.field("rejection", "value"),
-            "threshold": ds.field("rejection", "threshold"),
-            "detail": ds.field("rejection", "detail"),
-            "lang": ds.field("lang"),
-        }
-    )
-
-
-def _languages(output: CleanOutput, rejections: pa.Table) -> dict[str, int]:
-    """Documents per detected language, kept and rejected."""
+def _languages(run: StageRun, kept: StagedFiles, rejections: pa.Table) -> dict[str, int]:
+    """Documents per detected language, kept and rejected (kept ones from the committed files'
+    `lang` column alone)."""
     languages = Counter(rejections["lang"].to_pylist())
-    if output.kept.exists():
-        kept = ds.dataset(str(output.kept), format="parquet").to_table(columns=["lang"])
-        languages.update(kept["lang"].to_pylist())
+    options = run.catalog.storage_options
+    languages.update(read_column(kept, run.catalog.uri(SILVER_DOCUMENTS), "lang", options))
     return {str(lang or "none"): n for lang, n in sorted(languages.items(), key=str)}
 
 
@@ -94,9 +65,12 @@ def _url_lists(run: StageRun) -> UrlLists:
 
 
 def clean_batch(run: StageRun) -> StageResult:
-    """Run the clean operators on Spark over the pinned bronze batch."""
+    """Run the clean operators on Spark over the pinned bronze batch.
+
+    The executors read the batch's bronze files and write the silver files straight to the
+    tables' locations; the runner commits those files (no copy through the driver).
+    """
     batch_id = run.batch_id or ""
-    scratch = run.scratch()
     spark = run.resources["spark"]
     files = run.batch_files(BRONZE_DOCUMENTS)
     rows_in = run.catalog.count(
@@ -104,35 +78,43 @@ def clean_batch(run: StageRun) -> StageResult:
     )
     blocklist_version = run.version(REVIEW_BLOCKLIST)
     blocked = blocklist(run.catalog, blocklist_version) if blocklist_version is not None else []
-    output = CleanOutput(scratch / "out")
-    lines = scratch / "boilerplate_lines"
+    rejected_location = f"{run.lake_scratch()}/rejected"
+    partition = {"batch_id": batch_id}
+    staged = {
+        SILVER_DOCUMENTS.key: StagedFiles(dict(partition), []),
+        SILVER_SIGNALS.key: StagedFiles(dict(partition), []),
+        REJECTED: StagedFiles({}, []),
+    }
+    lines = StagedFiles(dict(partition), [])
+    options = run.catalog.storage_options
     if files:
         session = spark.session(run.loaded)
-        bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in))
-        prior = run.other_batch_files(SILVER_BOILERPLATE_LINES)
-        batch = clean_batch_documents(
-            bronze,
-            run.loaded.recipe.clean,
-            _url_lists(run),
-            session.read.parquet(*prior) if prior else None,
-        )
-        output = write_clean_output(apply_blocklist(batch.documents, blocked), scratch / "out")
-        batch.line_index.withColumn("batch_id", F.lit(batch_id)).write.parquet(str(lines))
-    rejections = _rejections(output)
+        bronze = read_bronze_files(session, files, batch_id, partitions_for(rows_in), options)
+        prior = read_prior_lines(session, run.other_batch_files(SILVER_BOILERPLATE_LINES), options)
+        batch = clean_batch_documents(bronze, run.loaded.recipe.clean, _url_lists(run), prior)
+        cleaned = apply_blocklist(batch.documents, blocked)
+        targets = clean_targets(run.catalog.uri, batch_id, rejected_location)
+        staged = write_clean_output(cleaned, targets, options)
+        run.forget_on_failure(staged[SILVER_DOCUMENTS.key], SILVER_DOCUMENTS)
+        run.forget_on_failure(staged[SILVER_SIGNALS.key], SILVER_SIGNALS)
+        lines = write_line_index(batch.line_index, run.catalog.uri, batch_id, options)
+        run.forget_on_failure(lines, SILVER_BOILERPLATE_LINES)
+    rejections = _rejections(staged[REJECTED], rejected_location, run)
     by_rule = dict(sorted(Counter(rejections["rule"].to_pylist()).items()))
     master = spark.resolved_master(run.loaded)
+    kept = staged[SILVER_DOCUMENTS.key]
     return StageResult(
         rows_in=rows_in,
         outputs={
-            SILVER_DOCUMENTS.key: _kept_rows(output),
-            SILVER_SIGNALS.key: _signal_rows(output),
-            SILVER_BOILERPLATE_LINES.key: _line_rows(lines),
+            SILVER_DOCUMENTS.key: kept,
+            SILVER_SIGNALS.key: staged[SILVER_SIGNALS.key],
+            SILVER_BOILERPLATE_LINES.key: lines,
         },
         rejections=rejections.select(_REJECTION_COLUMNS),
         metadata={
             SILVER_DOCUMENTS.key: {
                 "rejections_by_rule": dg.MetadataValue.json(by_rule),
-                "language_distribution": dg.MetadataValue.json(_languages(output, rejections)),
+                "language_distribution": dg.MetadataValue.json(_languages(run, kept, rejections)),
                 "spark_master": master,
             }
         },

@@ -17,13 +17,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import shutil
-import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -36,7 +34,7 @@ from assets.resources import LakehouseResource
 from assets.run_processes import claim_run
 from assets.tables import asset_key, table_metadata
 from lakehouse.artifacts import Artifact
-from lakehouse.catalog import Catalog, CommitInfo
+from lakehouse.catalog import Catalog, CommitInfo, StagedFiles
 from lakehouse.leases import hold
 from lakehouse.ledger import (
     LedgerEntry,
@@ -47,13 +45,15 @@ from lakehouse.ledger import (
     record_entries,
 )
 from lakehouse.recipe import LoadedRecipe
-from lakehouse.storage import leases_folder
+from lakehouse.storage import filesystem, leases_folder
 from lakehouse.tables import OPS_LEDGER, OPS_REJECTIONS, TableSpec
 
 T = TypeVar("T")
 OWNERS = ["team:data-engineering"]
 # A run tagged with this re-runs its stages even when their recorded outcome is up to date.
 FORCE_TAG = "funnel/force"
+# Under the data root: stages' private scratch (`StageRun.lake_scratch`), removed after each run.
+SCRATCH_FOLDER = "_scratch"
 # Packages whose source decides what a stage computes: a change there is a new code version.
 # (The stage's own module counts too; the runner and the storage plumbing do not.)
 _OPERATOR_PACKAGES = ("spark_jobs.", "gpu_jobs.", "lakehouse.recipe", "lakehouse.rules")
@@ -216,16 +216,36 @@ class StageRun:
     """input table key → batch id → version (one entry "*" for latest-version inputs)."""
     resources: Mapping[str, Any]
     log: Any
-    scratch_folders: list[Path] = field(default_factory=list)
+    scratch_locations: list[str] = field(default_factory=list)
+    staged: list[tuple[TableSpec, StagedFiles]] = field(default_factory=list)
 
-    def scratch(self) -> Path:
-        """A private scratch folder for the operator; the runner removes it however the stage
-        ends (after the commit, or on any failure)."""
-        folder = Path(
-            tempfile.mkdtemp(prefix=f"funnel-{self.stage.name}-{self.batch_id or 'all'}-")
-        )
-        self.scratch_folders.append(folder)
-        return folder
+    def lake_scratch(self) -> str:
+        """A private scratch location under the lake (`<root>/_scratch/…`), which every Spark
+        executor reaches as it reaches the tables (a local root is one machine's disk, an
+        object-store root any machine's); the runner removes it however the stage ends."""
+        name = f"{self.stage.name}-{self.batch_id or 'all'}-{uuid.uuid4().hex[:12]}"
+        location = f"{self.catalog.root}/{SCRATCH_FOLDER}/{name}"
+        self.scratch_locations.append(location)
+        return location
+
+    def forget_on_failure(self, staged: StagedFiles, spec: TableSpec) -> None:
+        """Remove `staged`'s files (written under `spec`'s location) if the run ends without
+        committing them: no table ever names them then."""
+        self.staged.append((spec, staged))
+
+    def remove_leftovers(self) -> None:
+        """Remove the scratch locations and the uncommitted staged files."""
+        options = self.catalog.storage_options
+        for location in self.scratch_locations:
+            files, path = filesystem(location, options)
+            if files.exists(path):
+                files.rm(path, recursive=True)
+        for spec, staged in self.staged:
+            if staged.committed or not staged.files:
+                continue
+            files, root = filesystem(self.catalog.uri(spec), options)
+            paths = [f"{root.rstrip('/')}/{written.path}" for written in staged.files]
+            files.rm([path for path in paths if files.exists(path)])
 
     def version(self, spec: TableSpec) -> int | None:
         """The pinned version of an input for this run's batch (or the input's only version)."""
@@ -676,8 +696,7 @@ def run_stage(stage: Stage, context: dg.AssetExecutionContext) -> Iterator[dg.Ma
                 finally:
                     for cleanup in result.cleanup if result is not None else ():
                         cleanup()
-                    for folder in run.scratch_folders:
-                        shutil.rmtree(folder, ignore_errors=True)
+                    run.remove_leftovers()
                 summary = _resolve(result.summary)
                 if summary:
                     context.log.info(summary)

@@ -172,11 +172,12 @@ def _train_head(
     training, untrained, classes = _training_set(name, documents, loaded, context.log)
     settings = f"{encoder.identity}|{head_config.model_dump_json()}|{untrained}|{classes}"
     fingerprint = training.fingerprint(settings)
-    artifact = trained_artifact(lakehouse.root, name, fingerprint)
+    options = catalog.storage_options
+    artifact = trained_artifact(lakehouse.root, name, fingerprint, options)
     reused = artifact is not None
     if artifact is None and untrained is not None:
         head = constant_head(name, classes, encoder.identity, untrained)
-        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
+        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint, options)
     elif artifact is None:
         texts = _texts(catalog, bronze_versions, training.doc_ids)
         encoded = encode_documents(
@@ -192,9 +193,9 @@ def _train_head(
             hidden=head_config.hidden,
             seed=head_config.seed,
         )
-        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint)
-    pin_artifact(lakehouse.root, batch_id, artifact)
-    head = load_head(read_artifact(artifact), artifact.sha256)
+        artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint, options)
+    pin_artifact(lakehouse.root, batch_id, artifact, options)
+    head = load_head(read_artifact(artifact, options), artifact.sha256)
     context.log.info(
         f"batch {batch_id}: {name} {artifact.sha256[:12]} "
         f"{'reused' if reused else 'trained'} on {len(training.doc_ids)} bronze documents"
@@ -271,8 +272,8 @@ def _progress(log: Any, what: str) -> ProgressCallback:
     return report
 
 
-def _pinned_head(root: str, name: str, batch_id: str) -> Artifact:
-    artifact = pinned_artifact(root, name, batch_id)
+def _pinned_head(catalog: Catalog, name: str, batch_id: str) -> Artifact:
+    artifact = pinned_artifact(catalog.root, name, batch_id, catalog.storage_options)
     if artifact is None:
         raise ScoreInputError(f"no {name} was trained for batch {batch_id}; materialize it first")
     return artifact
@@ -467,11 +468,11 @@ def score_batch(run: StageRun) -> StageResult:
     """Embed, score and semantically deduplicate the pinned unique documents of the batch."""
     batch_id = run.batch_id or ""
     config = run.loaded.recipe.score
-    root = run.catalog.root
-    quality_artifact = _pinned_head(root, QUALITY_CLASSIFIER, batch_id)
-    domain_artifact = _pinned_head(root, DOMAIN_CLASSIFIER, batch_id)
-    quality_head = load_head(read_artifact(quality_artifact), quality_artifact.sha256)
-    domain_head = load_head(read_artifact(domain_artifact), domain_artifact.sha256)
+    options = run.catalog.storage_options
+    quality_artifact = _pinned_head(run.catalog, QUALITY_CLASSIFIER, batch_id)
+    domain_artifact = _pinned_head(run.catalog, DOMAIN_CLASSIFIER, batch_id)
+    quality_head = load_head(read_artifact(quality_artifact, options), quality_artifact.sha256)
+    domain_head = load_head(read_artifact(domain_artifact, options), domain_artifact.sha256)
     encoder = run.resources["torch_runtime"].encoder(config)
     artifacts = (quality_artifact, domain_artifact)
     documents = _batch_documents(run)
@@ -572,7 +573,13 @@ SCORE = Stage(
     one_batch_at_a_time=True,
     # The heads the batch is scored with decide its scores as much as its documents do.
     fingerprint_of=lambda run: [
-        getattr(pinned_artifact(run.catalog.root, name, run.batch_id or ""), "sha256", None)
+        getattr(
+            pinned_artifact(
+                run.catalog.root, name, run.batch_id or "", run.catalog.storage_options
+            ),
+            "sha256",
+            None,
+        )
         for name in (QUALITY_CLASSIFIER, DOMAIN_CLASSIFIER)
     ],
     resources=("lakehouse", "torch_runtime"),

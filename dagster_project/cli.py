@@ -24,7 +24,7 @@ from assets.resources import LakehouseResource, SparkResource, default_recipe_pa
 from dagster_project.plan_cli import register as register_plan_commands
 from dagster_project.review_cli import register as register_review_commands
 from lakehouse.batches import BatchError
-from lakehouse.catalog import Catalog, CorruptTableError
+from lakehouse.catalog import Catalog, CorruptTableError, StoreUnreachableError
 from lakehouse.plans import PlanStoreError
 from lakehouse.provenance import NotFoundError, ProvenanceError
 from lakehouse.recipe import RecipeError
@@ -36,7 +36,7 @@ from spark_jobs.session import SparkUnavailableError, check_spark_available
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # Failures of the environment or the data, not of the command line: one line, exit 1.
-FAILURES = (CorruptTableError, SparkUnavailableError)
+FAILURES = (CorruptTableError, SparkUnavailableError, StoreUnreachableError)
 USAGE_ERRORS = (
     RecipeError,
     StorageConfigError,

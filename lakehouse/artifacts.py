@@ -4,17 +4,18 @@ A trained head is a file `<root>/_models/<name>/<sha256>.pt`. Two small JSON poi
 findable: `trained/<fingerprint>.json` (the training set and settings that produced it, so the
 same training is never repeated) and `batches/<batch_id>.json` (the artifact a batch is scored
 with, so a retry scores with the same model). Every read checks the bytes against the sha256.
+On an object-store root the files are objects, reached with the lake's storage options
+(`FUNNEL_STORAGE_OPTIONS` unless given).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-import fsspec
-
-from lakehouse.storage import resolve_root
+from lakehouse.storage import filesystem, resolve_root, storage_options_from_env
 
 ARTIFACTS_FOLDER = "_models"
 
@@ -37,61 +38,77 @@ def _folder(root: str, name: str) -> str:
     return f"{resolve_root(root)}/{ARTIFACTS_FOLDER}/{name}"
 
 
-def _write(uri: str, data: bytes) -> None:
-    filesystem, path = fsspec.core.url_to_fs(uri)
-    filesystem.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with filesystem.open(path, "wb") as handle:
+Options = Mapping[str, str] | None
+
+
+def _options(storage_options: Options) -> Mapping[str, str]:
+    return storage_options_from_env() if storage_options is None else storage_options
+
+
+def _write(uri: str, data: bytes, storage_options: Options) -> None:
+    files, path = filesystem(uri, _options(storage_options))
+    files.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with files.open(path, "wb") as handle:
         handle.write(data)
 
 
-def _read(uri: str) -> bytes | None:
-    filesystem, path = fsspec.core.url_to_fs(uri)
-    if not filesystem.exists(path):
+def _read(uri: str, storage_options: Options) -> bytes | None:
+    files, path = filesystem(uri, _options(storage_options))
+    if not files.exists(path):
         return None
-    with filesystem.open(path, "rb") as handle:
+    with files.open(path, "rb") as handle:
         return handle.read()
 
 
-def _pointer(uri: str) -> Artifact | None:
-    data = _read(uri)
+def _pointer(uri: str, storage_options: Options) -> Artifact | None:
+    data = _read(uri, storage_options)
     return Artifact(**json.loads(data)) if data is not None else None
 
 
-def save_artifact(root: str, name: str, data: bytes, fingerprint: str) -> Artifact:
+def save_artifact(
+    root: str, name: str, data: bytes, fingerprint: str, storage_options: Options = None
+) -> Artifact:
     """Store `data` as artifact `name` (content-addressed) and remember its training fingerprint."""
     sha256 = hashlib.sha256(data).hexdigest()
     artifact = Artifact(name, sha256, f"{_folder(root, name)}/{sha256}.pt", len(data))
-    if _read(artifact.uri) is None:
-        _write(artifact.uri, data)
+    if _read(artifact.uri, storage_options) is None:
+        _write(artifact.uri, data, storage_options)
     pointer = json.dumps(asdict(artifact)).encode()
-    _write(f"{_folder(root, name)}/trained/{fingerprint}.json", pointer)
+    _write(f"{_folder(root, name)}/trained/{fingerprint}.json", pointer, storage_options)
     return artifact
 
 
-def trained_artifact(root: str, name: str, fingerprint: str) -> Artifact | None:
+def trained_artifact(
+    root: str, name: str, fingerprint: str, storage_options: Options = None
+) -> Artifact | None:
     """The artifact an identical training produced before, if its file is still there."""
-    artifact = _pointer(f"{_folder(root, name)}/trained/{fingerprint}.json")
-    if artifact is None or _read(artifact.uri) is None:
+    artifact = _pointer(f"{_folder(root, name)}/trained/{fingerprint}.json", storage_options)
+    if artifact is None or _read(artifact.uri, storage_options) is None:
         return None
     return artifact
 
 
-def pin_artifact(root: str, batch_id: str, artifact: Artifact) -> None:
+def pin_artifact(
+    root: str, batch_id: str, artifact: Artifact, storage_options: Options = None
+) -> None:
     """Record that batch `batch_id` is scored with `artifact`."""
     _write(
         f"{_folder(root, artifact.name)}/batches/{batch_id}.json",
         json.dumps(asdict(artifact)).encode(),
+        storage_options,
     )
 
 
-def pinned_artifact(root: str, name: str, batch_id: str) -> Artifact | None:
+def pinned_artifact(
+    root: str, name: str, batch_id: str, storage_options: Options = None
+) -> Artifact | None:
     """The artifact `name` pinned for the batch, or None when none was trained for it."""
-    return _pointer(f"{_folder(root, name)}/batches/{batch_id}.json")
+    return _pointer(f"{_folder(root, name)}/batches/{batch_id}.json", storage_options)
 
 
-def read_artifact(artifact: Artifact) -> bytes:
+def read_artifact(artifact: Artifact, storage_options: Options = None) -> bytes:
     """The artifact's bytes, after checking them against its sha256."""
-    data = _read(artifact.uri)
+    data = _read(artifact.uri, storage_options)
     if data is None:
         raise ArtifactError(f"artifact {artifact.name} is missing at {artifact.uri}")
     found = hashlib.sha256(data).hexdigest()

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import fsspec
 import pyarrow as pa
 
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.recipe import LoadedRecipe, SourceConfig
+from lakehouse.storage import filesystem, storage_options_from_env
 from lakehouse.tables import OPS_BATCHES
 
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -46,7 +46,8 @@ FILE_CHANGED = "file_changed"
 def content_sha256(uri: str) -> str:
     """sha256 of a file's bytes, read in blocks (any fsspec URI)."""
     digest = hashlib.sha256()
-    with fsspec.open(uri, "rb") as handle:
+    files, path = filesystem(uri, storage_options_from_env())
+    with files.open(path, "rb") as handle:
         while block := handle.read(_HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()
@@ -55,8 +56,8 @@ def content_sha256(uri: str) -> str:
 def file_state(uri: str) -> tuple[int, float | None] | None:
     """(size, modification time) of a file as it is now; None when it is gone."""
     try:
-        filesystem, path = fsspec.core.url_to_fs(uri)
-        info = filesystem.info(path)
+        files, path = filesystem(uri, storage_options_from_env())
+        info = files.info(path)
     except FileNotFoundError:
         return None
     modified = info.get("mtime") or info.get("LastModified")
@@ -69,8 +70,8 @@ def landing_change(landing_file: LandingFile) -> tuple[str, str] | None:
     Reasons: `file_missing`, `file_changed` (size or content differ from registration).
     """
     try:
-        filesystem, path = fsspec.core.url_to_fs(landing_file.uri)
-        size = filesystem.size(path)
+        files, path = filesystem(landing_file.uri, storage_options_from_env())
+        size = files.size(path)
     except FileNotFoundError:
         return FILE_MISSING, "the file was registered but is gone; land it again as a new file"
     if landing_file.size is not None and size != landing_file.size:
@@ -103,15 +104,13 @@ def _file_uri(protocol: str | tuple[str, ...], path: str) -> str:
 def source_files(loaded: LoadedRecipe, source: SourceConfig) -> list[LandingFile]:
     """Files currently matching a source's glob, sorted by URI."""
     pattern = loaded.source_glob(source)
-    filesystem, _, _ = fsspec.core.get_fs_token_paths(pattern)
+    files, path_pattern = filesystem(pattern, storage_options_from_env())
     found = []
-    for path, info in sorted(filesystem.glob(pattern, detail=True).items()):
+    for path, info in sorted(files.glob(path_pattern, detail=True).items()):
         if info.get("type") == "directory":
             continue
         loaded.check_inside_root(source, path)
-        found.append(
-            LandingFile(source.name, _file_uri(filesystem.protocol, path), info.get("size"))
-        )
+        found.append(LandingFile(source.name, _file_uri(files.protocol, path), info.get("size")))
     return found
 
 

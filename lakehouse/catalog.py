@@ -23,6 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as fs
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction
 
 from lakehouse.artifacts import Artifact
 from lakehouse.storage import is_remote_uri, resolve_root, storage_options_from_env
@@ -43,6 +44,24 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/+=-]+$")
 
 class CorruptTableError(RuntimeError):
     """A table whose Delta log cannot be read (a damaged or truncated commit file)."""
+
+
+class StoreUnreachableError(RuntimeError):
+    """An object-store root that refuses or does not answer (no such bucket, bad credentials,
+    wrong endpoint)."""
+
+
+def _store_message(table: str | TableSpec, uri: str, error: OSError) -> str:
+    name = table.key if isinstance(table, TableSpec) else table
+    text = str(error)
+    code = re.search(r"<Code>(\w+)</Code>", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = code.group(1) if code else (lines[0] if lines else type(error).__name__)
+    return (
+        f"table {name} at {uri}: the object store refused the request ({cause}); check that "
+        "FUNNEL_ROOT names an existing bucket and that FUNNEL_STORAGE_OPTIONS holds its endpoint, "
+        "region and credentials"
+    )
 
 
 _LOG_DAMAGE = ("json error", "parse", "truncated", "invalid", "checkpoint", "eof")
@@ -121,6 +140,32 @@ class TableVersion:
     plan_id: str | None = None
 
 
+@dataclass(frozen=True)
+class WrittenFile:
+    """A Parquet file written under a table's location by someone other than delta-rs (Spark
+    executors): its path relative to the table, size, rows and write time (ms since epoch)."""
+
+    path: str
+    size: int
+    rows: int
+    modified: int
+
+
+@dataclass
+class StagedFiles:
+    """Parquet files already under a table's location, all of one partition, to be committed
+    as they are (no rewrite): `Catalog.write` records them in one Delta commit."""
+
+    partition: dict[str, str]
+    files: list[WrittenFile]
+    committed: bool = False
+
+    @property
+    def rows(self) -> int:
+        """Rows in all the files."""
+        return sum(written.rows for written in self.files)
+
+
 def sql_literal(value: str) -> str:
     """A quoted SQL string literal for a predicate; only plain identifiers-like values pass."""
     if not _SAFE_VALUE.match(value):
@@ -160,6 +205,10 @@ class Catalog:
             if _is_log_damage(error):
                 raise CorruptTableError(_corrupt_table_message(table, uri, error)) from error
             raise
+        except OSError as error:
+            if self.is_remote:
+                raise StoreUnreachableError(_store_message(table, uri, error)) from error
+            raise
 
     def exists(self, table: str | TableSpec) -> bool:
         """Whether the table has at least one commit."""
@@ -179,7 +228,7 @@ class Catalog:
     def write(
         self,
         table: str | TableSpec,
-        data: pa.Table | pa.RecordBatchReader,
+        data: pa.Table | pa.RecordBatchReader | StagedFiles,
         commit: CommitInfo,
         *,
         replace: Mapping[str, str | Sequence[str]] | None = None,
@@ -191,9 +240,12 @@ class Catalog:
         replaced atomically (re-running a batch replaces its rows); with `overwrite`, the new
         version holds only `data` (earlier versions stay readable by time travel); otherwise
         the data is appended. A commit that loses to a concurrent writer is tried again on the
-        new version (in-memory tables only: a stream cannot be read twice).
+        new version (in-memory tables and staged files only: a stream cannot be read twice).
+        `StagedFiles` are committed as they are (`commit_files`).
         """
         spec = table if isinstance(table, TableSpec) else table_spec(table)
+        if isinstance(data, StagedFiles):
+            return self.commit_files(spec, data, commit, replace=replace, overwrite=overwrite)
         predicate = _predicate(replace) if replace else None
         attempts = _COMMIT_ATTEMPTS if isinstance(data, pa.Table) else 1
         for attempt in range(1, attempts + 1):
@@ -221,6 +273,82 @@ class Catalog:
             break
         return self._committed_version(spec, commit)
 
+    def commit_files(
+        self,
+        table: str | TableSpec,
+        staged: StagedFiles,
+        commit: CommitInfo,
+        *,
+        replace: Mapping[str, str | Sequence[str]] | None = None,
+        overwrite: bool = False,
+    ) -> int:
+        """Commit Parquet files already written under the table's location, in one Delta
+        commit, and return the new version.
+
+        `replace` may name partition columns only (the files of those partitions are removed in
+        the same commit); `overwrite` removes every earlier file. A commit that loses to a
+        concurrent writer is tried again on the new version: the files do not change.
+        """
+        spec = table if isinstance(table, TableSpec) else table_spec(table)
+        filters = []
+        for column, value in sorted((replace or {}).items()):
+            if column not in spec.partition_by:
+                raise ValueError(
+                    f"{spec.key}: staged files can replace whole partitions only, and "
+                    f"{column!r} is not a partition column of the table"
+                )
+            filters.append(
+                (column, "=", value) if isinstance(value, str) else (column, "in", list(value))
+            )
+        actions = [
+            AddAction(
+                written.path,
+                written.size,
+                dict(staged.partition),
+                written.modified,
+                True,
+                json.dumps({"numRecords": written.rows}),
+            )
+            for written in staged.files
+        ]
+        properties = CommitProperties(custom_metadata=commit.as_metadata())
+        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+            if not self.exists(spec):
+                self._create(spec, properties)
+            try:
+                self._delta(spec).create_write_transaction(
+                    actions,
+                    mode="overwrite" if filters or overwrite else "append",
+                    schema=spec.schema,
+                    partition_by=list(spec.partition_by) or None,
+                    partition_filters=filters or None,
+                    commit_properties=properties,
+                )
+            except CommitFailedError as conflict:
+                if attempt == _COMMIT_ATTEMPTS:
+                    raise
+                log.warning(f"{spec.key}: commit conflict ({conflict}); attempt {attempt + 1}")
+                time.sleep(0.05 * attempt)
+                continue
+            break
+        staged.committed = True
+        return self._committed_version(spec, commit)
+
+    def _create(self, spec: TableSpec, properties: CommitProperties) -> None:
+        """Create the empty table; losing a creation race to another writer is fine."""
+        try:
+            DeltaTable.create(
+                self.uri(spec),
+                spec.schema,
+                mode="ignore",
+                partition_by=list(spec.partition_by) or None,
+                storage_options=self.storage_options or None,
+                commit_properties=properties,
+            )
+        except DeltaError:
+            if not self.exists(spec):
+                raise  # not a creation race: a real error
+
     def insert_absent(
         self, table: str | TableSpec, data: pa.Table, commit: CommitInfo, key: str
     ) -> int | None:
@@ -236,18 +364,7 @@ class Catalog:
         properties = CommitProperties(custom_metadata=commit.as_metadata())
         for _ in range(_COMMIT_ATTEMPTS):
             if not self.exists(spec):
-                try:
-                    DeltaTable.create(
-                        self.uri(spec),
-                        spec.schema,
-                        mode="ignore",
-                        partition_by=list(spec.partition_by) or None,
-                        storage_options=self.storage_options or None,
-                        commit_properties=properties,
-                    )
-                except DeltaError:
-                    if not self.exists(spec):
-                        raise  # not a creation race: a real error
+                self._create(spec, properties)
             merge = self._delta(spec).merge(
                 source,
                 predicate=f"target.{key} = source.{key}",

@@ -31,7 +31,6 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +41,7 @@ import zstandard
 from lakehouse.batches import FILE_CHANGED, FILE_MISSING, LandingFile
 from lakehouse.prefetch import prefetched
 from lakehouse.recipe import IngestConfig, SourceConfig
+from lakehouse.storage import filesystem, storage_options_from_env
 from lakehouse.tables import BRONZE_DOCUMENTS, BRONZE_QUARANTINE
 from lakehouse.web import WebPage, WebReason, WebReject, html_page_text, warc_pages
 
@@ -349,7 +349,8 @@ class _FileReader:
         """Bronze rows of the file, block by block."""
         self.stats.files += 1
         try:
-            raw = fsspec.open(self.file.uri, "rb").open()
+            files, path = filesystem(self.file.uri, storage_options_from_env())
+            raw = files.open(path, "rb")
         except FileNotFoundError:
             self.quarantine.add(
                 self.file, None, Reason.FILE_MISSING, "file vanished before it could be read"

@@ -7,7 +7,8 @@ schema, dataSource, version (the Delta version), outputStatistics, columnLineage
 dataQualityAssertions facets, and `funnel_rejections`, a facet of rejection counts by rule with
 its own JSON Schema (`lakehouse/schemas/`).
 
-Events always go to files under `<root>/_lineage/` (one JSON file per event) and, when
+Events always go to files under `<root>/_lineage/` (one JSON file per event, an object on an
+object-store root, written with the lake's storage options) and, when
 `OPENLINEAGE_URL` is set, also over HTTP to that endpoint (Marquez-compatible). Emission never
 fails a data run: a transport that fails is logged and the event stays in the file.
 `FUNNEL_LINEAGE=off` turns emission off.
@@ -29,7 +30,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import attr
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
@@ -55,14 +55,14 @@ from openlineage.client.generated import (
     schema_dataset,
 )
 from openlineage.client.generated.base import RunFacet, set_producer
-from openlineage.client.transport.file import FileConfig, FileTransport
+from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
 
 from lakehouse.artifacts import Artifact
 from lakehouse.catalog import Catalog
-from lakehouse.storage import is_remote_uri
+from lakehouse.storage import filesystem, is_remote_uri, storage_options_from_env
 from lakehouse.tables import TableSpec
 
 log = logging.getLogger("funnel.lineage")
@@ -439,15 +439,46 @@ def rejection_facets(
     }
 
 
+class LakeFileTransport(Transport):
+    """Writes each event as its own JSON file in the lineage folder, local or object store.
+
+    One new file per event, named by time and a random suffix, so concurrent writers (runs on
+    different machines) never write the same object and no append is needed: object stores
+    have none. A write that fails raises; it never falls back to a local path.
+    """
+
+    kind = "funnel_file"
+
+    def __init__(self, folder: str, storage_options: Mapping[str, str] | None = None):
+        self.folder = folder
+        self.files, self.path = filesystem(folder, storage_options)
+
+    def emit(self, event: Any) -> None:
+        """Write `event` to a new file `event-<utc time>-<random>.json` under the folder."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S.%f")
+        name = posixpath.join(self.path, f"event-{stamp}-{generate_new_uuid().hex[:8]}.json")
+        if not is_remote_uri(self.folder):
+            os.makedirs(self.path, exist_ok=True)
+        with self.files.open(name, "w") as handle:
+            handle.write(Serde.to_json(event) + "\n")
+
+
 class LineageEmitter:
     """Sends events to the lineage folder and, with `OPENLINEAGE_URL`, to an HTTP endpoint."""
 
-    def __init__(self, root: str, url: str | None = None, endpoint: str | None = None):
+    def __init__(
+        self,
+        root: str,
+        url: str | None = None,
+        endpoint: str | None = None,
+        storage_options: Mapping[str, str] | None = None,
+    ):
         self.root = root
         self.folder = lineage_dir(root)
         self.url = url
         self._clients: list[tuple[str, OpenLineageClient]] = []
-        self._add("file", FileTransport(FileConfig(log_file_path=f"{self.folder}/event")))
+        options = storage_options_from_env() if storage_options is None else storage_options
+        self._add("file", LakeFileTransport(self.folder, options))
         if url:
             config = HttpConfig(
                 url=url,
@@ -467,8 +498,6 @@ class LineageEmitter:
 
     def emit(self, event: RunEvent) -> list[str]:
         """Send one event everywhere; returns the transports that failed (each one logged)."""
-        if not is_remote_uri(self.folder):
-            os.makedirs(self.folder, exist_ok=True)
         failed = []
         for name, client in self._clients:
             try:
@@ -485,15 +514,17 @@ class LineageEmitter:
         return failed
 
 
-def read_events(root: str) -> list[dict[str, Any]]:
+def read_events(
+    root: str, storage_options: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Every event in the lineage folder, oldest first (by event time)."""
-    folder = lineage_dir(root)
-    filesystem, path = fsspec.core.url_to_fs(folder)
-    if not filesystem.exists(path):
+    options = storage_options_from_env() if storage_options is None else storage_options
+    files, path = filesystem(lineage_dir(root), options)
+    if not files.exists(path):
         return []
     events = []
-    for name in sorted(filesystem.glob(posixpath.join(path, "*.json"))):
-        with filesystem.open(name, "r") as handle:
+    for name in sorted(files.glob(posixpath.join(path, "*.json"))):
+        with files.open(name, "r") as handle:
             for line in handle:
                 if line.strip():
                     events.append(json.loads(line))

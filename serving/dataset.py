@@ -52,7 +52,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
@@ -60,6 +59,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lakehouse.catalog import Catalog
 from lakehouse.releases import manifest_files, release_manifest
+from lakehouse.storage import arrow_filesystem
 
 DEFAULT_BUFFER_SIZE = 8192
 DEFAULT_CACHE_ROW_GROUPS = 3
@@ -133,21 +133,22 @@ def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([int(part) for part in key])
 
 
-def _open_parquet(uri: str) -> pq.ParquetFile:
-    filesystem, path = pafs.FileSystem.from_uri(uri) if "://" in uri else (None, uri)
-    if filesystem is None:
-        return pq.ParquetFile(path)
+def _open_parquet(uri: str, storage_options: Mapping[str, str] | None = None) -> pq.ParquetFile:
+    """A release file, local or on the lake's object store (read with its storage options)."""
+    filesystem, path = arrow_filesystem(uri, storage_options)
     return pq.ParquetFile(filesystem.open_input_file(path))
 
 
-def release_units(files: list[str], buffer_size: int) -> list[Unit]:
+def release_units(
+    files: list[str], buffer_size: int, storage_options: Mapping[str, str] | None = None
+) -> list[Unit]:
     """Every unit of the files, in file and row-group order.
 
     Reads only the `domain` column (or nothing, where row-group statistics show one domain).
     """
     units = []
     for file_index, uri in enumerate(files):
-        parquet = _open_parquet(uri)
+        parquet = _open_parquet(uri, storage_options)
         domain_column = parquet.schema_arrow.get_field_index("domain")
         for group in range(parquet.metadata.num_row_groups):
             meta = parquet.metadata.row_group(group)
@@ -211,7 +212,7 @@ class _UnitCache:
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-read-ahead")
 
     def _read(self, key: tuple[int, int]) -> pa.Table:
-        parquet = _open_parquet(self.dataset.files[key[0]])
+        parquet = _open_parquet(self.dataset.files[key[0]], self.dataset.storage_options)
         return parquet.read_row_group(key[1], columns=READ_COLUMNS)
 
     def row_group(self, file: int, group: int) -> pa.Table:
@@ -399,6 +400,8 @@ class ReleaseDataset(IterableDataset):
         self.release = release
         self.manifest_sha256 = manifest.sha256
         self.files = manifest_files(catalog, manifest)
+        # Workers (DataLoader processes, other ranks) open the files with the lake's options.
+        self.storage_options = dict(catalog.storage_options)
         self.seed = int(seed)
         self.epoch = int(epoch)
         self.buffer_size = int(buffer_size)
@@ -413,7 +416,7 @@ class ReleaseDataset(IterableDataset):
         if cache_row_groups < 1:
             raise ValueError(f"cache_row_groups must be >= 1, got {cache_row_groups}")
         self.cache_row_groups = int(cache_row_groups)
-        self.units = release_units(self.files, self.buffer_size)
+        self.units = release_units(self.files, self.buffer_size, self.storage_options)
         domain_rows: dict[str, int] = {}
         for unit in self.units:
             for domain, rows in unit.domains:

@@ -10,17 +10,27 @@ silver columns, plus `outcome` and `rejection` (null for kept documents).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.catalog import StagedFiles
 from lakehouse.recipe import PII_KINDS, CleanConfig
-from lakehouse.tables import SILVER_SIGNALS
+from lakehouse.tables import (
+    BRONZE_DOCUMENTS,
+    OPS_REJECTIONS,
+    SILVER_BOILERPLATE_LINES,
+    SILVER_DOCUMENTS,
+    SILVER_SIGNALS,
+    TableSpec,
+)
 from lakehouse.url_lists import UrlLists
 from spark_jobs.boilerplate import BOILERPLATE_SIGNAL, remove_boilerplate_lines
 from spark_jobs.decisions import fired_rules, first_rejection
+from spark_jobs.lake_io import PartTarget, read_parquet, write_parts
 from spark_jobs.language import identify_language
 from spark_jobs.normalization import normalize
 from spark_jobs.pii import redact_pii
@@ -54,6 +64,8 @@ SILVER_COLUMNS = (
 DOCS_PER_PARTITION = 2500
 OUTCOME_KEPT = "kept"
 OUTCOME_REJECTED = "rejected"
+# The write target of the rejected documents' rejection rows (scratch, not a table).
+REJECTED = "rejected"
 
 
 def clean_documents(
@@ -143,44 +155,115 @@ def signal_rows(cleaned: DataFrame) -> DataFrame:
     )
 
 
-@dataclass(frozen=True)
-class CleanOutput:
-    """Where a clean run left its Parquet files: kept documents and rejected ones."""
-
-    folder: Path
-
-    @property
-    def kept(self) -> Path:
-        """Parquet folder of the kept documents (silver columns)."""
-        return self.folder / f"outcome={OUTCOME_KEPT}"
-
-    @property
-    def rejected(self) -> Path:
-        """Parquet folder of the rejected documents (provenance, signals, rejection)."""
-        return self.folder / f"outcome={OUTCOME_REJECTED}"
-
-
 def partitions_for(rows: int) -> int:
     """Spark partitions for a batch of `rows` documents: about DOCS_PER_PARTITION each, ≥ 2."""
     return max(2, -(-rows // DOCS_PER_PARTITION))
 
 
 def read_bronze_files(
-    spark: SparkSession, files: list[str], batch_id: str, partitions: int = 2
+    spark: SparkSession,
+    files: list[str],
+    batch_id: str,
+    partitions: int = 2,
+    storage_options: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """The bronze Parquet files of one batch, spread evenly over `partitions` partitions.
 
-    A batch is often one or two large files, which Spark would read as one or two partitions and
-    so leave cores idle; an even round-robin spread costs one small shuffle. Delta keeps the
-    partition column out of the files, so `batch_id` is added back.
+    The executors read the files themselves (local paths or object-store URIs, with the lake's
+    storage options). A batch is often one or two large files, which would be read as one or
+    two partitions and so leave cores idle; an even round-robin spread costs one small shuffle.
+    Delta keeps the partition column out of the files, so `batch_id` is added back.
     """
     if not files:
         raise ValueError(f"batch {batch_id!r} has no bronze files to clean")
-    bronze = spark.read.parquet(*files).withColumn("batch_id", F.lit(batch_id))
-    return bronze.repartition(partitions)
+    schema = pa.schema([field for field in BRONZE_DOCUMENTS.schema if field.name != "batch_id"])
+    bronze = read_parquet(spark, files, schema, storage_options)
+    return bronze.withColumn("batch_id", F.lit(batch_id)).repartition(partitions)
 
 
-def write_clean_output(cleaned: DataFrame, folder: Path) -> CleanOutput:
-    """Write `clean_documents`' result once, split by outcome, as Parquet under `folder`."""
-    cleaned.write.mode("overwrite").partitionBy("outcome").parquet(str(folder))
-    return CleanOutput(folder)
+def _file_schema(spec: TableSpec) -> pa.Schema:
+    """A table's columns as its data files hold them: without the partition columns."""
+    return pa.schema([field for field in spec.schema if field.name not in spec.partition_by])
+
+
+# The rejection struct's fields as top-level columns (what the Parquet writers select).
+_REJECTION_FIELDS = {name: f"rejection_{name}" for name in ("rule", "value", "threshold", "detail")}
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string()),
+        *(OPS_REJECTIONS.schema.field(name) for name in _REJECTION_FIELDS),
+        pa.field("lang", pa.string()),
+    ]
+)
+
+
+def clean_targets(
+    catalog_uri: Callable[[TableSpec], str], batch_id: str, rejected_location: str
+) -> list[PartTarget]:
+    """Where `write_clean_output` writes: the kept documents to silver/documents, every
+    document's signals to silver/signals (both this batch's partition), and the rejected
+    documents' rejection rows to `rejected_location` (scratch the stage reads back)."""
+    partition = {"batch_id": batch_id}
+    return [
+        PartTarget(
+            SILVER_DOCUMENTS.key,
+            catalog_uri(SILVER_DOCUMENTS),
+            _file_schema(SILVER_DOCUMENTS),
+            partition,
+            where="is_kept",
+        ),
+        PartTarget(
+            SILVER_SIGNALS.key,
+            catalog_uri(SILVER_SIGNALS),
+            _file_schema(SILVER_SIGNALS),
+            partition,
+            columns={"rule": _REJECTION_FIELDS["rule"]},
+        ),
+        PartTarget(
+            REJECTED,
+            rejected_location,
+            REJECTED_SCHEMA,
+            where="is_rejected",
+            columns=dict(_REJECTION_FIELDS),
+        ),
+    ]
+
+
+def write_clean_output(
+    cleaned: DataFrame, targets: list[PartTarget], storage_options: Mapping[str, str] | None
+) -> dict[str, StagedFiles]:
+    """Write `clean_documents`' result once, from the executors: kept documents and every
+    document's signals as files of their tables, rejections to scratch (see `clean_targets`)."""
+    flat = cleaned.select(
+        "*",
+        (F.col("outcome") == OUTCOME_KEPT).alias("is_kept"),
+        (F.col("outcome") == OUTCOME_REJECTED).alias("is_rejected"),
+        *(F.col(f"rejection.{name}").alias(column) for name, column in _REJECTION_FIELDS.items()),
+    )
+    return write_parts(flat, targets, storage_options)
+
+
+def read_prior_lines(
+    spark: SparkSession, files: list[str], storage_options: Mapping[str, str] | None
+) -> DataFrame | None:
+    """The `silver/boilerplate_lines` rows of the batches cleaned before (None: there are none),
+    read by the executors from the table's files."""
+    if not files:
+        return None
+    return read_parquet(spark, files, _file_schema(SILVER_BOILERPLATE_LINES), storage_options)
+
+
+def write_line_index(
+    line_index: DataFrame,
+    catalog_uri: Callable[[TableSpec], str],
+    batch_id: str,
+    storage_options: Mapping[str, str] | None,
+) -> StagedFiles:
+    """Write the batch's line counts as files of `silver/boilerplate_lines` (its partition)."""
+    target = PartTarget(
+        SILVER_BOILERPLATE_LINES.key,
+        catalog_uri(SILVER_BOILERPLATE_LINES),
+        _file_schema(SILVER_BOILERPLATE_LINES),
+        {"batch_id": batch_id},
+    )
+    return write_parts(line_index, [target], storage_options)[SILVER_BOILERPLATE_LINES.key]

@@ -1,4 +1,5 @@
-"""Spark for tests: one local session per test process, and a loopback standalone cluster."""
+"""Spark for tests: one local session per test process, a loopback standalone cluster, and a
+loopback Spark Connect server."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import pyspark
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_jobs.session import DEFAULT_MASTER, spark_session
+from spark_jobs.session import DEFAULT_MASTER, PROJECT_ROOT, spark_session
 
 SPARK_HOME = Path(pyspark.__file__).parent
 TEST_SETTINGS = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "1g"}
@@ -60,6 +62,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Spark standalone master and one worker on 127.0.0.1; yields the spark:// URL.
 
+    The worker's working folder and its executors' temp folder (`SPARK_LOCAL_DIRS`) are
+    private to it.
+
     Both are started from the pyspark installation's `bin/spark-class` and stopped by process
     id when the session ends.
     """
@@ -78,11 +83,14 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
          "--port", str(port), "--webui-port", str(ui_port)],
         env=env, stdout=logs[0], stderr=subprocess.STDOUT,
     )  # fmt: skip
+    # The worker's working and temp folders are its own: nothing the driver writes is there,
+    # as on a cluster whose workers do not share the driver's disk.
+    worker_env = env | {"SPARK_LOCAL_DIRS": str(folder / "worker-local")}
     worker = subprocess.Popen(
         [spark_class, "org.apache.spark.deploy.worker.Worker", master_url, "--host",
          "127.0.0.1", "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()),
          "--work-dir", str(folder / "work")],
-        env=env, stdout=logs[1], stderr=subprocess.STDOUT,
+        env=worker_env, stdout=logs[1], stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -98,3 +106,49 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         _stop(master)
         for log in logs:
             log.close()
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Spark Connect server on 127.0.0.1 and a free port; yields the sc:// URL.
+
+    Started from the pyspark installation's own jars (`spark-submit` of SparkConnectServer, which
+    ships in pyspark), nothing downloaded; its Python workers run this interpreter with the
+    project first on their path. Stopped by process id when the session ends.
+    """
+    folder = tmp_path_factory.mktemp("spark-connect")
+    port = _free_port()
+    env = os.environ | {
+        "SPARK_HOME": str(SPARK_HOME),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    log = open(folder / "server.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [str(SPARK_HOME / "bin" / "spark-submit"), "--class",
+         "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",
+         "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+         "--conf", f"spark.connect.grpc.binding.port={port}",
+         "--conf", "spark.driver.memory=1g", "--conf", "spark.sql.shuffle.partitions=4",
+         "--conf", f"spark.local.dir={folder / 'local'}", "spark-internal"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"Spark Connect server exited; log in {folder}") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Spark Connect did not listen in 180 s; log in {folder}"
+                    ) from None
+                time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        _stop(server)
+        log.close()
