@@ -37,6 +37,7 @@ from spark_jobs.lake_io import read_column
 STAGE = "clean"
 SILVER_DOCUMENTS_KEY = asset_key(SILVER_DOCUMENTS)
 SILVER_SIGNALS_KEY = asset_key(SILVER_SIGNALS)
+SILVER_BOILERPLATE_LINES_KEY = asset_key(SILVER_BOILERPLATE_LINES)
 _REJECTION_COLUMNS = ["doc_id", "rule", "value", "threshold", "detail"]
 
 
