@@ -97,7 +97,10 @@ def recorded_state(root: Path) -> dict[tuple[str, str], Any]:
                 rows = catalog.read(spec, version, where=where, columns=["doc_id", "rule"])
                 tables[table] = sorted(zip(*rows.to_pydict().values(), strict=True))
             elif "batch_id" in spec.schema.names:
-                rows = catalog.read(spec, version, columns=["doc_id", "batch_id"])
+                # Rows are named by doc id, or by the table's first column (line hashes).
+                names = spec.schema.names
+                key = "doc_id" if "doc_id" in names else next(n for n in names if n != "batch_id")
+                rows = catalog.read(spec, version, columns=[key, "batch_id"])
                 mine = [
                     str(doc_id)
                     for doc_id, batch in zip(*rows.to_pydict().values(), strict=True)
