@@ -29,7 +29,9 @@ def shown_commands() -> list[tuple[str, int, str]]:
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             if line.startswith("```"):
                 fenced = not fenced
-            elif fenced and re.match(r"^(\S*/)?funnel\s", line.strip()):
+            # `funnel …` or `.venv/bin/funnel …`; not a path that merely ends in funnel
+            # (`PYTHONPATH=/opt/funnel spark-submit …`).
+            elif fenced and re.match(r"^([\w.-]*/)*funnel\s", line.strip()):
                 found.append((path.name, number, line.strip()))
     return found
 
