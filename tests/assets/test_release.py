@@ -36,9 +36,17 @@ def reviewed(
     return curate_and_queue(instance, lakehouse, catalog, commit)
 
 
-def _sensor_says(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> object:
+def _sensor_says(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse})
-    return release_sensor(60)(context)
+    result = release_sensor(60)(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def _waits(result: dg.SensorResult) -> str:
+    """Why the sensor requested no release ('' when it requested one)."""
+    assert bool(result.skip_reason) != bool(result.run_requests)
+    return str(result.skip_reason.skip_message) if result.skip_reason else ""
 
 
 def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
@@ -57,7 +65,8 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
     assert "12 of 12 queued documents are not decided yet" in (blocked.error or "")
     assert not catalog.exists(GOLD_RELEASES)
     waiting = _sensor_says(instance, lakehouse)
-    assert isinstance(waiting, dg.SkipReason) and "not decided" in str(waiting.skip_message)
+    assert "not decided" in _waits(waiting)
+    assert waiting.asset_events == []  # no decisions yet: nothing to observe
     # From the shell: one line with the reason and the next command, no run, no traceback.
     capsys.readouterr()
     publish = ["--root", lakehouse.root, "release", "publish", "--recipe", lakehouse.recipe_path]
@@ -74,7 +83,14 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
             record_decision(catalog, doc_id, "approve", "ana", commit)
     low = run_release(instance, lakehouse, "r1")
     assert not low.success and "approval rate 0.667 is below" in (low.error or "")
-    assert isinstance(_sensor_says(instance, lakehouse), dg.SkipReason)
+    low_rate = _sensor_says(instance, lakehouse)
+    assert "approval rate 0.667 is below" in _waits(low_rate)
+    # The decisions are observed, with why the release waits, for the Dagster UI.
+    (observed,) = low_rate.asset_events
+    assert observed.asset_key == dg.AssetKey(["review", "decisions"])
+    assert observed.tags["dagster/data_version"] == str(catalog.version(REVIEW_DECISIONS))
+    assert "approval rate 0.667" in observed.metadata["release"].value
+    assert observed.metadata["rejected"].value == 4
 
     # A second reviewer overturns one rejection: recorded as a new row, the latest one counts.
     record_decision(catalog, reviewed[0], "approve", "ben", commit, note="fine on second look")
@@ -83,7 +99,7 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
     assert (progress.approved, progress.rejected, progress.pending) == (9, 3, 0)
     assert progress.reject_reasons == {"boilerplate": 3}
     request = _sensor_says(instance, lakehouse)
-    assert isinstance(request, dg.RunRequest)
+    assert _waits(request) == "" and len(request.run_requests) == 1
 
     published = run_release(instance, lakehouse, "r1")
     assert published.success, published.error
@@ -107,7 +123,7 @@ def test_gate_blocks_until_people_approve_then_publishes_an_immutable_release(
     assert {item["domain"] for item in manifest.domains} == {"code", "legal", "prose", "web"}
     assert manifest.review["approved"] == 9 and manifest.review["approval_rate"] == 0.75
     assert manifest.recipe_sha256 == lakehouse.recipe().sha256
-    assert isinstance(_sensor_says(instance, lakehouse), dg.SkipReason)  # already released
+    assert "already released" in _waits(_sensor_says(instance, lakehouse))
 
     # The same name again is refused, and the manifest row is untouched.
     again = run_release(instance, lakehouse, "r1")
