@@ -36,6 +36,7 @@ THROUGH_DECONTAMINATE = [
     dg.AssetKey(["bronze", "quarantine"]),
     dg.AssetKey(["silver", "documents"]),
     dg.AssetKey(["silver", "signals"]),
+    dg.AssetKey(["silver", "boilerplate_lines"]),
     dg.AssetKey(["silver", "unique_documents"]),
     dg.AssetKey(["silver", "dedup_index"]),
     dg.AssetKey(["silver", "decontaminated_documents"]),
