@@ -162,7 +162,7 @@ def test_a_missing_bucket_fails_with_one_line_naming_the_location(
 
 # The stages through dedup: what the cluster run repeats.
 _THROUGH_DEDUP = (
-    "bronze/documents bronze/quarantine silver/documents silver/signals "
+    "bronze/documents bronze/quarantine silver/documents silver/signals silver/boilerplate_lines "
     "silver/unique_documents silver/dedup_index"
 )
 
