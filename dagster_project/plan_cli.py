@@ -38,6 +38,7 @@ def reruns(catalog: Catalog, patches: list[dict[str, Any]]) -> list[dict[str, An
     """The stages a run with the patches re-runs (the first one a patched section belongs to,
     and every stage after it), each with its batches and the time the ledger's history says
     it takes (None when it was never timed)."""
+    from assets.stages import STAGES
     from lakehouse.ledger import FUNNEL_STAGES, ledger_entries, stage_seconds
 
     sections = {patch["path"].split(".")[0] for patch in patches}
@@ -48,10 +49,13 @@ def reruns(catalog: Catalog, patches: list[dict[str, Any]]) -> list[dict[str, An
     batches = len({entry.batch_id for entry in entries})
     seconds = stage_seconds(catalog)
     found = []
+    # What a run re-runs are the declared stages (the release is published behind the review
+    # gate, never by a run); a whole-table stage runs once, a partitioned one per batch.
+    declared = {stage.name: stage for stage in STAGES}
     for stage in FUNNEL_STAGES[min(touched) :]:
-        if stage == "release":  # published only behind the review gate, never by a run
+        if stage not in declared:
             continue
-        runs = 1 if stage in ("curate", "review") else batches
+        runs = batches if declared[stage].partitioned else 1
         per_run = seconds.get(stage)
         estimate = round(per_run * runs, 1) if per_run is not None else None
         found.append({"stage": stage, "batches": runs, "estimated_seconds": estimate})
