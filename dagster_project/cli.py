@@ -403,12 +403,44 @@ def command_rejections(args: argparse.Namespace) -> int:
 
 
 def command_rules(args: argparse.Namespace) -> int:
-    """Every clean rule, in decision order, with its signal, setting, default and bounds."""
+    """Every clean rule, in decision order, with its signal, setting, default and bounds; with
+    --profiles, which rule profile of the recipe judges each source, and how."""
+    from lakehouse.recipe import load_recipe
     from lakehouse.rules import rule_rows
 
+    if args.profiles:
+        _emit(profile_rows(load_recipe(args.recipe).recipe), PROFILE_COLUMNS, args.json)
+        return EXIT_OK
     columns = ["rule", "family", "signal", "threshold_key", "default", "bounds", "unit"]
     _emit(rule_rows(), [*columns, "meaning"], args.json)
     return EXIT_OK
+
+
+PROFILE_COLUMNS = ("source", "domain", "profile", "families", "overrides")
+
+
+def profile_rows(recipe: Any) -> list[dict[str, Any]]:
+    """One row per recipe source: its domain, the rule profile that judges its documents, the
+    families that profile runs and the settings it changes (`clean.<section>.<field>=value`)."""
+    clean = recipe.clean
+    rows = []
+    for source in recipe.sources:
+        name = clean.profile_of(source.name, source.domain)
+        overrides = clean.profiles[name].overrides if name in clean.profiles else {}
+        rows.append(
+            {
+                "source": source.name,
+                "domain": source.domain,
+                "profile": name,
+                "families": " ".join(clean.profile_families(name)),
+                "overrides": " ".join(
+                    f"clean.{section}.{field}={value}"
+                    for section, fields in overrides.items()
+                    for field, value in fields.items()
+                ),
+            }
+        )
+    return rows
 
 
 def _print_whatif(report: Any) -> None:
@@ -557,7 +589,13 @@ def build_parser() -> argparse.ArgumentParser:
     rejections.add_argument("--stage", help="only this stage, e.g. ingest")
     rejections.add_argument("--rule", help="only this rule or quarantine reason")
     rejections.add_argument("--source", help="only this recipe source")
-    add("rules", command_rules, "every clean rule: signal, threshold key, default, bounds")
+    rules = add("rules", command_rules, "every clean rule: signal, threshold key, default, bounds")
+    rules.add_argument(
+        "--profiles",
+        action="store_true",
+        help="instead: the rule profile that judges each source of the recipe",
+    )
+    rules.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     whatif = add("whatif", command_whatif, "documents changed rule settings would keep or drop")
     whatif.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     whatif.add_argument(

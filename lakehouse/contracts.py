@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -205,14 +206,33 @@ BRONZE_QUARANTINE_CONTRACT = TableContract(
 )
 
 
+def _judged_by_language(recipe: Recipe) -> list[Any]:
+    """The clean configs of the rule profiles that run the language rules, and whether one
+    does not (a code profile keeps a document whatever its detected language)."""
+    clean = recipe.clean
+    return [
+        clean.profile_config(name) if "language" in clean.profile_families(name) else None
+        for name in clean.profile_names
+    ]
+
+
 def allowed_languages(recipe: Recipe) -> Collection[str]:
-    """Languages the clean stage keeps."""
-    return sorted(recipe.clean.language.allow)
+    """Languages the clean stage keeps: those a rule profile allows, or every language the
+    identifier knows when a profile does not run the language rules."""
+    configs = _judged_by_language(recipe)
+    if None in configs:
+        from spark_jobs.language import known_languages
+
+        return known_languages()
+    return sorted({code for config in configs for code in config.language.allow})
 
 
 def language_score_bounds(recipe: Recipe) -> tuple[float | None, float | None]:
-    """A kept document's language confidence is at least the recipe's minimum, at most 1."""
-    return (recipe.clean.language.min_score, 1.0)
+    """A kept document's language confidence is at least the lowest minimum of the rule
+    profiles (0 when a profile does not run the language rules), at most 1."""
+    configs = _judged_by_language(recipe)
+    lowest = min(0.0 if config is None else config.language.min_score for config in configs)
+    return (lowest, 1.0)
 
 
 def _silver_contract(table: TableSpec, stage: str) -> TableContract:

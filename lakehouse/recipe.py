@@ -12,7 +12,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from lakehouse.rules import FAMILIES, Family, Setting, section_settings
+from lakehouse.rules import FAMILIES, FAMILY_NAMES, Family, Setting, section_settings
 from lakehouse.storage import is_remote_uri
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -294,6 +294,73 @@ class PiiConfig(_Section):
         return regions
 
 
+DEFAULT_PROFILE = "default"
+# Families every profile runs: a document too large to clean, or empty, has nothing to judge.
+_ALWAYS_RUN = ("normalize",)
+
+
+def _rule_fields(section: str) -> set[str]:
+    """The fields of `clean.<section>` that rules read (thresholds, toggles, its on/off flag)."""
+    return {setting.field for setting in section_settings(section)}
+
+
+class RuleProfile(_Section):
+    """Which rule families judge the documents of some domains or sources, at which thresholds.
+
+    Signals are measured once for every document, so a profile changes only decisions: the
+    families that run and their rule settings, never how a signal is measured.
+    """
+
+    domains: list[str] = Field(
+        default_factory=list, description="Domains (sources.*.domain) whose documents it judges."
+    )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Sources whose documents it judges; a source named here wins over a domain.",
+    )
+    families: list[str] = Field(
+        min_length=1,
+        description="The rule families that run, in decision order (normalize always runs); "
+        "the others do not.",
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Rule settings that differ from clean's, by section, e.g. "
+        "gopher_quality: {min_alpha_words_ratio: 0.5}.",
+    )
+
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, families: list[str]) -> list[str]:
+        unknown = sorted(set(families) - set(FAMILY_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown rule famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"known: {', '.join(FAMILY_NAMES)}"
+            )
+        return families
+
+    @field_validator("overrides")
+    @classmethod
+    def _rule_settings_only(cls, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        for section, fields in overrides.items():
+            if section not in FAMILY_NAMES:
+                raise ValueError(f"overrides: {section!r} is not a rule family of clean")
+            for field in fields:
+                if field not in _rule_fields(section):
+                    raise ValueError(
+                        f"overrides: clean.{section}.{field} is not a rule setting (signals are "
+                        "measured once for every profile); set it under clean instead"
+                    )
+        return overrides
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> Self:
+        if not self.domains and not self.sources:
+            raise ValueError("a rule profile needs domains or sources to apply to")
+        return self
+
+
 class _CleanParameters(_Section):
     spark_master: str | None = Field(
         default=None,
@@ -306,6 +373,59 @@ class _CleanParameters(_Section):
         "whitespace-separated words as the Gopher paper.",
     )
     pii: PiiConfig = PiiConfig()
+    profiles: dict[str, RuleProfile] = Field(
+        default_factory=dict,
+        description="Rule profiles by name: other families and thresholds for some domains or "
+        "sources (code, reference text); every other document is judged by the default profile.",
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _one_profile_each(cls, profiles: dict[str, RuleProfile]) -> dict[str, RuleProfile]:
+        if DEFAULT_PROFILE in profiles:
+            raise ValueError(f"{DEFAULT_PROFILE!r} is the profile of every other document")
+        for kind in ("domains", "sources"):
+            owners: dict[str, str] = {}
+            for name, profile in profiles.items():
+                for value in getattr(profile, kind):
+                    if value in owners:
+                        raise ValueError(
+                            f"{kind[:-1]} {value!r} is in profiles {owners[value]!r} and {name!r}"
+                        )
+                    owners[value] = name
+        return profiles
+
+    @property
+    def profile_names(self) -> tuple[str, ...]:
+        """The default profile, then the recipe's profiles in recipe order."""
+        return (DEFAULT_PROFILE, *self.profiles)
+
+    def profile_of(self, source: str, domain: str) -> str:
+        """The profile that judges a document of this source and domain."""
+        for name, profile in self.profiles.items():
+            if source in profile.sources:
+                return name
+        for name, profile in self.profiles.items():
+            if domain in profile.domains:
+                return name
+        return DEFAULT_PROFILE
+
+    def profile_families(self, name: str) -> tuple[str, ...]:
+        """The families a profile runs, in decision order (the default: all but profile-only)."""
+        if name == DEFAULT_PROFILE:
+            return tuple(family.name for family in FAMILIES if not family.profile_only)
+        listed = set(self.profiles[name].families) | set(_ALWAYS_RUN)
+        return tuple(family for family in FAMILY_NAMES if family in listed)
+
+    def profile_config(self, name: str) -> Self:
+        """This clean config with a profile's rule settings (the default: unchanged)."""
+        if name == DEFAULT_PROFILE:
+            return self
+        raw = self.model_dump()
+        for section, fields in self.profiles[name].overrides.items():
+            raw[section] = {**raw[section], **fields}
+        raw["profiles"] = {}
+        return type(self).model_validate(raw)
 
 
 CleanConfig: type[_CleanParameters] = create_model(  # type: ignore[call-overload]
@@ -650,7 +770,11 @@ class Recipe(_Section):
     @model_validator(mode="after")
     def _settings_agree(self) -> Recipe:
         """Settings that each pass alone but contradict one another, both keys named."""
-        problems = [*_contradicting_bounds(self), *_unknown_domains(self)]
+        problems = [
+            *_contradicting_bounds(self),
+            *_unknown_domains(self),
+            *_unknown_profile_sources(self),
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -701,6 +825,26 @@ def _unknown_domains(recipe: Recipe) -> list[str]:
         f"curate.target_token_shares names domain {', '.join(unknown)}, which no source has "
         f"(sources.*.domain: {', '.join(domains)})"
     ]
+
+
+def _unknown_profile_sources(recipe: Recipe) -> list[str]:
+    """A rule profile naming a source or domain the recipe does not have: a typo that would
+    leave those documents to the default rules."""
+    sources = {source.name for source in recipe.sources}
+    domains = {source.domain for source in recipe.sources}
+    problems = []
+    for name, profile in recipe.clean.profiles.items():
+        for kind, known, named in (
+            ("source", sources, profile.sources),
+            ("domain", domains, profile.domains),
+        ):
+            unknown = sorted(set(named) - known)
+            if unknown:
+                problems.append(
+                    f"clean.profiles.{name} names {kind} {', '.join(unknown)}, which the recipe "
+                    f"does not have (it has: {', '.join(sorted(known))})"
+                )
+    return problems
 
 
 @dataclass(frozen=True)

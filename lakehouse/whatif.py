@@ -24,7 +24,14 @@ import yaml
 
 from lakehouse.catalog import Catalog
 from lakehouse.ledger import committed_rows
-from lakehouse.recipe import CleanConfig, LoadedRecipe, Recipe, RecipeError, validate_recipe
+from lakehouse.recipe import (
+    DEFAULT_PROFILE,
+    CleanConfig,
+    LoadedRecipe,
+    Recipe,
+    RecipeError,
+    validate_recipe,
+)
 from lakehouse.rules import (
     RULES,
     RULES_BY_NAME,
@@ -154,10 +161,21 @@ def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
 
 
 def first_rules(signals: pa.Table, clean: CleanConfig) -> pa.ChunkedArray:
-    """The first rule of the clean config that fires on each row; null where none does."""
+    """The first rule that fires on each row under its rule profile (from the row's source and
+    domain, as the clean stage assigns it); null where none does."""
+    if clean.profiles:
+        pairs = zip(signals["source"].to_pylist(), signals["domain"].to_pylist(), strict=True)
+        names = [clean.profile_of(source, domain) for source, domain in pairs]
+    else:
+        names = [DEFAULT_PROFILE] * signals.num_rows
+    profiles = pa.array(names, pa.string())
     first = pa.chunked_array([pa.nulls(signals.num_rows, pa.string())])
-    for active in reversed(active_rules(clean)):
-        first = pc.if_else(rule_fires(signals, active), pa.scalar(active.rule.name), first)
+    for name in clean.profile_names:
+        config, families = clean.profile_config(name), clean.profile_families(name)
+        mine = pc.equal(profiles, name)
+        for active in reversed(active_rules(config, families)):
+            fires = pc.and_(mine, rule_fires(signals, active))
+            first = pc.if_else(fires, pa.scalar(active.rule.name), first)
     return first
 
 

@@ -29,7 +29,7 @@ from lakehouse.tables import (
 )
 from lakehouse.url_lists import UrlLists
 from spark_jobs.boilerplate import BOILERPLATE_SIGNAL, remove_boilerplate_lines
-from spark_jobs.decisions import fired_rules, first_rejection
+from spark_jobs.decisions import PROFILE_COLUMN, document_profile, fired_rules, first_rejection
 from spark_jobs.lake_io import PartTarget, read_parquet, write_parts
 from spark_jobs.language import identify_language
 from spark_jobs.normalization import normalize
@@ -66,6 +66,18 @@ OUTCOME_KEPT = "kept"
 OUTCOME_REJECTED = "rejected"
 # The write target of the rejected documents' rejection rows (scratch, not a table).
 REJECTED = "rejected"
+
+
+def _c4_rewritten_profiles(config: CleanConfig) -> list[str]:
+    """The profiles whose silver text keeps only the lines C4's line rules keep: those that
+    run the C4 family, with it enabled. Code keeps every line (its short lines are code)."""
+    return [
+        name
+        for name in config.profile_names
+        if "c4" in config.profile_families(name)
+        and config.profile_config(name).c4.enabled
+        and config.c4.remove_filtered_lines
+    ]
 
 
 def clean_documents(
@@ -120,10 +132,19 @@ def clean_batch_documents(
     )
     df = lines.documents.withColumn("normalized_chars", F.length("text").cast("long"))
     df = quality_signals(identify_language(df), config)
-    if config.c4.enabled and config.c4.remove_filtered_lines:
-        df = df.withColumn("text", F.coalesce(F.col("c4_text"), F.col("text")))
+    df = df.withColumn(PROFILE_COLUMN, document_profile(config))
+    rewritten = _c4_rewritten_profiles(config)
+    if rewritten:
+        df = df.withColumn(
+            "text",
+            F.when(
+                F.col(PROFILE_COLUMN).isin(rewritten), F.coalesce(F.col("c4_text"), F.col("text"))
+            ).otherwise(F.col("text")),
+        )
     df = df.withColumn("_fired", fired_rules(config))
-    df = df.withColumn("rejection", first_rejection(F.col("_fired"))).drop("_fired")
+    df = df.withColumn("rejection", first_rejection(F.col("_fired"), F.col(PROFILE_COLUMN))).drop(
+        "_fired"
+    )
     df = redact_pii(df, config.pii, measure=F.col("rejection").isNull())
     kept = F.col("rejection").isNull()
     cleaned = df.select(

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from lakehouse.recipe import CleanConfig
+from lakehouse.recipe import DEFAULT_PROFILE, CleanConfig
 from lakehouse.rules import FAMILY_NAMES, RULES, ActiveRule, active_rules
 
 REJECTION_TYPE = "struct<rule:string,value:double,threshold:double,detail:string>"
+# The column `document_profile` fills and `fired_rules` and `first_rejection` read.
+PROFILE_COLUMN = "rule_profile"
 
 
 def rule_fires(active: ActiveRule) -> Column:
@@ -36,8 +38,32 @@ def rule_fires(active: ActiveRule) -> Column:
     return F.coalesce(fires, F.lit(False))
 
 
-def fired_rules(config: CleanConfig, families: Sequence[str] = FAMILY_NAMES) -> Column:
-    """An array of (rule, value, threshold) structs of every rule that fires, in rule order."""
+def document_profile(config: CleanConfig) -> Column:
+    """The rule profile of each document, from its `source` and `domain` columns (a source
+    named by a profile wins over a domain, as `CleanConfig.profile_of`)."""
+    profile = F.lit(DEFAULT_PROFILE)
+    for kind in ("domain", "source"):
+        for name, rules in config.profiles.items():
+            named = getattr(rules, f"{kind}s")
+            if named:
+                profile = F.when(F.col(kind).isin(list(named)), F.lit(name)).otherwise(profile)
+    return profile
+
+
+def fired_rules(config: CleanConfig) -> Column:
+    """An array of (rule, value, threshold) structs of every rule that fires, in rule order,
+    under the rule profile in the `rule_profile` column (`document_profile`)."""
+    fired = profile_fired_rules(config, config.profile_families(DEFAULT_PROFILE))
+    for name in config.profiles:
+        fired = F.when(
+            F.col(PROFILE_COLUMN) == name,
+            profile_fired_rules(config.profile_config(name), config.profile_families(name)),
+        ).otherwise(fired)
+    return fired
+
+
+def profile_fired_rules(config: CleanConfig, families: Sequence[str] = FAMILY_NAMES) -> Column:
+    """The fired-rules array of one profile: the rules of `families`, as `config` sets them."""
     candidates = [
         F.when(
             rule_fires(active),
@@ -52,15 +78,18 @@ def fired_rules(config: CleanConfig, families: Sequence[str] = FAMILY_NAMES) -> 
     return F.filter(F.array(*candidates), lambda fired: fired.isNotNull())
 
 
-def first_rejection(fired: Column) -> Column:
+def first_rejection(fired: Column, profile: Column | None = None) -> Column:
     """A struct (rule, value, threshold, detail) of the first fired rule; null when none did.
 
-    `detail` names the other rules that fired, and the detected language for language rules.
+    `detail` names the rule profile (the `profile` column) when it is not the default, the
+    other rules that fired, and the detected language for language rules.
     """
     first = F.element_at(fired, 1)
     others = F.transform(F.slice(fired, 2, len(RULES)), lambda other: other["rule"])
+    profile = F.lit(DEFAULT_PROFILE) if profile is None else profile
     detail = F.concat_ws(
         "; ",
+        F.when(profile != DEFAULT_PROFILE, F.concat(F.lit("profile="), profile)),
         F.when(first["rule"].startswith("language_"), F.concat(F.lit("lang="), F.col("lang"))),
         F.when(F.size(others) > 0, F.concat(F.lit("also: "), F.array_join(others, ", "))),
     )

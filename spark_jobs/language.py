@@ -45,6 +45,11 @@ def _model() -> Any:
     return fasttext.load_model(str(bundled_model_path()))
 
 
+def known_languages() -> list[str]:
+    """Every code the bundled identifier can answer with, and `und` (no text)."""
+    return sorted({label.removeprefix(_LABEL_PREFIX) for label in _model().labels} | {UNDETERMINED})
+
+
 def detect_languages(texts: list[str]) -> list[tuple[str, float]]:
     """(ISO 639 code, confidence 0–1) of each text; empty texts are `und` with confidence 0."""
     flat = [text.replace("\n", " ").strip() for text in texts]

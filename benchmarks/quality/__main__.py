@@ -44,6 +44,13 @@ from spark_jobs.minhash import MinHasher
 from spark_jobs.pii import find_pii
 
 RECIPE = Path("recipes/default.yaml")
+# The domain each corpus source lands as: it picks the recipe's rule profile.
+SOURCE_DOMAINS = {
+    "package_docs": "reference",
+    "package_code": "code",
+    "junk": "web",
+    "junk_code": "code",
+}
 SOURCE_URI = "file:///benchmarks/quality/corpus.jsonl.gz"
 
 
@@ -89,7 +96,7 @@ def _bronze(spark: Any, records: list[Record]) -> Any:
             "doc_id": record.doc_id,
             "batch_id": "quality",
             "source": record.source,
-            "domain": "code" if record.source == "package_code" else "reference",
+            "domain": SOURCE_DOMAINS[record.source],
             "license": "various",
             "source_uri": SOURCE_URI,
             "source_record": index,
@@ -136,7 +143,8 @@ def spark_pii_check(spark: Any, records: list[Record], config: Any) -> dict[str,
 
 
 def junk_report(spark: Any, records: list[Record], config: Any) -> dict[str, Any]:
-    """Rejected share per junk kind; keep rate and rejecting rules per clean source."""
+    """Rejected share per junk kind and the rules that caught it; keep rate and rejecting
+    rules per clean source (each source's domain picks the recipe's rule profile)."""
     from spark_jobs.clean import clean_documents
 
     subset = [r for r in records if r.label in ("clean", "junk")]
@@ -146,16 +154,21 @@ def junk_report(spark: Any, records: list[Record], config: Any) -> dict[str, Any
         for row in cleaned.select("doc_id", "outcome", "rejection").collect()
     }
     junk: dict[str, Counter[str]] = defaultdict(Counter)
+    caught_by: dict[str, Counter[str]] = defaultdict(Counter)
     clean: dict[str, Counter[str]] = defaultdict(Counter)
     for record in subset:
         state, rule = outcome[record.doc_id]
         if record.label == "junk":
             junk[record.junk_kind or ""]["rejected" if state != "kept" else "kept"] += 1
+            caught_by[record.junk_kind or ""][rule or "kept"] += 1
         else:
             clean[record.source][rule or "kept"] += 1
     return {
         "junk_recall": {
             kind: counts["rejected"] / sum(counts.values()) for kind, counts in sorted(junk.items())
+        },
+        "junk_rules": {
+            kind: dict(counts.most_common(3)) for kind, counts in sorted(caught_by.items())
         },
         "clean_keep_rate": {
             source: counts["kept"] / sum(counts.values())

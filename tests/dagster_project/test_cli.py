@@ -139,6 +139,19 @@ def test_rules_lists_every_rule_with_its_setting(capsys: pytest.CaptureFixture[s
     assert "language_not_allowed" in text and "clean.language.allow" in text
 
 
+def test_rules_profiles_show_which_profile_judges_each_source(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = {row["source"]: row for row in _json(capsys, ["rules", "--profiles", "--json"])}
+    code = rows["stdlib_python"]
+    assert (code["domain"], code["profile"]) == ("code", "code")
+    assert "code" in code["families"].split() and "language" not in code["families"].split()
+    assert rows["manpages_en"]["profile"] == "reference"
+    assert "clean.language.min_score=0.3" in rows["manpages_en"]["overrides"]
+    assert rows["web_crawl"]["profile"] == "default" and rows["web_crawl"]["overrides"] == ""
+    assert main(["rules", "--profiles", "--recipe", "missing.yaml"]) != 0
+
+
 def _signals_lake(root: Path, tmp_path: Path) -> Path:
     import pyarrow as pa
 

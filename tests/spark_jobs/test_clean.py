@@ -29,13 +29,13 @@ GOOD = "\n".join(
 )
 
 
-def bronze(spark: SparkSession, texts: list[str]) -> DataFrame:  # noqa: F811
+def bronze(spark: SparkSession, texts: list[str], domain: str = "prose") -> DataFrame:  # noqa: F811
     rows = [
         {
             "doc_id": f"d{index:03d}",
             "batch_id": "b1",
             "source": "notes",
-            "domain": "prose",
+            "domain": domain,
             "license": "CC0-1.0",
             "source_uri": "file:///notes.jsonl",
             "source_record": index,
@@ -207,3 +207,79 @@ def test_url_rules_drop_web_documents_by_their_url(spark: SparkSession) -> None:
     disabled = CleanConfig.model_validate({"url": {"enabled": False}})
     kept = clean_documents(frame, disabled, lists).where("rejection is null").count()
     assert kept == len(urls)
+
+
+SOURCE_FILE = """import os
+
+
+def read_settings(path):
+    \"\"\"Read key=value lines.\"\"\"
+    settings = {}
+    with open(path) as handle:
+        for line in handle:
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+class Cache:
+    def __init__(self):
+        self.items = {}
+
+    def get(self, key):
+        return self.items.get(key)
+"""
+
+
+def _code_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+CODE_PROFILE = {"profiles": {"code": {"domains": ["code"], "families": ["normalize", "code"]}}}
+
+
+def test_code_is_judged_by_the_code_profile_and_keeps_every_line(spark: SparkSession) -> None:  # noqa: F811
+    minified = "var a=function(b){return b};" * 80
+    texts = [SOURCE_FILE, minified]
+    prose_rules = clean_documents(bronze(spark, texts, "code"), CleanConfig()).orderBy("doc_id")
+    assert [row.outcome for row in prose_rules.collect()] == ["rejected", "rejected"]
+    config = CleanConfig.model_validate(CODE_PROFILE)
+    cleaned = clean_documents(bronze(spark, texts, "code"), config).orderBy("doc_id").collect()
+    kept, long_line = cleaned
+    assert kept.outcome == "kept" and kept.rejection is None
+    # C4's line rules do not run on code: short lines such as `import os` stay.
+    assert _code_lines(kept.text) == _code_lines(SOURCE_FILE)
+    assert long_line.rejection.rule == "code_long_line"
+    assert long_line.rejection.value == len(minified)
+    assert long_line.rejection.detail.startswith("profile=code")
+    # Prose in another domain is still judged by the default rules.
+    prose = clean_documents(bronze(spark, [GOOD, SOURCE_FILE]), config).orderBy("doc_id")
+    assert [row.outcome for row in prose.collect()] == ["kept", "rejected"]
+
+
+def test_a_page_mostly_removed_by_c4_line_rules_is_dropped(spark: SparkSession) -> None:  # noqa: F811
+    banner = [
+        "Our partners use cookies to measure how visitors move between pages.",
+        "Please turn on JavaScript in your browser settings to see the map.",
+        "Read our privacy policy to learn which data we keep about you.",
+        "You can change your cookie choices later from the page footer.",
+        "These terms of use apply to every visitor of the site and its shop.",
+        "Without JavaScript the search box and the calendar stay empty.",
+        "By clicking accept you agree that we use cookies for statistics.",
+        "The gallery needs JavaScript to load the pictures of the harbour.",
+        "Advertising partners may use cookies to show offers elsewhere.",
+        "See the terms of use for the rules of the comment section.",
+        "Accept all",
+        "Reject all",
+        "Settings",
+        "Home",
+        "About us",
+        "Contact",
+    ]
+    page = "\n".join([*banner, GOOD])
+    config = CleanConfig.model_validate({"c4": {"max_removed_chars_frac": 0.4}})
+    (row,) = outcomes(spark, [page], config)
+    assert row["rejection"]["rule"] == "c4_mostly_removed_lines"
+    assert row["rejection"]["value"] > 0.4 and row["rejection"]["threshold"] == 0.4
+    (kept,) = outcomes(spark, [GOOD], config)
+    assert kept["outcome"] == "kept"

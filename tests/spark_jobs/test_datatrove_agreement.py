@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.recipe import CleanConfig
 from lakehouse.rules import RULES_BY_NAME
-from spark_jobs.decisions import fired_rules
+from spark_jobs.decisions import profile_fired_rules
 from spark_jobs.normalization import normalize_text
 from spark_jobs.quality_signals import SIGNAL_COLUMNS, document_signals
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
@@ -90,7 +90,9 @@ def funnel_decisions(spark: SparkSession, texts: list[str]) -> dict[str, list[bo
     families = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
     fired = frame.select(
         "position",
-        F.transform(fired_rules(config, families), lambda rule: rule["rule"]).alias("rules"),
+        F.transform(profile_fired_rules(config, families), lambda rule: rule["rule"]).alias(
+            "rules"
+        ),
     )
     by_position = {row.position: row.rules for row in fired.collect()}
     family_of = {name: rule.family for name, rule in RULES_BY_NAME.items()}

@@ -8,10 +8,10 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.recipe import CleanConfig
+from lakehouse.recipe import DEFAULT_PROFILE, CleanConfig
 from lakehouse.rules import RULES, SIGNALS, Setting, active_rules
 from lakehouse.whatif import first_rules, rule_fires
-from spark_jobs.decisions import fired_rules, first_rejection
+from spark_jobs.decisions import PROFILE_COLUMN, document_profile, fired_rules, first_rejection
 from tests.spark_cluster import spark  # noqa: F401  (fixture)
 
 CONFIGS = [
@@ -20,7 +20,21 @@ CONFIGS = [
     {"gopher_repetition": {"enabled": False}, "gopher_quality": {"min_doc_words": None}},
     {"language": {"allow": ["en", "de"], "min_score": 0.3}, "c4": {"min_num_sentences": 2}},
     {"redpajama_v2": {"max_all_caps_words_frac": 0.5}},
+    {
+        "c4": {"max_removed_chars_frac": 0.4},
+        "profiles": {
+            "code": {"domains": ["code"], "families": ["url", "code"]},
+            "reference": {
+                "sources": ["manual"],
+                "families": ["language", "gopher_quality"],
+                "overrides": {"language": {"min_score": 0.3}},
+            },
+        },
+    },
 ]
+# (source, domain) pairs of the rows: each profile of the last config judges some of them.
+DOCUMENT_ORIGINS = [("notes", "prose"), ("repo", "code"), ("manual", "reference")]
+ORIGIN_SCHEMA = ["source string", "domain string"]
 
 
 def _limits() -> dict[str, float]:
@@ -40,7 +54,8 @@ def random_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
     limits = _limits()
     rows = []
     for index in range(count):
-        row: dict[str, Any] = {"doc_id": f"d{index:04d}"}
+        source, domain = rng.choice(DOCUMENT_ORIGINS)
+        row: dict[str, Any] = {"doc_id": f"d{index:04d}", "source": source, "domain": domain}
         for signal in SIGNALS:
             limit = limits.get(signal.name, 1.0)
             draw = rng.random()
@@ -67,26 +82,52 @@ def random_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
 def test_spark_and_arrow_decisions_agree(spark: SparkSession, settings: dict) -> None:  # noqa: F811
     config = CleanConfig.model_validate(settings)
     rows = random_rows(400)
-    schema = ", ".join(["doc_id string", *(f"{s.name} {s.type}" for s in SIGNALS)])
+    schema = ", ".join(["doc_id string", *ORIGIN_SCHEMA, *(f"{s.name} {s.type}" for s in SIGNALS)])
     fired = fired_rules(config)
-    decided = spark.createDataFrame(rows, schema).select(
-        "doc_id",
-        F.transform(fired, lambda rule: rule["rule"]).alias("fired"),
-        first_rejection(fired).getField("rule").alias("rule"),
+    decided = (
+        spark.createDataFrame(rows, schema)
+        .withColumn(PROFILE_COLUMN, document_profile(config))
+        .select(
+            "doc_id",
+            PROFILE_COLUMN,
+            F.transform(fired, lambda rule: rule["rule"]).alias("fired"),
+            first_rejection(fired).getField("rule").alias("rule"),
+        )
     )
     spark_rows = {row.doc_id: row for row in decided.collect()}
     arrow = pa.Table.from_pylist(
-        rows, pa.schema([("doc_id", pa.string()), *((s.name, s.arrow_type) for s in SIGNALS)])
+        rows,
+        pa.schema(
+            [
+                ("doc_id", pa.string()),
+                ("source", pa.string()),
+                ("domain", pa.string()),
+                *((s.name, s.arrow_type) for s in SIGNALS),
+            ]
+        ),
     )
-    active = active_rules(config)
-    fires = {a.rule.name: rule_fires(arrow, a).to_pylist() for a in active}
+    fires = {
+        name: {
+            a.rule.name: rule_fires(arrow, a).to_pylist()
+            for a in active_rules(config.profile_config(name), config.profile_families(name))
+        }
+        for name in config.profile_names
+    }
     first = first_rules(arrow, config).to_pylist()
-    for index, doc_id in enumerate(arrow["doc_id"].to_pylist()):
-        arrow_fired = [name for name, flags in fires.items() if flags[index]]
-        assert spark_rows[doc_id].fired == arrow_fired, doc_id
-        assert spark_rows[doc_id].rule == first[index], doc_id
-    exercised = [name for name, flags in fires.items() if any(flags)]
+    exercised = set()
+    for index, row in enumerate(rows):
+        profile = config.profile_of(row["source"], row["domain"])
+        assert spark_rows[row["doc_id"]][PROFILE_COLUMN] == profile
+        arrow_fired = [name for name, flags in fires[profile].items() if flags[index]]
+        assert spark_rows[row["doc_id"]].fired == arrow_fired, row["doc_id"]
+        assert spark_rows[row["doc_id"]].rule == first[index], row["doc_id"]
+        exercised.update(arrow_fired)
+    active = {name for rules in fires.values() for name in rules}
     assert len(exercised) >= 0.75 * len(active)  # the rows reach most rules
+    if config.profiles:  # the code rules fire only on code rows, and never on the others
+        code_rules = {rule.name for rule in RULES if rule.family == "code"}
+        assert code_rules & exercised
+        assert not code_rules & set(fires[DEFAULT_PROFILE])
 
 
 def test_spark_rejection_records_value_threshold_and_other_rules(spark: SparkSession) -> None:  # noqa: F811
