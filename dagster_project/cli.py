@@ -403,9 +403,18 @@ def command_rejections(args: argparse.Namespace) -> int:
 
 
 def command_rules(args: argparse.Namespace) -> int:
-    """Every clean rule, in decision order, with its signal, setting, default and bounds."""
-    from lakehouse.rules import rule_rows
+    """Every clean rule, in decision order, with its signal, setting, default and bounds; with
+    --languages, each language's settings as the recipe resolves them."""
+    from lakehouse.rules import language_rows, rule_rows
 
+    if args.languages:
+        from lakehouse.recipe import load_recipe
+
+        rows = language_rows(load_recipe(args.recipe).recipe.clean)
+        for row in rows:
+            row["stop_words"] = " ".join(row["stop_words"]) if not args.json else row["stop_words"]
+        _emit(rows, list(rows[0]) if rows else ["lang"], args.json)
+        return EXIT_OK
     columns = ["rule", "family", "signal", "threshold_key", "default", "bounds", "unit"]
     _emit(rule_rows(), [*columns, "meaning"], args.json)
     return EXIT_OK
@@ -557,7 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
     rejections.add_argument("--stage", help="only this stage, e.g. ingest")
     rejections.add_argument("--rule", help="only this rule or quarantine reason")
     rejections.add_argument("--source", help="only this recipe source")
-    add("rules", command_rules, "every clean rule: signal, threshold key, default, bounds")
+    rules = add("rules", command_rules, "every clean rule: signal, threshold key, default, bounds")
+    rules.add_argument(
+        "--languages",
+        action="store_true",
+        help="each language's word splitting, stop words and thresholds (clean.languages)",
+    )
+    rules.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML (--languages)")
     whatif = add("whatif", command_whatif, "documents changed rule settings would keep or drop")
     whatif.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     whatif.add_argument(

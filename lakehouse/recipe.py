@@ -22,10 +22,18 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from lakehouse.rules import FAMILIES, Family, Setting, section_settings
+from lakehouse.rules import (
+    FAMILIES,
+    GOPHER_STOP_WORDS,
+    Family,
+    Setting,
+    language_settings,
+    section_settings,
+)
 from lakehouse.storage import is_remote_uri
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -182,8 +190,18 @@ class _BoilerplateParameters(_Section):
     )
 
 
+class _GopherQualityParameters(_Section):
+    stop_words: list[str] = Field(
+        default=list(GOPHER_STOP_WORDS),
+        min_length=1,
+        description="Stop words counted by gopher_stop_words (Gopher's English eight); "
+        "clean.languages.<code>.stop_words replaces them for one language.",
+    )
+
+
 # Settings of a section that are not rule settings: they change what a signal measures.
 _SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
+    "gopher_quality": _GopherQualityParameters,
     "url": _UrlParameters,
     "boilerplate": _BoilerplateParameters,
     "normalize": _NormalizeParameters,
@@ -262,6 +280,58 @@ def __getattr__(name: str) -> type[_Section]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+LanguageTokenizer = Literal["spacy", "whitespace", "characters"]
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2,3}$"
+
+
+class _LanguageParameters(_Section):
+    """What a `clean.languages.<code>` entry may set besides rule thresholds."""
+
+    tokenizer: LanguageTokenizer | None = Field(
+        default=None,
+        description="Word splitting for this language: spacy, whitespace, or characters (each "
+        "Han, kana or CJK punctuation character a word, for languages written without spaces); "
+        "unset: clean.tokenizer.",
+    )
+    stop_words: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="The language's stop words counted by gopher_stop_words; unset: "
+        "clean.gopher_quality.stop_words.",
+    )
+    min_words_per_line: int | None = Field(
+        default=None,
+        ge=0,
+        description="C4's fewest words of a kept line, in this language's words; unset: "
+        "clean.c4.min_words_per_line.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler: Any) -> Any:
+        # An entry is an override: what it leaves out is inherited, so only what it sets is
+        # part of the recipe's dump (and so of the clean stage's fingerprint).
+        dumped = handler(self)
+        return {name: value for name, value in dumped.items() if name in self.model_fields_set}
+
+
+def _language_field(setting: Setting) -> tuple[Any, Any]:
+    """(annotation, FieldInfo) of one overridable rule setting in a language entry."""
+    kind = _setting_type(setting)
+    description = f"{setting.meaning} for this language; unset: {setting.key}" + (
+        ", null: off" if setting.nullable else ""
+    )
+    return (kind if setting.nullable else kind | None), Field(default=None, description=description)
+
+
+LanguageProfile: type[_LanguageParameters] = create_model(  # type: ignore[call-overload]
+    "LanguageProfile",
+    __base__=_LanguageParameters,
+    __doc__="One language's settings: word splitting, stop words and rule thresholds that "
+    "replace the families' for documents identified as that language.",
+    __module__=__name__,
+    **{setting.field: _language_field(setting) for setting in language_settings()},
+)
+
 PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
 
 
@@ -306,6 +376,11 @@ class _CleanParameters(_Section):
         "whitespace-separated words as the Gopher paper.",
     )
     pii: PiiConfig = PiiConfig()
+    languages: dict[Annotated[str, Field(pattern=LANGUAGE_CODE_PATTERN)], LanguageProfile] = Field(
+        default_factory=dict,
+        description="Per-language settings by ISO 639-1 code (lid.176's labels): what an entry "
+        "leaves out is the families' value; a language without an entry uses the families'.",
+    )
 
 
 CleanConfig: type[_CleanParameters] = create_model(  # type: ignore[call-overload]

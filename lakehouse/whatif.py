@@ -136,6 +136,20 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
         raise WhatIfError(str(error)) from error
 
 
+def _thresholds(signals: pa.Table, active: ActiveRule) -> Any:
+    """A numeric rule's threshold per row: its language's (`clean.languages`) or the default."""
+    if not active.by_language:
+        return active.threshold
+    thresholds = pa.chunked_array([pa.array([active.threshold] * signals.num_rows, pa.float64())])
+    for lang, value in active.by_language:
+        thresholds = pc.if_else(
+            pc.fill_null(pc.equal(signals["lang"], lang), False),
+            pa.scalar(value, pa.float64()),
+            thresholds,
+        )
+    return thresholds
+
+
 def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
     """Where one rule fires on stored signals (Arrow); never null, as in spark_jobs.decisions."""
     rule, threshold = active.rule, active.threshold
@@ -145,9 +159,9 @@ def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
     elif rule.comparison == "not_in":
         fires = pc.invert(pc.is_in(signal, value_set=pa.array(list(threshold or ()), pa.string())))
     elif rule.comparison == "above":
-        fires = pc.greater(signal, threshold)
+        fires = pc.greater(signal, _thresholds(signals, active))
     else:
-        fires = pc.less(signal, threshold)
+        fires = pc.less(signal, _thresholds(signals, active))
     if active.exempt_zero:
         fires = pc.and_kleene(fires, pc.not_equal(signal, 0))
     return pc.fill_null(pc.and_kleene(fires, pc.is_valid(signal)), False)
