@@ -10,11 +10,17 @@ each kind with the rule that should drop it:
 - `no_stop_words` (de, fr, es): a shop's keyword list without one function word,
   `gopher_too_few_stop_words` (a rule English stop words would fire on good text too).
 
-Written for this project and released with it; `tests/spark_jobs/test_languages.py` runs them
-through the clean stage's Spark steps, and the sample's `multilingual` source is built from them.
+Written for this project and released with it (CC0-1.0). `tests/spark_jobs/test_clean.py` runs
+them through the clean stage's Spark steps; `build_multilingual` writes them as the sample's
+`multilingual` source (`landing/multilingual/part-00000.jsonl.gz`) with their ground truth.
 """
 
 from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
 
 GOOD: dict[str, str] = {
     "de": (
@@ -161,3 +167,60 @@ JUNK_RULES: dict[str, str] = {
     "no_stop_words": "gopher_too_few_stop_words",
 }
 LANGUAGES: tuple[str, ...] = tuple(GOOD)
+
+
+# Where the source lands under the sample's landing folder.
+FILE = "multilingual/part-00000.jsonl.gz"
+DOMAIN = "prose"
+
+
+def documents() -> list[tuple[str, str, str, str | None]]:
+    """(id, language, text, junk kind or None) of every document, in file order."""
+    found: list[tuple[str, str, str, str | None]] = []
+    for lang, text in GOOD.items():
+        found.append((f"multilingual:{lang}:good", lang, text, None))
+        for kind, junk_text in junk(lang).items():
+            found.append((f"multilingual:{lang}:{kind}", lang, junk_text, kind))
+    return found
+
+
+def _gzip_lines(path: Path, rows: list[dict[str, Any]]) -> None:
+    """JSON lines, gzip-compressed with no name or time in the header (byte-stable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+    ):
+        for row in rows:
+            gz.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def build_multilingual(landing: Path, ground_truth: Path) -> str:
+    """Write the `multilingual` landing file and its ground-truth rows; return a summary.
+
+    The other sources' ground-truth rows are kept as they are (this source's are replaced), so
+    the rest of the sample stays byte for byte what it was.
+    """
+    docs = documents()
+    _gzip_lines(landing / FILE, [{"id": doc_id, "text": text} for doc_id, _, text, _ in docs])
+    with gzip.open(ground_truth, "rt", encoding="utf-8") as handle:
+        kept = [row for line in handle if (row := json.loads(line))["file"] != FILE]
+    rows = [
+        {
+            "file": FILE,
+            "record": record,
+            "id": doc_id,
+            "source": "multilingual",
+            "domain": DOMAIN,
+            "lang": lang,
+            "junk": kind,
+            "exact_duplicate_of": None,
+            "near_duplicate_of": None,
+            "pii": [],
+            "not_pii": [],
+        }
+        for record, (doc_id, lang, _, kind) in enumerate(docs)
+    ]
+    _gzip_lines(ground_truth, kept + rows)
+    planted = sum(kind is not None for *_, kind in docs)
+    return f"{FILE}: {len(docs)} documents in {len(GOOD)} languages, {planted} junk"
