@@ -30,6 +30,7 @@ from lakehouse.rules import (
     RULES_BY_NAME,
     ActiveRule,
     active_rules,
+    language_settings,
     setting_value,
     settings,
 )
@@ -102,9 +103,17 @@ def _is_recipe_key(raw: Mapping[str, Any], key: str) -> bool:
     return True
 
 
+def _is_language_setting(key: str) -> bool:
+    """Whether `key` is `clean.languages.<code>.<field>` for a per-language rule setting."""
+    parts = key.split(".")
+    fields = {setting.field for setting in language_settings()}
+    return len(parts) == 4 and parts[:2] == ["clean", "languages"] and parts[3] in fields
+
+
 def _check_key(raw: Mapping[str, Any], key: str) -> None:
-    """WhatIfError unless `key` is a rule setting (a recipe key the stored signals can answer)."""
-    if key in settings():
+    """WhatIfError unless `key` is a rule setting (a recipe key the stored signals can answer):
+    a family's, or one language's threshold (`clean.languages.<code>.<field>`)."""
+    if key in settings() or _is_language_setting(key):
         return
     if _is_recipe_key(raw, key):
         raise WhatIfError(
@@ -125,7 +134,8 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
         parts = key.split(".")
         node = raw
         for part in parts[:-1]:
-            node = node[part]
+            # A language without an entry yet gets one (the rest of it inherited).
+            node = node.setdefault(part, {}) if _is_language_setting(key) else node[part]
         last = parts[-1]
         node[int(last) if isinstance(node, dict) and last.isdigit() else last] = copy.deepcopy(
             value

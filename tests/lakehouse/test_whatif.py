@@ -183,3 +183,24 @@ def test_a_language_threshold_replaces_the_default_for_its_documents() -> None:
         None,
         "gopher_short_doc",
     ]
+
+
+def test_whatif_tries_one_language_threshold() -> None:
+    rows = [
+        signal_row("en", "a", None, gopher_word_count=80),
+        signal_row("zh", "a", None, lang="zh", gopher_word_count=80),
+    ]
+    recipe = parse_recipe(RECIPE + "clean: {language: {allow: [en, zh]}}\n")
+    changed = apply_overrides(recipe, {"clean.languages.zh.min_doc_words": 100})
+    assert changed.clean.languages["zh"].min_doc_words == 100
+    assert first_rules(pa.Table.from_pylist(rows), changed.clean).to_pylist() == [
+        None,
+        "gopher_short_doc",
+    ]
+    # Word splitting changes the signals themselves: not answerable from stored signals.
+    with pytest.raises(WhatIfError, match=r"clean\.languages\.zh\.tokenizer: unknown rule"):
+        apply_overrides(recipe, {"clean.languages.zh.tokenizer": "characters"})
+    with pytest.raises(
+        WhatIfError, match=r"clean\.languages\.Chinese\.\[key\]: String should match"
+    ):
+        apply_overrides(recipe, {"clean.languages.Chinese.min_doc_words": 100})
