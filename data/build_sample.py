@@ -30,7 +30,8 @@ This file assembles the sample (caps, planting, file assignment, ground truth, s
 source is built by its module of ``data/sample_sources/``: ``manpages``, ``fortunes``,
 ``stdlib_python``, ``licenses``, ``web_crawl`` (wrapping and planted junk), ``pii``,
 ``duplicates`` (natural near-duplicate removal, planted near duplicates), ``web_warc`` (the
-crawl), ``multilingual`` (hand-written paragraphs in ten languages, good and junk), and ``common`` (paths, sizes, the document model, word helpers).
+crawl), ``multilingual`` (hand-written paragraphs in ten languages, good and junk), and
+``common`` (paths, sizes, the document model, word helpers).
 """
 
 from __future__ import annotations
