@@ -96,12 +96,21 @@ def _precision_recall(rows: list[dict[str, Any]], status: str) -> tuple[float, f
     return precision, recall
 
 
+def golden_recipe() -> Recipe:
+    """The recipe the golden set's expectations are written against: the default recipe keeping
+    English only (its language requests add to or remove from `[en]`)."""
+    recipe = load_recipe(RECIPE).recipe
+    language = recipe.clean.language.model_copy(update={"allow": ["en"]})
+    clean = recipe.clean.model_copy(update={"language": language})
+    return recipe.model_copy(update={"clean": clean})
+
+
 def main() -> None:
     """Score the golden set, print the summary and the misses, save the result."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.planner")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes after warm-up")
     args = parser.parse_args()
-    recipe = load_recipe(RECIPE).recipe
+    recipe = golden_recipe()
     cases = [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
     for case in cases:  # warm-up: the language model's labels, the catalogue, the BM25 index
         plan_request(case["request"], recipe)

@@ -404,12 +404,19 @@ def command_rejections(args: argparse.Namespace) -> int:
 
 def command_rules(args: argparse.Namespace) -> int:
     """Every clean rule, in decision order, with its signal, setting, default and bounds; with
-    --profiles, which rule profile of the recipe judges each source, and how."""
+    --profiles, which rule profile of the recipe judges each source, and how; with --languages,
+    each language's settings as the recipe resolves them."""
     from lakehouse.recipe import load_recipe
-    from lakehouse.rules import rule_rows
+    from lakehouse.rules import language_rows, rule_rows
 
     if args.profiles:
         _emit(profile_rows(load_recipe(args.recipe).recipe), PROFILE_COLUMNS, args.json)
+        return EXIT_OK
+    if args.languages:
+        rows = language_rows(load_recipe(args.recipe).recipe.clean)
+        for row in rows:
+            row["stop_words"] = " ".join(row["stop_words"]) if not args.json else row["stop_words"]
+        _emit(rows, list(rows[0]) if rows else ["lang"], args.json)
         return EXIT_OK
     columns = ["rule", "family", "signal", "threshold_key", "default", "bounds", "unit"]
     _emit(rule_rows(), [*columns, "meaning"], args.json)
@@ -594,6 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--profiles",
         action="store_true",
         help="instead: the rule profile that judges each source of the recipe",
+    )
+    rules.add_argument(
+        "--languages",
+        action="store_true",
+        help="instead: each language's word splitting, stop words and thresholds (clean.languages)",
     )
     rules.add_argument("--recipe", default=default_recipe_path(), help="recipe YAML")
     whatif = add("whatif", command_whatif, "documents changed rule settings would keep or drop")

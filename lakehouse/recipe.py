@@ -22,10 +22,20 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from lakehouse.rules import FAMILIES, FAMILY_NAMES, Family, Setting, section_settings
+from lakehouse.rules import (
+    FAMILIES,
+    FAMILY_NAMES,
+    GOPHER_STOP_WORDS,
+    LANGUAGE_SETTING_KEYS,
+    Family,
+    Setting,
+    language_settings,
+    section_settings,
+)
 from lakehouse.storage import is_remote_uri
 
 SOURCE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -182,8 +192,18 @@ class _BoilerplateParameters(_Section):
     )
 
 
+class _GopherQualityParameters(_Section):
+    stop_words: list[str] = Field(
+        default=list(GOPHER_STOP_WORDS),
+        min_length=1,
+        description="Stop words counted by gopher_stop_words (Gopher's English eight); "
+        "clean.languages.<code>.stop_words replaces them for one language.",
+    )
+
+
 # Settings of a section that are not rule settings: they change what a signal measures.
 _SIGNAL_PARAMETERS: dict[str, type[_Section]] = {
+    "gopher_quality": _GopherQualityParameters,
     "url": _UrlParameters,
     "boilerplate": _BoilerplateParameters,
     "normalize": _NormalizeParameters,
@@ -261,6 +281,58 @@ def __getattr__(name: str) -> type[_Section]:
             return model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+LanguageTokenizer = Literal["spacy", "whitespace", "characters"]
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2,3}$"
+
+
+class _LanguageParameters(_Section):
+    """What a `clean.languages.<code>` entry may set besides rule thresholds."""
+
+    tokenizer: LanguageTokenizer | None = Field(
+        default=None,
+        description="Word splitting for this language: spacy, whitespace, or characters (each "
+        "Han, kana or CJK punctuation character a word, for languages written without spaces); "
+        "unset: clean.tokenizer.",
+    )
+    stop_words: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="The language's stop words counted by gopher_stop_words; unset: "
+        "clean.gopher_quality.stop_words.",
+    )
+    min_words_per_line: int | None = Field(
+        default=None,
+        ge=0,
+        description="C4's fewest words of a kept line, in this language's words; unset: "
+        "clean.c4.min_words_per_line.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler: Any) -> Any:
+        # An entry is an override: what it leaves out is inherited, so only what it sets is
+        # part of the recipe's dump (and so of the clean stage's fingerprint).
+        dumped = handler(self)
+        return {name: value for name, value in dumped.items() if name in self.model_fields_set}
+
+
+def _language_field(setting: Setting) -> tuple[Any, Any]:
+    """(annotation, FieldInfo) of one overridable rule setting in a language entry."""
+    kind = _setting_type(setting)
+    description = f"{setting.meaning} for this language; unset: {setting.key}" + (
+        ", null: off" if setting.nullable else ""
+    )
+    return (kind if setting.nullable else kind | None), Field(default=None, description=description)
+
+
+LanguageProfile: type[_LanguageParameters] = create_model(  # type: ignore[call-overload]
+    "LanguageProfile",
+    __base__=_LanguageParameters,
+    __doc__="One language's settings: word splitting, stop words and rule thresholds that "
+    "replace the families' for documents identified as that language.",
+    __module__=__name__,
+    **{setting.field: _language_field(setting) for setting in language_settings()},
+)
 
 PII_KINDS = ("email", "phone", "ipv4", "ipv6", "credit_card")
 
@@ -373,6 +445,11 @@ class _CleanParameters(_Section):
         "whitespace-separated words as the Gopher paper.",
     )
     pii: PiiConfig = PiiConfig()
+    languages: dict[Annotated[str, Field(pattern=LANGUAGE_CODE_PATTERN)], LanguageProfile] = Field(
+        default_factory=dict,
+        description="Per-language settings by ISO 639-1 code (lid.176's labels): what an entry "
+        "leaves out is the families' value; a language without an entry uses the families'.",
+    )
     profiles: dict[str, RuleProfile] = Field(
         default_factory=dict,
         description="Rule profiles by name: other families and thresholds for some domains or "
@@ -421,9 +498,15 @@ class _CleanParameters(_Section):
         """This clean config with a profile's rule settings (the default: unchanged)."""
         if name == DEFAULT_PROFILE:
             return self
-        raw = self.model_dump()
+        # Only what was set, so that a language entry's unset settings stay the family's.
+        raw = self.model_dump(exclude_unset=True)
         for section, fields in self.profiles[name].overrides.items():
-            raw[section] = {**raw[section], **fields}
+            raw[section] = {**raw.get(section, {}), **fields}
+            # The profile's setting wins over a language's: it speaks of these documents.
+            for field in fields:
+                if f"clean.{section}.{field}" in LANGUAGE_SETTING_KEYS:
+                    for entry in raw.get("languages", {}).values():
+                        entry.pop(field, None)
         raw["profiles"] = {}
         return type(self).model_validate(raw)
 

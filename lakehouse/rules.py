@@ -253,7 +253,8 @@ SIGNALS: tuple[Signal, ...] = (
         "gopher_stop_words",
         "long",
         "words",
-        "distinct Gopher stop words present (the, be, to, of, and, that, have, with)",
+        "distinct stop words of the document's language present (Gopher's English eight: the, "
+        "be, to, of, and, that, have, with, unless clean.languages sets a list)",
     ),
     Signal("c4_lorem_ipsum_lines", "long", "lines", "kept lines containing 'lorem ipsum'"),
     Signal("c4_curly_bracket_lines", "long", "lines", "kept lines containing '{'"),
@@ -615,7 +616,7 @@ RULES: tuple[Rule, ...] = (
         Setting(
             "clean.gopher_quality.min_stop_words", "integer", 2, "fewest stop words", "words", 0
         ),
-        "too few English stop words",
+        "too few stop words of the document's language",
     ),
     _c4_toggle("lorem_ipsum", "c4_lorem_ipsum_lines", "'lorem ipsum'"),
     _c4_toggle("curly_bracket", "c4_curly_bracket_lines", "a curly bracket '{'"),
@@ -826,6 +827,86 @@ def setting_value(clean: Any, key: str) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------------------------------
+# Per-language settings: `clean.languages.<code>` overrides these rule settings (and the word
+# splitting and stop words the signals are measured with) for documents of that language.
+# A setting a language leaves out is the family's; null switches a nullable rule off for it.
+
+LANGUAGE_SETTING_KEYS: tuple[str, ...] = (
+    "clean.language.min_score",
+    "clean.gopher_quality.min_doc_words",
+    "clean.gopher_quality.max_doc_words",
+    "clean.gopher_quality.min_avg_word_length",
+    "clean.gopher_quality.max_avg_word_length",
+    "clean.gopher_quality.min_alpha_words_ratio",
+    "clean.gopher_quality.min_stop_words",
+    "clean.c4.min_num_sentences",
+)
+# Gopher's stop words (Rae et al. 2021): the default list of `clean.gopher_quality.stop_words`.
+GOPHER_STOP_WORDS: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+
+def language_settings() -> list[Setting]:
+    """The rule settings a `clean.languages.<code>` entry may override, in declaration order."""
+    found = settings()
+    return [found[key] for key in LANGUAGE_SETTING_KEYS]
+
+
+def language_overrides(clean: Any, key: str) -> dict[str, Any]:
+    """{language: value} of every `clean.languages` entry that sets rule setting `key`.
+
+    Only keys of LANGUAGE_SETTING_KEYS can be overridden; a non-nullable setting set to null
+    is the family's value (left out here).
+    """
+    if key not in LANGUAGE_SETTING_KEYS:
+        return {}
+    setting = settings()[key]
+    found: dict[str, Any] = {}
+    for code, profile in (getattr(clean, "languages", None) or {}).items():
+        if setting.field not in profile.model_fields_set:
+            continue
+        value = getattr(profile, setting.field)
+        if value is None and not setting.nullable:
+            continue
+        found[code] = value
+    return found
+
+
+def language_rows(clean: Any) -> list[dict[str, Any]]:
+    """One row per `clean.languages` entry: its word splitting, stop words and every rule
+    setting it resolves to (its own, else the family's), for `funnel rules` and the docs."""
+    rows = []
+    for code, profile in sorted((getattr(clean, "languages", None) or {}).items()):
+        row: dict[str, Any] = {
+            "lang": code,
+            "tokenizer": profile.tokenizer or clean.tokenizer,
+            "stop_words": list(profile.stop_words or clean.gopher_quality.stop_words),
+        }
+        for setting in language_settings():
+            overrides = language_overrides(clean, setting.key)
+            row[setting.field] = overrides.get(code, setting_value(clean, setting.key))
+        rows.append(row)
+    return rows
+
+
+def languages_markdown(clean: Any) -> str:
+    """The per-language table of docs/filters.md: each language's settings as a recipe sets them.
+
+    A cell in bold is the language's own value; the others are the family's.
+    """
+    fields = [setting.field for setting in language_settings()]
+    columns = ["lang", "words", "stop words", *fields]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in language_rows(clean):
+        profile = clean.languages[row["lang"]]
+        cells = [f"`{row['lang']}`", row["tokenizer"], " ".join(row["stop_words"])]
+        for field in fields:
+            cell = _markdown_cell(row[field]) if row[field] is not None else "off"
+            cells.append(f"**{cell}**" if field in profile.model_fields_set else cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class ActiveRule:
     """A rule as one recipe sets it: its threshold (a number or codes) and zero exemption."""
@@ -833,11 +914,18 @@ class ActiveRule:
     rule: Rule
     threshold: float | tuple[str, ...] | None
     exempt_zero: bool
+    # (language, threshold) where `clean.languages.<lang>` sets this rule's threshold; None
+    # switches the rule off for that language.
+    by_language: tuple[tuple[str, Any], ...] = ()
 
     @property
     def reported_threshold(self) -> float | None:
         """The threshold a rejection records: the number, or None for codes and `zero`."""
         return float(self.threshold) if isinstance(self.threshold, int | float) else None
+
+    def threshold_for(self, lang: str | None) -> float | tuple[str, ...] | None:
+        """The threshold for a document of language `lang` (its override, else the default)."""
+        return dict(self.by_language).get(lang, self.threshold) if lang else self.threshold
 
 
 def active_rules(clean: Any, families: Sequence[str] = FAMILY_NAMES) -> list[ActiveRule]:
@@ -857,14 +945,17 @@ def active_rules(clean: Any, families: Sequence[str] = FAMILY_NAMES) -> list[Act
         if rule.toggle is not None and not setting_value(clean, rule.toggle.key):
             continue
         threshold: Any = rule.threshold
+        by_language: tuple[tuple[str, Any], ...] = ()
         if isinstance(threshold, Setting):
+            by_language = tuple(language_overrides(clean, threshold.key).items())
             threshold = setting_value(clean, threshold.key)
-            if threshold is None:
+            # Off by default, the rule still runs for a language that sets a threshold.
+            if threshold is None and all(value is None for _, value in by_language):
                 continue
             if isinstance(threshold, list | tuple):
                 threshold = tuple(threshold)
         exempt = rule.exempt_zero is not None and bool(setting_value(clean, rule.exempt_zero.key))
-        active.append(ActiveRule(rule, threshold, exempt))
+        active.append(ActiveRule(rule, threshold, exempt, by_language))
     return active
 
 
@@ -944,10 +1035,28 @@ def rules_markdown() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m lakehouse.rules --markdown`: print the rules table of docs/filters.md."""
+    """`python -m lakehouse.rules --markdown [--languages]`: print a table of docs/filters.md."""
     parser = argparse.ArgumentParser(prog="python -m lakehouse.rules", description=__doc__)
     parser.add_argument("--markdown", action="store_true", help="the docs/filters.md table")
+    parser.add_argument(
+        "--languages",
+        metavar="RECIPE",
+        nargs="?",
+        const="recipes/default.yaml",
+        help="with --markdown: the per-language table of a recipe (default recipes/default.yaml)",
+    )
     args = parser.parse_args(argv)
+    if args.markdown and args.languages:
+        # Imported here: the recipe schema is itself derived from this module.
+        from lakehouse.recipe import RecipeError, load_recipe
+
+        try:
+            clean = load_recipe(args.languages).recipe.clean
+        except RecipeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        sys.stdout.write(languages_markdown(clean))
+        return 0
     if args.markdown:
         sys.stdout.write(rules_markdown())
         return 0

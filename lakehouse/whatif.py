@@ -37,6 +37,7 @@ from lakehouse.rules import (
     RULES_BY_NAME,
     ActiveRule,
     active_rules,
+    language_settings,
     setting_value,
     settings,
 )
@@ -109,9 +110,17 @@ def _is_recipe_key(raw: Mapping[str, Any], key: str) -> bool:
     return True
 
 
+def _is_language_setting(key: str) -> bool:
+    """Whether `key` is `clean.languages.<code>.<field>` for a per-language rule setting."""
+    parts = key.split(".")
+    fields = {setting.field for setting in language_settings()}
+    return len(parts) == 4 and parts[:2] == ["clean", "languages"] and parts[3] in fields
+
+
 def _check_key(raw: Mapping[str, Any], key: str) -> None:
-    """WhatIfError unless `key` is a rule setting (a recipe key the stored signals can answer)."""
-    if key in settings():
+    """WhatIfError unless `key` is a rule setting (a recipe key the stored signals can answer):
+    a family's, or one language's threshold (`clean.languages.<code>.<field>`)."""
+    if key in settings() or _is_language_setting(key):
         return
     if _is_recipe_key(raw, key):
         raise WhatIfError(
@@ -132,7 +141,8 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
         parts = key.split(".")
         node = raw
         for part in parts[:-1]:
-            node = node[part]
+            # A language without an entry yet gets one (the rest of it inherited).
+            node = node.setdefault(part, {}) if _is_language_setting(key) else node[part]
         last = parts[-1]
         node[int(last) if isinstance(node, dict) and last.isdigit() else last] = copy.deepcopy(
             value
@@ -141,6 +151,20 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any]) -> Recipe:
         return validate_recipe(raw, "--set")
     except RecipeError as error:
         raise WhatIfError(str(error)) from error
+
+
+def _thresholds(signals: pa.Table, active: ActiveRule) -> Any:
+    """A numeric rule's threshold per row: its language's (`clean.languages`) or the default."""
+    if not active.by_language:
+        return active.threshold
+    thresholds = pa.chunked_array([pa.array([active.threshold] * signals.num_rows, pa.float64())])
+    for lang, value in active.by_language:
+        thresholds = pc.if_else(
+            pc.fill_null(pc.equal(signals["lang"], lang), False),
+            pa.scalar(value, pa.float64()),
+            thresholds,
+        )
+    return thresholds
 
 
 def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
@@ -152,9 +176,9 @@ def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
     elif rule.comparison == "not_in":
         fires = pc.invert(pc.is_in(signal, value_set=pa.array(list(threshold or ()), pa.string())))
     elif rule.comparison == "above":
-        fires = pc.greater(signal, threshold)
+        fires = pc.greater(signal, _thresholds(signals, active))
     else:
-        fires = pc.less(signal, threshold)
+        fires = pc.less(signal, _thresholds(signals, active))
     if active.exempt_zero:
         fires = pc.and_kleene(fires, pc.not_equal(signal, 0))
     return pc.fill_null(pc.and_kleene(fires, pc.is_valid(signal)), False)

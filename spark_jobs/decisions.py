@@ -21,6 +21,15 @@ REJECTION_TYPE = "struct<rule:string,value:double,threshold:double,detail:string
 PROFILE_COLUMN = "rule_profile"
 
 
+def threshold_column(active: ActiveRule) -> Column:
+    """A numeric rule's threshold for each row: its language's (`clean.languages`) or the
+    default; null where the rule is off for that language."""
+    column = F.lit(active.threshold).cast("double")
+    for lang, value in active.by_language:
+        column = F.when(F.col("lang") == lang, F.lit(value).cast("double")).otherwise(column)
+    return column
+
+
 def rule_fires(active: ActiveRule) -> Column:
     """Where one rule, as the recipe sets it, fires; never null (a null signal fires nothing)."""
     rule, threshold = active.rule, active.threshold
@@ -30,9 +39,9 @@ def rule_fires(active: ActiveRule) -> Column:
     elif rule.comparison == "not_in":
         fires = ~signal.isin(list(threshold or ()))
     elif rule.comparison == "above":
-        fires = signal > F.lit(threshold)
+        fires = signal > threshold_column(active)
     else:
-        fires = signal < F.lit(threshold)
+        fires = signal < threshold_column(active)
     if active.exempt_zero:
         fires = fires & (signal != 0)
     return F.coalesce(fires, F.lit(False))
@@ -70,7 +79,11 @@ def profile_fired_rules(config: CleanConfig, families: Sequence[str] = FAMILY_NA
             F.struct(
                 F.lit(active.rule.name).alias("rule"),
                 F.col(active.rule.value_column).cast("double").alias("value"),
-                F.lit(active.reported_threshold).cast("double").alias("threshold"),
+                (
+                    threshold_column(active)
+                    if active.by_language
+                    else F.lit(active.reported_threshold).cast("double")
+                ).alias("threshold"),
             ),
         )
         for active in active_rules(config, families)

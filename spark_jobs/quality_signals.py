@@ -23,18 +23,24 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from lakehouse.recipe import C4RulesConfig, CleanConfig
-from lakehouse.rules import DUPLICATE_NGRAM_SIZES, TOP_NGRAM_SIZES, signals_of
+from lakehouse.rules import (
+    DUPLICATE_NGRAM_SIZES,
+    GOPHER_STOP_WORDS,
+    TOP_NGRAM_SIZES,
+    signals_of,
+)
 from spark_jobs.harmful_content import profanity_word_ratio
 from spark_jobs.tokens import (
     PUNCTUATION_CHARS,
     TERMINAL_PUNCTUATION_TUPLE,
     TokenizerName,
+    character_tokens,
     sentence_count,
     spacy_style_tokens,
     tokenize,
 )
 
-STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
+STOP_WORDS = frozenset(GOPHER_STOP_WORDS)
 POLICY_PHRASES = (
     "terms of use",
     "privacy policy",
@@ -65,8 +71,9 @@ def _ngram_ids(token_ids: list[int], n: int) -> list[tuple[int, ...]]:
     return list(zip(*(token_ids[offset:] for offset in range(n)), strict=False))
 
 
-def _top_ngram_chars(token_ids: list[int], lengths: list[int], n: int) -> int:
-    """Characters covered by the most frequent n-gram (joined by spaces) times its count.
+def _top_ngram_chars(token_ids: list[int], lengths: list[int], n: int, separator: int = 1) -> int:
+    """Characters covered by the most frequent n-gram (joined by `separator` characters, a
+    space; none between character tokens) times its count.
 
     Ties go to the n-gram seen first, as `Counter.most_common` breaks them.
     """
@@ -77,7 +84,7 @@ def _top_ngram_chars(token_ids: list[int], lengths: list[int], n: int) -> int:
     best = max(counts.values())
     gram = next(gram for gram, count in counts.items() if count == best)
     start = grams.index(gram)
-    return (sum(lengths[start : start + n]) + n - 1) * best
+    return (sum(lengths[start : start + n]) + (n - 1) * separator) * best
 
 
 def _duplicated_ngram_chars(token_ids: list[int], lengths: list[int], n: int) -> int:
@@ -103,8 +110,14 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float | None]:
-    """Duplicate line/paragraph fractions and top/duplicated n-gram character fractions."""
+def gopher_repetition_signals(
+    text: str, words: list[str], separator: int = 1
+) -> dict[str, float | None]:
+    """Duplicate line/paragraph fractions and top/duplicated n-gram character fractions.
+
+    `separator`: characters between two words of an n-gram (0 for character tokens, which the
+    text does not separate by spaces).
+    """
     size = len(text)
     paragraphs = _PARAGRAPH_BREAK.split(text.strip())
     para_repeats, para_chars = _duplicates(paragraphs)
@@ -121,7 +134,7 @@ def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float | 
     }
     for n in TOP_NGRAM_SIZES:
         signals[f"gopher_top_{n}_gram_char_frac"] = _ratio(
-            _top_ngram_chars(token_ids, lengths, n), size
+            _top_ngram_chars(token_ids, lengths, n, separator), size
         )
     repeats = True
     for n in DUPLICATE_NGRAM_SIZES:
@@ -141,7 +154,9 @@ def _token_traits(token: str) -> tuple[bool, bool]:
     )
 
 
-def gopher_quality_signals(text: str, words: list[str]) -> dict[str, float | None]:
+def gopher_quality_signals(
+    text: str, words: list[str], stop_words: frozenset[str] = STOP_WORDS
+) -> dict[str, float | None]:
     """Word count, mean word length, symbol ratios, bullet/ellipsis lines, alpha words, stops.
 
     Words made only of punctuation are left out of the count and the mean length, as in
@@ -166,7 +181,7 @@ def gopher_quality_signals(text: str, words: list[str]) -> dict[str, float | Non
         "gopher_bullet_lines_ratio": _ratio(bullets, len(lines)),
         "gopher_ellipsis_lines_ratio": _ratio(ellipsis_ends, len(lines)),
         "gopher_alpha_words_ratio": _ratio(alpha_words, n_words),
-        "gopher_stop_words": len(STOP_WORDS.intersection(words)),
+        "gopher_stop_words": len(stop_words.intersection(words)),
     }
 
 
@@ -190,14 +205,22 @@ class C4Outcome:
         return _ratio(self.removed_chars, self.line_chars)
 
 
-def c4_lines(text: str, config: C4RulesConfig, tokenizer: TokenizerName) -> C4Outcome:
+def c4_lines(
+    text: str,
+    config: C4RulesConfig,
+    tokenizer: TokenizerName,
+    min_words_per_line: int | None = None,
+) -> C4Outcome:
     """Apply C4's line rules; count the document-level hits (lorem ipsum, `{`) and sentences.
 
     A line is removed when one of its words is longer than `max_word_length`, when it has fewer
     than `min_words_per_line` words, mentions javascript, or holds a cookie/terms-of-use phrase
     (and, when enabled, when it lacks terminal punctuation). Citation marks such as `[1]` are
-    cut from kept lines. Sentences are counted on kept lines only, as C4 does.
+    cut from kept lines. Sentences are counted on kept lines only, as C4 does. With the
+    `characters` tokenizer a line's words are its character tokens (a line without spaces is
+    one whitespace chunk), and `min_words_per_line` replaces the config's when given.
     """
+    fewest_words = config.min_words_per_line if min_words_per_line is None else min_words_per_line
     lorem = curly = sentences = 0
     kept: list[str] = []
     kept_words: list[str] = []
@@ -206,7 +229,7 @@ def c4_lines(text: str, config: C4RulesConfig, tokenizer: TokenizerName) -> C4Ou
     for raw_line in text.splitlines():
         line = raw_line.strip()
         line_chars += len(line)
-        chunks = line.split()
+        chunks = character_tokens(line) if tokenizer == "characters" else line.split()
         if any(len(chunk) > config.max_word_length for chunk in chunks):
             removed_lines.append(line)
             continue
@@ -216,7 +239,7 @@ def c4_lines(text: str, config: C4RulesConfig, tokenizer: TokenizerName) -> C4Ou
         ):
             removed_lines.append(line)
             continue
-        if len(chunks) < config.min_words_per_line:
+        if len(chunks) < fewest_words:
             removed_lines.append(line)
             continue
         lowered = cited.lower()
@@ -230,10 +253,13 @@ def c4_lines(text: str, config: C4RulesConfig, tokenizer: TokenizerName) -> C4Ou
         if config.filter_policy and any(phrase in lowered for phrase in POLICY_PHRASES):
             removed_lines.append(line)
             continue
-        line_tokens = spacy_style_tokens(cited)
+        # Sentences are counted on spaCy-style tokens, or on character tokens where a line's
+        # sentence marks (。！？) sit between characters, not before a space.
+        characters = tokenizer == "characters"
+        line_tokens = character_tokens(cited) if characters else spacy_style_tokens(cited)
         sentences += sentence_count(line_tokens)
         kept.append(cited)
-        kept_words.extend(line_tokens if tokenizer == "spacy" else cited.split())
+        kept_words.extend(line_tokens if tokenizer != "whitespace" else cited.split())
     kept_text = "\n".join(kept).strip()
     removed_chars = sum(map(len, removed_lines))
     return C4Outcome(
@@ -309,16 +335,44 @@ def harmful_content_signals(text: str) -> dict[str, float | None]:
     return {"harmful_profanity_word_ratio": profanity_word_ratio(text)}
 
 
-def document_signals(text: str, config: CleanConfig) -> tuple[dict[str, float | None], str]:
+@dataclass(frozen=True)
+class LanguageMeasures:
+    """How one language's documents are measured: word splitting, stop words, C4 line words."""
+
+    tokenizer: TokenizerName
+    stop_words: frozenset[str]
+    min_words_per_line: int
+
+
+def language_measures(config: CleanConfig, lang: str | None) -> LanguageMeasures:
+    """The measures of `clean.languages.<lang>`, the families' where it sets none."""
+    profile = config.languages.get(lang) if lang else None
+    tokenizer = (profile.tokenizer if profile else None) or config.tokenizer
+    stop_words = (profile.stop_words if profile else None) or config.gopher_quality.stop_words
+    fewest = profile.min_words_per_line if profile else None
+    return LanguageMeasures(
+        tokenizer,
+        frozenset(stop_words),
+        config.c4.min_words_per_line if fewest is None else fewest,
+    )
+
+
+def document_signals(
+    text: str, config: CleanConfig, lang: str | None = None
+) -> tuple[dict[str, float | None], str]:
     """Every quality signal of one normalized document, and its text after C4's line rules.
 
-    The document is tokenized once; Gopher signals use those words, C4 and FineWeb the words of
-    the lines C4 keeps (FineWeb's filter runs on C4's output, as in FineWeb's pipeline).
+    The document is tokenized once, by its language's word splitting (`lang`, from language
+    identification; None: the families' settings); Gopher signals use those words, C4 and
+    FineWeb the words of the lines C4 keeps (FineWeb's filter runs on C4's output, as in
+    FineWeb's pipeline).
     """
-    words = tokenize(text, config.tokenizer)
-    signals = gopher_repetition_signals(text, words)
-    signals.update(gopher_quality_signals(text, words))
-    outcome = c4_lines(text, config.c4, config.tokenizer)
+    measures = language_measures(config, lang)
+    words = tokenize(text, measures.tokenizer)
+    separator = 0 if measures.tokenizer == "characters" else 1
+    signals = gopher_repetition_signals(text, words, separator)
+    signals.update(gopher_quality_signals(text, words, measures.stop_words))
+    outcome = c4_lines(text, config.c4, measures.tokenizer, measures.min_words_per_line)
     signals.update(
         {
             "c4_lorem_ipsum_lines": outcome.lorem_ipsum_lines,
@@ -345,20 +399,22 @@ def quality_signals(df: DataFrame, config: CleanConfig) -> DataFrame:
     """Add every signal column and `c4_text` (the text after C4's line rules).
 
     One Arrow-vectorized pass: each document is tokenized once and the words are shared by all
-    filter families. An empty text gets null signals.
+    filter families. An empty text gets null signals. Each document is measured by its `lang`
+    column's settings (`clean.languages`); without a `lang` column, by the families'.
     """
+    language = F.col("lang") if "lang" in df.columns else F.lit(None).cast("string")
     schema = ", ".join(
         [f"{name} {kind}" for name, kind in SIGNAL_COLUMNS.items()] + ["c4_text string"]
     )
 
     @pandas_udf(schema)  # type: ignore[call-overload]
-    def _signals(texts: pd.Series) -> pd.DataFrame:
+    def _signals(texts: pd.Series, langs: pd.Series) -> pd.DataFrame:
         rows: list[dict[str, Any]] = []
-        for text in texts:
+        for text, lang in zip(texts, langs, strict=True):
             if not text:
                 rows.append({})
                 continue
-            signals, kept_text = document_signals(text, config)
+            signals, kept_text = document_signals(text, config, lang)
             rows.append(signals | {"c4_text": kept_text})
         # Explicit nullable dtypes: a batch of empty texts must still convert to Arrow
         # as typed nulls, not as a float column of NaN.
@@ -372,7 +428,7 @@ def quality_signals(df: DataFrame, config: CleanConfig) -> DataFrame:
         return pd.DataFrame(frame)
 
     return (
-        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text")))
+        df.withColumn("_signals", _signals.asNondeterministic()(F.col("text"), language))
         .select(
             "*", *(F.col(f"_signals.{name}").alias(name) for name in [*SIGNAL_COLUMNS, "c4_text"])
         )

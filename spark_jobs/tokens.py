@@ -8,6 +8,12 @@ Two schemes, chosen by the recipe (`clean.tokenizer`):
   (prefix, suffix and infix patterns, special cases) are re-implemented here so that production
   needs no NLP library; `docs/filters.md` lists where they differ from spaCy.
 - `whitespace`: whitespace-separated words, as the Gopher paper counts them.
+- `characters` (per language, `clean.languages.<code>.tokenizer`): for languages written
+  without spaces (zh, ja), every Han, kana or CJK punctuation character is a token of its own
+  and runs of other characters are split as `spacy`. A character is close to a morpheme in
+  Chinese and Japanese; a dictionary segmenter (jieba, MeCab) would give linguistic words but
+  needs a dictionary per process and is far slower, while the quality rules only need a
+  consistent unit to count, and their per-language thresholds are set in that unit.
 
 Whitespace-separated chunks repeat a lot across documents, so each chunk's split is cached
 per process.
@@ -22,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-TokenizerName = Literal["spacy", "whitespace"]
+TokenizerName = Literal["spacy", "whitespace", "characters"]
 
 # The Unicode Terminal_Punctuation characters, as the FineWeb line-punctuation rule counts them.
 TERMINAL_PUNCTUATION = (
@@ -382,8 +388,31 @@ def whitespace_tokens(text: str) -> list[str]:
     return text.split()
 
 
+# Han (with extensions A and compatibility ideographs), hiragana, katakana (with the phonetic
+# extensions and half-width forms), CJK symbols and punctuation, and full-width forms.
+_CJK_CHARACTERS = (
+    "\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff00-\uffef"
+)
+_CHARACTER_TOKENS = re.compile(f"[{_CJK_CHARACTERS}]|[^\\s{_CJK_CHARACTERS}]+")
+
+
+def character_tokens(text: str) -> list[str]:
+    """Every Han, kana or CJK punctuation character a token; other runs split as spaCy does."""
+    tokens: list[str] = []
+    for match in _CHARACTER_TOKENS.finditer(text):
+        piece = match.group()
+        if len(piece) == 1 and "\u3000" <= piece <= "\uffef":
+            tokens.append(piece)
+        else:
+            tokens.extend(chunk_tokens(piece))
+    return tokens
+
+
 def tokenize(text: str, tokenizer: TokenizerName) -> list[str]:
     """Word tokens of `text` by the named scheme."""
+    if tokenizer == "characters":
+        return character_tokens(text)
     return spacy_style_tokens(text) if tokenizer == "spacy" else whitespace_tokens(text)
 
 

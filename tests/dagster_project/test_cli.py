@@ -211,3 +211,18 @@ def test_whatif_bad_input_exits_2_with_one_line(
 
 
 _SOURCE = '  - {name: notes, path: "*.jsonl", format: jsonl, domain: prose, license: CC0-1.0}\n'
+
+
+def test_rules_languages_lists_each_language_as_the_recipe_resolves_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = _json(capsys, ["rules", "--languages", "--json"])
+    by_lang = {row["lang"]: row for row in rows}
+    assert {"de", "fr", "es", "it", "pt", "nl", "pl", "ru", "ja", "zh"} <= set(by_lang)
+    assert by_lang["zh"]["tokenizer"] == "characters" and "的" in by_lang["zh"]["stop_words"]
+    assert (by_lang["de"]["max_avg_word_length"], by_lang["de"]["min_doc_words"]) == (15, 50)
+    assert main(["rules", "--languages"]) == 0
+    assert "der die und" in capsys.readouterr().out
+    missing = tmp_path / "missing.yaml"
+    assert main(["rules", "--languages", "--recipe", str(missing)]) != 0
+    assert "cannot read recipe" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_plan_approve_then_run_with_the_plan_writes_a_new_recipe(
     root: Path, recipe_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = ["--root", str(root), "plan", "--recipe", str(recipe_file)]
-    answer = _plan(capsys, [*base, "--json", "keep German too and require at least 30 words"], 0)
+    answer = _plan(capsys, [*base, "--json", "keep Swedish too and require at least 30 words"], 0)
     assert set(answer) >= {"status", "plan_id", "patches", "recipe", "questions", "reason"}
     assert answer["status"] == "plan"
     assert [p["path"] for p in answer["patches"]] == [  # type: ignore[union-attr]
@@ -55,7 +55,7 @@ def test_plan_approve_then_run_with_the_plan_writes_a_new_recipe(
     mark_applied(Catalog(str(root)), plan_id, "alice", str(written))
     assert written == recipe_file.parent / "default.v1.yaml"
     recipe = load_recipe(written).recipe
-    assert recipe.clean.language.allow == ["en", "de"]
+    assert recipe.clean.language.allow == [*load_recipe(DEFAULT).recipe.clean.language.allow, "sv"]
     assert recipe.clean.gopher_quality.min_doc_words == 30
     statuses = [row.status for row in plan_history(Catalog(str(root)), plan_id)]
     assert statuses == ["proposed", "approved", "applied"]

@@ -29,6 +29,8 @@ from lakehouse.rules import settings
 from lakehouse.tables import OPS_PLANS
 
 DEFAULT = Path(__file__).resolve().parents[2] / "recipes" / "default.yaml"
+# The languages the default recipe keeps.
+ALLOWED = load_recipe(DEFAULT).recipe.clean.language.allow
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +53,13 @@ def test_catalogue_holds_every_rule_setting_with_its_bounds() -> None:
 
 
 def test_a_compound_request_becomes_ordered_patches_and_a_valid_recipe(recipe: Recipe) -> None:
-    result = plan_request("keep German too and require at least 30 words", recipe)
+    result = plan_request("keep Swedish too and require at least 30 words", recipe)
     assert result.status == "plan"
     assert [(p.path, p.old, p.new) for p in result.patches] == [
-        ("clean.language.allow", ["en"], ["en", "de"]),
+        ("clean.language.allow", ALLOWED, [*ALLOWED, "sv"]),
         ("clean.gopher_quality.min_doc_words", 50, 30),
     ]
-    assert result.patches[0].source == "keep German too"
+    assert result.patches[0].source == "keep Swedish too"
     assert result.patches[1].source == "require at least 30 words"
     assert result.recipe is not None
     assert validate_recipe(result.recipe).clean.gopher_quality.min_doc_words == 30
@@ -79,7 +81,7 @@ def test_a_compound_request_becomes_ordered_patches_and_a_valid_recipe(recipe: R
             },
         ),
         ("only Spanish", {"clean.language.allow": ["es"]}),
-        ("allow de and fr", {"clean.language.allow": ["en", "de", "fr"]}),
+        ("allow sv and fi", {"clean.language.allow": [*ALLOWED, "sv", "fi"]}),
         ("run every day at 3am", {"schedule.cron": "0 3 * * *"}),
         ("disable the C4 rules", {"clean.c4.enabled": False}),
         ("set clean.c4.min_num_sentences=3", {"clean.c4.min_num_sentences": 3}),
@@ -114,7 +116,11 @@ def test_a_mixture_rescales_the_domains_it_does_not_name(recipe: Recipe) -> None
         ("wipe the ledger", "destructive"),
         ("delete all documents in the bronze table", "destructive"),
         ("filter toxic content", "no toxicity filtering"),
-        ("drop English", "needs at least one language"),
+        (
+            "drop English, German, French, Spanish, Italian, Portuguese, Dutch, Polish, Russian, "
+            "Japanese and Chinese",
+            "needs at least one language",
+        ),
         ("30% code and 20% poetry", "'poetry' is not a domain"),
     ],
 )
@@ -203,7 +209,7 @@ def test_plans_are_proposed_approved_and_applied_in_ops_plans(
     recipe_file = tmp_path / "default.yaml"
     recipe_file.write_text(DEFAULT.read_text().replace("../data", str(DEFAULT.parents[1] / "data")))
     loaded = load_recipe(recipe_file)
-    result = plan_request("keep German too", loaded.recipe)
+    result = plan_request("keep Swedish too", loaded.recipe)
     identity = plan_id(result.request, loaded.sha256)
     stored = record_plan(catalog, identity, result, str(recipe_file), loaded.sha256)
     assert stored.status == "proposed" and stored.by == "planner"
@@ -220,7 +226,7 @@ def test_plans_are_proposed_approved_and_applied_in_ops_plans(
         recipe_file, plan, apply_patches(loaded.recipe, plan.patches).model_dump()
     )
     assert written.name == "default.v1.yaml"
-    assert load_recipe(written).recipe.clean.language.allow == ["en", "de"]
+    assert load_recipe(written).recipe.clean.language.allow == [*ALLOWED, "sv"]
     assert identity in written.read_text().splitlines()[0]
     assert write_plan_recipe(written, plan, loaded.recipe.model_dump()).name == ("default.v2.yaml")
     mark_applied(catalog, identity, "alice", str(written))

@@ -121,3 +121,47 @@ def test_equal_bounds_are_allowed() -> None:
         VALID + "clean: {gopher_quality: {min_doc_words: 80, max_doc_words: 80}}\n"
     )
     assert recipe.clean.gopher_quality.max_doc_words == 80
+
+
+LANGUAGES = VALID + "clean:\n  languages:\n"
+
+
+def test_a_language_entry_overrides_only_what_it_sets() -> None:
+    recipe = parse_recipe(
+        LANGUAGES + "    de: {max_avg_word_length: 15, min_doc_words: null}\n"
+        "    zh: {tokenizer: characters, stop_words: [的, 是]}\n"
+    )
+    de, zh = recipe.clean.languages["de"], recipe.clean.languages["zh"]
+    assert (de.max_avg_word_length, de.min_doc_words, de.tokenizer) == (15, None, None)
+    assert zh.model_fields_set == {"tokenizer", "stop_words"}
+    # Unset (inherited) and null (off) differ in the dump, and so in the stage's fingerprint.
+    dumped = recipe.model_dump(mode="json")["clean"]["languages"]
+    assert dumped == {
+        "de": {"min_doc_words": None, "max_avg_word_length": 15.0},
+        "zh": {"tokenizer": "characters", "stop_words": ["的", "是"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ("German: {min_doc_words: 40}", r"clean\.languages\.German\.\[key\]: String should match"),
+        ("de: {min_words: 40}", r"clean\.languages\.de\.min_words: unknown key"),
+        ("zh: {tokenizer: jieba}", r"clean\.languages\.zh\.tokenizer: Input should be 'spacy'"),
+        ("de: {stop_words: []}", r"clean\.languages\.de\.stop_words: List should have at least"),
+        ("de: {min_alpha_words_ratio: 2}", r"languages\.de\.min_alpha_words_ratio: .*less than"),
+    ],
+)
+def test_a_bad_language_entry_is_refused_naming_its_key(entry: str, error: str) -> None:
+    with pytest.raises(RecipeError, match=error) as raised:
+        parse_recipe(LANGUAGES + f"    {entry}\n")
+    assert "\n" not in str(raised.value)
+
+
+def test_default_recipe_keeps_ten_languages_beside_english_with_their_own_settings() -> None:
+    clean = load_recipe(PROJECT_DIR / "recipes" / "default.yaml").recipe.clean
+    wanted = {"de", "fr", "es", "it", "pt", "nl", "pl", "ru", "ja", "zh"}
+    assert wanted | {"en"} <= set(clean.language.allow)
+    assert wanted <= set(clean.languages)
+    assert all(clean.languages[lang].stop_words for lang in wanted)
+    assert {clean.languages[lang].tokenizer for lang in ("ja", "zh")} == {"characters"}

@@ -109,3 +109,32 @@ def test_the_default_recipe_judges_code_and_reference_text_by_their_own_profiles
     assert profiles["manpages_en"] == profiles["licenses"] == "reference"
     assert profiles["web_crawl"] == profiles["fortunes_en"] == DEFAULT_PROFILE
     assert "language" not in recipe.clean.profile_families("code")
+
+
+def test_a_profile_setting_wins_over_the_same_setting_of_a_language() -> None:
+    from lakehouse.rules import active_rules
+
+    recipe = parse_recipe(
+        SOURCES
+        + PROFILES
+        + "  languages: {de: {min_alpha_words_ratio: 0.9, min_avg_word_length: 4}}\n"
+    )
+    clean = recipe.clean
+
+    def alpha_rule(config):
+        (rule,) = [
+            active
+            for active in active_rules(config)
+            if active.rule.name == "gopher_below_alpha_words_ratio"
+        ]
+        return rule
+
+    assert alpha_rule(clean).threshold_for("de") == 0.9
+    reference = clean.profile_config("reference")
+    assert alpha_rule(reference).threshold_for("de") == 0.4
+    assert alpha_rule(reference).threshold_for("en") == 0.4
+    # A setting the profile does not change stays the language's.
+    (length,) = [
+        a for a in active_rules(reference) if a.rule.name == "gopher_below_avg_word_length"
+    ]
+    assert length.threshold_for("de") == 4

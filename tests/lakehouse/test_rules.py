@@ -1,17 +1,21 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from lakehouse.recipe import CleanConfig, RecipeError, parse_recipe
+from lakehouse.recipe import CleanConfig, RecipeError, load_recipe, parse_recipe
 from lakehouse.rules import (
     FAMILY_NAMES,
     RULES,
     SIGNALS_BY_NAME,
     Setting,
     active_rules,
+    language_overrides,
+    language_rows,
+    languages_markdown,
     rules_markdown,
     setting_value,
     settings,
@@ -187,3 +191,79 @@ def test_harmful_profanity_rule_is_off_until_a_recipe_sets_it() -> None:
     assert SILVER_DOCUMENTS.schema.field("harmful_profanity_word_ratio").type == pa.float64()
     with pytest.raises(RecipeError, match=r"clean\.harmful_content\.max_profanity_word_ratio:"):
         parse_recipe(BASE + "clean: {harmful_content: {max_profanity_word_ratio: -1}}\n")
+
+
+def test_docs_languages_table_is_generated_from_the_default_recipe() -> None:
+    docs = (PROJECT_DIR / "docs" / "filters.md").read_text(encoding="utf-8")
+    begin = docs.index("<!-- languages table:")
+    begin = docs.index("\n", begin) + 1
+    end = docs.index("<!-- end of languages table -->")
+    clean = load_recipe(PROJECT_DIR / "recipes" / "default.yaml").recipe.clean
+    assert docs[begin:end] == languages_markdown(clean), (
+        "docs/filters.md is out of date: paste `python -m lakehouse.rules --markdown "
+        "--languages` between the languages-table markers"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse.rules", "--markdown", "--languages"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_DIR,
+    )
+    assert result.stdout == languages_markdown(clean)
+    assert "| `zh` | characters | 的 是" in result.stdout
+
+
+def test_languages_table_of_a_bad_recipe_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + "clean: {languages: {de: {tokenizer: jieba}}}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse.rules", "--markdown", "--languages", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "clean.languages.de.tokenizer" in result.stderr
+
+
+def test_language_settings_resolve_to_their_own_value_else_the_family() -> None:
+    clean = parse_recipe(
+        BASE + "clean:\n  redpajama_v2: {max_all_caps_words_frac: null}\n  languages:\n"
+        "    de: {max_avg_word_length: 15, min_score: null, stop_words: [der, die]}\n"
+        "    ja: {tokenizer: characters, min_avg_word_length: null}\n"
+    ).clean
+    assert language_overrides(clean, "clean.gopher_quality.max_avg_word_length") == {"de": 15}
+    # A non-nullable setting set to null is the family's; a nullable one is off.
+    assert language_overrides(clean, "clean.language.min_score") == {}
+    assert language_overrides(clean, "clean.gopher_quality.min_avg_word_length") == {"ja": None}
+    # Only declared per-language keys can be overridden.
+    assert language_overrides(clean, "clean.fineweb.line_punct_thr") == {}
+    de, ja = language_rows(clean)
+    assert (de["lang"], de["stop_words"], de["max_avg_word_length"], de["min_score"]) == (
+        "de",
+        ["der", "die"],
+        15,
+        0.65,
+    )
+    assert (ja["tokenizer"], ja["stop_words"][0], ja["min_avg_word_length"]) == (
+        "characters",
+        "the",
+        None,
+    )
+    active = {item.rule.name: item for item in active_rules(clean)}
+    longest = active["gopher_above_avg_word_length"]
+    assert (longest.threshold_for("de"), longest.threshold_for("en")) == (15, 10)
+    assert active["gopher_below_avg_word_length"].threshold_for("ja") is None
+
+
+def test_a_rule_off_by_default_runs_for_the_language_that_sets_it() -> None:
+    clean = parse_recipe(
+        BASE + "clean:\n  gopher_quality: {min_stop_words: null}\n"
+        "  languages: {de: {min_stop_words: 3}}\n"
+    ).clean
+    (stops,) = [a for a in active_rules(clean) if a.rule.name == "gopher_too_few_stop_words"]
+    assert (stops.threshold, stops.by_language) == (None, (("de", 3),))
+    off = parse_recipe(BASE + "clean: {gopher_quality: {min_stop_words: null}}\n").clean
+    assert "gopher_too_few_stop_words" not in {a.rule.name for a in active_rules(off)}

@@ -157,3 +157,50 @@ def test_a_rule_that_is_off_by_default_can_be_tried(tmp_path: Path) -> None:
     report = what_if(catalog, loaded, version, parse_overrides([f"{key}=0.5"]))
     assert (report.newly_dropped, report.by_family[0]["family"]) == (1, "redpajama_v2")
     assert (report.changes[0].before, report.changes[0].after) == (None, 0.5)
+
+
+def test_a_language_threshold_replaces_the_default_for_its_documents() -> None:
+    rows = [
+        signal_row("en", "a", None, gopher_word_count=80),
+        signal_row("zh", "a", None, lang="zh", gopher_word_count=80),
+        signal_row("ja", "a", None, lang="ja", gopher_word_count=10, gopher_mean_word_length=1.0),
+    ]
+    recipe = RECIPE + (
+        "clean:\n  language: {allow: [en, zh, ja]}\n  languages:\n"
+        "    zh: {min_doc_words: 100}\n"
+        "    ja: {min_doc_words: null, min_avg_word_length: null}\n"
+    )
+    clean = parse_recipe(recipe).clean
+    # en: the family's 50 words; zh: its own 100; ja: both rules off for it alone.
+    assert first_rules(pa.Table.from_pylist(rows), clean).to_pylist() == [
+        None,
+        "gopher_short_doc",
+        None,
+    ]
+    default = parse_recipe(RECIPE + "clean: {language: {allow: [en, zh, ja]}}\n").clean
+    assert first_rules(pa.Table.from_pylist(rows), default).to_pylist() == [
+        None,
+        None,
+        "gopher_short_doc",
+    ]
+
+
+def test_whatif_tries_one_language_threshold() -> None:
+    rows = [
+        signal_row("en", "a", None, gopher_word_count=80),
+        signal_row("zh", "a", None, lang="zh", gopher_word_count=80),
+    ]
+    recipe = parse_recipe(RECIPE + "clean: {language: {allow: [en, zh]}}\n")
+    changed = apply_overrides(recipe, {"clean.languages.zh.min_doc_words": 100})
+    assert changed.clean.languages["zh"].min_doc_words == 100
+    assert first_rules(pa.Table.from_pylist(rows), changed.clean).to_pylist() == [
+        None,
+        "gopher_short_doc",
+    ]
+    # Word splitting changes the signals themselves: not answerable from stored signals.
+    with pytest.raises(WhatIfError, match=r"clean\.languages\.zh\.tokenizer: unknown rule"):
+        apply_overrides(recipe, {"clean.languages.zh.tokenizer": "characters"})
+    with pytest.raises(
+        WhatIfError, match=r"clean\.languages\.Chinese\.\[key\]: String should match"
+    ):
+        apply_overrides(recipe, {"clean.languages.Chinese.min_doc_words": 100})

@@ -1,11 +1,14 @@
 import hashlib
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.catalog import Catalog, CommitInfo
-from lakehouse.recipe import CleanConfig
+from lakehouse.recipe import CleanConfig, load_recipe
+from lakehouse.storage import PROJECT_DIR
 from lakehouse.tables import SILVER_SIGNALS
 from lakehouse.whatif import first_rules
 from spark_jobs.clean import SILVER_COLUMNS, clean_documents, signal_rows
@@ -283,3 +286,49 @@ def test_a_page_mostly_removed_by_c4_line_rules_is_dropped(spark: SparkSession) 
     assert row["rejection"]["value"] > 0.4 and row["rejection"]["threshold"] == 0.4
     (kept,) = outcomes(spark, [GOOD], config)
     assert kept["outcome"] == "kept"
+
+
+def _multilingual() -> ModuleType:
+    """The sample's hand-written paragraphs in ten languages (data/sample_sources)."""
+    sys.path.insert(0, str(PROJECT_DIR / "data"))
+    try:
+        from sample_sources import multilingual
+    finally:
+        sys.path.remove(str(PROJECT_DIR / "data"))
+    return multilingual
+
+
+@pytest.mark.slow
+def test_each_language_is_filtered_by_its_own_settings(spark: SparkSession) -> None:  # noqa: F811
+    paragraphs = _multilingual()
+    documents = []
+    for lang, text in paragraphs.GOOD.items():
+        documents.append((lang, "good", text))
+        documents.extend((lang, kind, junk) for kind, junk in paragraphs.junk(lang).items())
+    clean = load_recipe(PROJECT_DIR / "recipes" / "default.yaml").recipe.clean
+    assert set(paragraphs.LANGUAGES) <= set(clean.language.allow)
+    assert set(paragraphs.LANGUAGES) <= set(clean.languages)
+    texts = [text for _, _, text in documents]
+    multilingual = outcomes(spark, texts, clean)
+    # The same recipe without its per-language settings: every language filtered as English.
+    english_only = outcomes(spark, texts, clean.model_copy(update={"languages": {}}))
+    by_key = {}
+    for (lang, kind, _), row, english in zip(documents, multilingual, english_only, strict=True):
+        by_key[(lang, kind)] = (row, english)
+        assert row["lang"] == lang, (lang, kind, row["lang"])
+        if kind == "good":
+            assert row["rejection"] is None, (lang, row["rejection"])
+            # Gopher's English stop words are absent from every one of these languages; zh
+            # and ja are not split into words at all (a clause is one spaCy-style token).
+            expected = "gopher_top_2_gram" if lang in ("zh", "ja") else "gopher_too_few_stop_words"
+            assert english["rejection"]["rule"] == expected, (lang, english["rejection"])
+        else:
+            rule = paragraphs.JUNK_RULES[kind]
+            assert row["rejection"]["rule"] == rule, (lang, kind, row["rejection"])
+    # A rejection records the threshold of the document's language, not the family default.
+    assert by_key[("zh", "too_short")][0]["rejection"]["threshold"] == 100.0
+    assert by_key[("de", "too_short")][0]["rejection"]["threshold"] == 50.0
+    zh_good, zh_english = by_key[("zh", "good")]
+    assert zh_good["gopher_word_count"] > 100 > zh_english["gopher_word_count"]
+    de_good, de_english = by_key[("de", "good")]
+    assert de_good["gopher_stop_words"] > 2 and de_english["gopher_stop_words"] == 0
