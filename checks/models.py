@@ -2,7 +2,7 @@
 
 A batch scored by an older quality or domain head than the current one has scores that do
 not compare with the batches scored since (a 0.7 of one model is not a 0.7 of another). The
-check WARNs naming those batches; scoring them again (`funnel run --batch B --force`) clears it.
+check WARNs naming those batches; scoring them again (`funnel run --batch B`) clears it.
 """
 
 import warnings

@@ -50,7 +50,7 @@ def print_model_status(catalog: Catalog) -> None:
         older = ", ".join(f"{head} {version}" for head, version in stale.scored_with.items())
         print(
             f"stale: batch {stale.batch_id} scored by {older}, not the current model "
-            f"(funnel run --batch {stale.batch_id} --force scores it again)"
+            f"(funnel run --batch {stale.batch_id} scores it again)"
         )
 
 

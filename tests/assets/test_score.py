@@ -329,8 +329,11 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     quality = current_model(lakehouse.root, "quality_classifier")
     assert quality is not None and quality.model_version != heads["quality_classifier"][:12]
     assert set(quality.record["training_set"]["bronze/documents"]["batches"]) == {batch, later}
-    rescored_later = run_batch(instance, lakehouse, later, assets=SCORE_ASSETS, force=True)
-    assert _score_entry(rescored_later)
+    # The batch's score is out of date with the new model: a plain run scores it again.
+    rescored_later = run_batch(instance, lakehouse, later, assets=SCORE_ASSETS)
+    assert _score_entry(rescored_later).run_id == rescored_later.run_id
+    rows = catalog.read(GOLD_SCORED_DOCUMENTS, where={"batch_id": later})
+    assert set(rows["quality_model_version"].to_pylist()) == {quality.model_version}
     assert rescored_later.checks["gold/scored_documents:scores_current_model"] is False
     assert "gold/scored_documents:scores_current_model" in rescored_later.warnings
     stale = _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)["stale_batches"]
