@@ -6,11 +6,10 @@ time (the quality classifier on the recipe's reference sources and the project's
 paragraphs against a bronze sample, the domain classifier on the source domains). Each becomes
 a content-addressed artifact and the current model; every batch is scored with the current
 models, and its rows carry their model versions, until the heads are trained again. The score
-step embeds
-the batch with the encoder (reusing embeddings already stored for the batch, so a retry skips
-the documents it already encoded), scores quality and domain, and drops semantic duplicates to
-`ops/rejections` — within the batch and of documents other batches kept, which always win (as
-in dedup). It runs in the `gpu` pool: one model job at a time.
+step embeds the batch with the encoder (reusing embeddings already stored for the batch, so a
+retry skips the documents it already encoded), scores quality and domain, and drops semantic
+duplicates to `ops/rejections` — within the batch and of documents other batches kept, which
+always win (as in dedup). It runs in the `gpu` pool: one model job at a time.
 """
 
 import base64
@@ -25,7 +24,6 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-import torch
 
 from assets.ingest import BRONZE_DOCUMENTS_KEY
 from assets.lineage import Derived, with_lineage
@@ -45,13 +43,12 @@ from gpu_jobs.heads import (
     constant_head,
     domain_labels,
     domain_training_set,
-    expected_calibration_error,
     head_bytes,
     held_out_split,
     load_head,
+    quality_metrics,
     quality_scores,
     quality_training_set,
-    roc_auc,
     seeded_order,
     train_head,
 )
@@ -181,34 +178,6 @@ def _with_prose(
     return combined, _Prose(prose, trained, held_out)
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
-
-
-def _quality_metrics(
-    head: TrainedHead, vectors: torch.Tensor, labels: list[str], unseen: torch.Tensor, prose: int
-) -> dict[str, int | float | None]:
-    """Held-out AUC and calibration (ECE, 10 bins) of a quality head, and its AUC on held-out
-    hand-written paragraphs (the first `prose` rows of `unseen`) against hand-written junk."""
-    scores = quality_scores(head, vectors).tolist() if labels else []
-    positives = [label == REFERENCE for label in labels]
-    metrics: dict[str, int | float | None] = {
-        "held_out_documents": len(labels),
-        "held_out_positives": sum(positives),
-        "held_out_auc": _round(roc_auc(scores, positives)),
-        "held_out_ece": _round(expected_calibration_error(scores, positives, CALIBRATION_BINS)),
-    }
-    if unseen.shape[0]:
-        unseen_scores = quality_scores(head, unseen).tolist()
-        truth = [index < prose for index in range(len(unseen_scores))]
-        metrics |= {
-            "unseen_prose": prose,
-            "unseen_junk": len(truth) - prose,
-            "unseen_source_auc": _round(roc_auc(unseen_scores, truth)),
-        }
-    return metrics
-
-
 def _head_metadata(
     artifact: Artifact, head: TrainedHead, training_set: dict[str, Any]
 ) -> dict[str, Any]:
@@ -270,7 +239,9 @@ def _fit(
     )
     if name != QUALITY_CLASSIFIER:
         return head
-    metrics = _quality_metrics(head, encoded[trained:held], held_labels, encoded[held:], prose)
+    metrics = quality_metrics(
+        head, encoded[trained:held], held_labels, encoded[held:], prose, CALIBRATION_BINS
+    )
     return replace(head, training={**head.training, **metrics})
 
 

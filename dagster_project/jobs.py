@@ -54,11 +54,6 @@ def funnel_asset_keys() -> list[dg.AssetKey]:
     return [key for assets_def in BATCH_ASSETS for key in assets_def.keys]
 
 
-def model_asset_keys() -> list[dg.AssetKey]:
-    """Keys of the model heads' training assets."""
-    return [assets_def.key for assets_def in MODEL_ASSETS]
-
-
 def untrained_model_keys(root: str, storage_options: Mapping[str, str] | None) -> list[dg.AssetKey]:
     """Keys of the heads that have no current model yet."""
     return [

@@ -315,3 +315,37 @@ def expected_calibration_error(
     return sum(
         abs(total / count - hits / count) * count for count, total, hits in totals if count
     ) / (len(scores))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def quality_metrics(
+    head: TrainedHead,
+    held_out: torch.Tensor,
+    labels: Sequence[str],
+    unseen: torch.Tensor,
+    unseen_positives: int,
+    bins: int = 10,
+) -> dict[str, int | float | None]:
+    """Measures of a quality head: AUC and expected calibration error (`bins` bins) on the
+    held-out embeddings with their `labels`, and AUC on `unseen` embeddings whose first
+    `unseen_positives` rows are clean prose and the rest junk, from sources never trained on."""
+    scores = quality_scores(head, held_out).tolist() if labels else []
+    positives = [label == REFERENCE for label in labels]
+    metrics: dict[str, int | float | None] = {
+        "held_out_documents": len(labels),
+        "held_out_positives": sum(positives),
+        "held_out_auc": _round(roc_auc(scores, positives)),
+        "held_out_ece": _round(expected_calibration_error(scores, positives, bins)),
+    }
+    if unseen.shape[0]:
+        unseen_scores = quality_scores(head, unseen).tolist()
+        truth = [index < unseen_positives for index in range(len(unseen_scores))]
+        metrics |= {
+            "unseen_prose": unseen_positives,
+            "unseen_junk": len(truth) - unseen_positives,
+            "unseen_source_auc": _round(roc_auc(unseen_scores, truth)),
+        }
+    return metrics

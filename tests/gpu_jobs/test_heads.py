@@ -16,6 +16,7 @@ from gpu_jobs.heads import (
     head_bytes,
     held_out_split,
     load_head,
+    quality_metrics,
     quality_scores,
     quality_training_set,
     roc_auc,
@@ -186,3 +187,19 @@ def test_held_out_split_keeps_every_class_on_both_sides_and_is_seeded() -> None:
     single = TrainingSet(["a", "b", "c"], [REFERENCE, NEGATIVE, NEGATIVE])
     fit, held = held_out_split(single, 0.5, seed=0)
     assert REFERENCE in fit.labels and REFERENCE not in held.labels
+
+
+def test_quality_metrics_measure_the_held_out_and_the_unseen_rows() -> None:
+    embeddings, labels = two_groups()
+    labels = [REFERENCE if label == "left" else NEGATIVE for label in labels]
+    head = train(embeddings, labels)
+    metrics = quality_metrics(head, embeddings, labels, embeddings, unseen_positives=40)
+    assert metrics["held_out_documents"] == 80 and metrics["held_out_positives"] == 40
+    assert metrics["held_out_auc"] == 1.0 and metrics["unseen_source_auc"] == 1.0
+    assert 0 <= metrics["held_out_ece"] < 0.5
+    assert (metrics["unseen_prose"], metrics["unseen_junk"]) == (40, 40)
+    # Labels swapped: the references are the right-hand group, which the head scores low.
+    swapped = [NEGATIVE if label == REFERENCE else REFERENCE for label in labels]
+    assert quality_metrics(head, embeddings, swapped, embeddings[:0], 0)["held_out_auc"] == 0.0
+    empty = quality_metrics(head, embeddings[:0], [], embeddings[:0], 0)
+    assert empty["held_out_auc"] is None and "unseen_source_auc" not in empty
