@@ -170,12 +170,18 @@ class MaterializationLineage:
 
     def _training_lineage(self, key: dg.AssetKey, metadata: Mapping[str, Any]) -> None:
         """A trained model's lineage: the pinned table versions it learnt from as inputs (the
-        `training_tables` metadata: table → versions), the stored artifact as output."""
+        `training_tables` metadata: table → versions; `training_files`: other files read), the
+        stored artifact as output."""
         training = getattr(metadata["training_tables"], "value", metadata["training_tables"])
         for table, versions in sorted(training.items()):
             for version in sorted(set(versions)):
                 dataset = input_dataset(self.catalog, TableInput(table_spec(table), version))
                 self.inputs.setdefault(_identity(dataset), dataset)
+        # Files read besides tables (the hand-written reference prose).
+        files = metadata.get("training_files")
+        for uri in getattr(files, "value", files) or []:
+            dataset = file_dataset(FileInput(str(uri), description="hand-written reference prose"))
+            self.inputs.setdefault(_identity(dataset), dataset)
         uri = getattr(metadata["artifact_uri"], "value", metadata["artifact_uri"])
         artifact = Artifact(
             name=key.path[-1],

@@ -1,12 +1,15 @@
 """Score: a batch's `silver/decontaminated_documents` → `gold/embeddings`, `gold/scored_documents`.
 
-The heads are trained first, per batch, on the pinned bronze documents (the quality classifier
-on the recipe's reference sources against a bronze sample, the domain classifier on the source
-domains); each becomes a content-addressed artifact pinned to the batch. The score step embeds
-the batch with the encoder (reusing embeddings already stored for the batch, so a retry skips
-the documents it already encoded), scores quality and domain, and drops semantic duplicates to
-`ops/rejections` — within the batch and of documents other batches kept, which always win (as
-in dedup). It runs in the `gpu` pool: one model job at a time.
+The heads are versioned models trained by their own unpartitioned assets, `models/…`, on a
+named, pinned training set: the bronze documents of every batch the ledger records at training
+time (the quality classifier on the recipe's reference sources and the project's hand-written
+paragraphs against a bronze sample, the domain classifier on the source domains). Each becomes
+a content-addressed artifact and the current model; every batch is scored with the current
+models, and its rows carry their model versions, until the heads are trained again. The score
+step embeds the batch with the encoder (reusing embeddings already stored for the batch, so a
+retry skips the documents it already encoded), scores quality and domain, and drops semantic
+duplicates to `ops/rejections` — within the batch and of documents other batches kept, which
+always win (as in dedup). It runs in the `gpu` pool: one model job at a time.
 """
 
 import base64
@@ -14,7 +17,8 @@ import io
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -23,7 +27,6 @@ import pyarrow.compute as pc
 
 from assets.ingest import BRONZE_DOCUMENTS_KEY
 from assets.lineage import Derived, with_lineage
-from assets.partitions import batches
 from assets.resources import LakehouseResource, TorchResource
 from assets.runner import Input, Stage, StageResult, StageRun, source_code_version, stage_asset
 from assets.tables import asset_key
@@ -35,33 +38,42 @@ from gpu_jobs.heads import (
     QUALITY_CLASSIFIER,
     REFERENCE,
     HeadTrainingError,
+    TrainedHead,
     TrainingSet,
     constant_head,
     domain_labels,
     domain_training_set,
     head_bytes,
+    held_out_split,
     load_head,
+    quality_metrics,
     quality_scores,
     quality_training_set,
+    seeded_order,
     train_head,
 )
 from gpu_jobs.runner import ProgressCallback, encode_documents
 from gpu_jobs.semdedup import Anchors, semantic_duplicates, semantic_rejections
 from lakehouse.artifacts import (
     Artifact,
-    pin_artifact,
-    pinned_artifact,
+    CurrentModel,
+    current_model,
+    model_version,
+    promote_artifact,
     read_artifact,
     save_artifact,
     trained_artifact,
 )
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import LostRowsError, committed_batches, committed_rows
+from lakehouse.model_versions import MODEL_VERSION_COLUMNS, stale_batches
 from lakehouse.recipe import LoadedRecipe
+from lakehouse.reference_prose import HELD_OUT_EVERY, ReferenceProse, load_reference_prose
 from lakehouse.tables import (
     BRONZE_DOCUMENTS,
     GOLD_EMBEDDINGS,
     GOLD_SCORED_DOCUMENTS,
+    OPS_LEDGER,
     SILVER_DECONTAMINATED_DOCUMENTS,
 )
 
@@ -71,6 +83,8 @@ QUALITY_CLASSIFIER_KEY = dg.AssetKey(["models", QUALITY_CLASSIFIER])
 DOMAIN_CLASSIFIER_KEY = dg.AssetKey(["models", DOMAIN_CLASSIFIER])
 GOLD_SCORED_DOCUMENTS_KEY = asset_key(GOLD_SCORED_DOCUMENTS)
 GOLD_EMBEDDINGS_KEY = asset_key(GOLD_EMBEDDINGS)
+# Bins of the quality head's expected calibration error.
+CALIBRATION_BINS = 10
 # Documents encoded between two commits of gold/embeddings: what a failed run can lose.
 CHECKPOINT_DOCUMENTS = 1024
 _DOCUMENT_COLUMNS = [
@@ -91,12 +105,21 @@ class ScoreInputError(RuntimeError):
     """A table or head the score stage reads is missing."""
 
 
-def _bronze_versions(catalog: Catalog, batch_id: str) -> dict[str, int]:
-    """batch → version of every batch's recorded ingest outcome (the heads' training pool)."""
-    versions = committed_batches(catalog, "ingest", BRONZE_DOCUMENTS)
-    if not versions:
-        raise ScoreInputError(f"bronze/documents has no ingested batch; ingest batch {batch_id}")
-    return versions
+def _training_pool(catalog: Catalog) -> tuple[int, dict[str, int]]:
+    """The ledger version read and batch → bronze/documents version of every recorded ingest
+    outcome at that version: the named, pinned pool the heads learn from."""
+    ledger_version = catalog.version(OPS_LEDGER)
+    versions = (
+        committed_batches(catalog, "ingest", BRONZE_DOCUMENTS, ledger_version)
+        if ledger_version is not None
+        else {}
+    )
+    if ledger_version is None or not versions:
+        raise ScoreInputError(
+            "bronze/documents has no ingested batch to train the heads on; ingest one first "
+            "(funnel run trains the heads after ingesting when they were never trained)"
+        )
+    return ledger_version, versions
 
 
 def _texts(catalog: Catalog, versions: dict[str, int], doc_ids: list[str]) -> list[str]:
@@ -134,21 +157,92 @@ def _training_set(
         return TrainingSet([], []), str(problem), classes
 
 
+@dataclass(frozen=True)
+class _Prose:
+    """The hand-written paragraphs a quality head trains on, and what it is measured on."""
+
+    prose: ReferenceProse
+    trained: list[str]
+    held_out: list[str]
+
+
+def _with_prose(
+    training: TrainingSet, prose: ReferenceProse, seed: int
+) -> tuple[TrainingSet, _Prose]:
+    """The training set with two thirds of the hand-written paragraphs added as references."""
+    ids = sorted(prose.paragraphs)
+    order = [ids[i] for i in seeded_order(ids, seed)]
+    held_out = sorted(order[::HELD_OUT_EVERY])
+    trained = sorted(set(ids) - set(held_out))
+    combined = TrainingSet(training.doc_ids + trained, training.labels + [REFERENCE] * len(trained))
+    return combined, _Prose(prose, trained, held_out)
+
+
 def _head_metadata(
-    artifact: Artifact, head: Any, bronze_versions: dict[str, int]
+    artifact: Artifact, head: TrainedHead, training_set: dict[str, Any]
 ) -> dict[str, Any]:
-    """Where a trained head is, what it answers, and the bronze versions it learnt from."""
-    return {
+    """Where a trained head is, what it answers, and the pinned training set it learnt from."""
+    bronze = training_set[BRONZE_DOCUMENTS.key]
+    metadata: dict[str, Any] = {
+        "model_version": model_version(artifact.sha256),
         "artifact_uri": dg.MetadataValue.path(artifact.uri),
         "sha256": artifact.sha256,
         "size_bytes": artifact.size_bytes,
         "classes": dg.MetadataValue.json(head.classes),
         "training": dg.MetadataValue.json(head.training),
-        "bronze_versions": dg.MetadataValue.json(bronze_versions),
+        "training_set": dg.MetadataValue.json(training_set),
+        # Table → versions read: the lineage event's inputs.
         "training_tables": dg.MetadataValue.json(
-            {BRONZE_DOCUMENTS.key: sorted(set(bronze_versions.values()))}
+            {
+                BRONZE_DOCUMENTS.key: sorted(set(bronze["batches"].values())),
+                OPS_LEDGER.key: [training_set[OPS_LEDGER.key]],
+            }
         ),
     }
+    if "handwritten_prose" in training_set:
+        metadata["training_files"] = dg.MetadataValue.json(
+            [training_set["handwritten_prose"]["folder"]]
+        )
+    for key in ("held_out_auc", "held_out_ece", "unseen_source_auc"):
+        if head.training.get(key) is not None:
+            metadata[key] = float(head.training[key])
+    return metadata
+
+
+def _fit(
+    name: str,
+    head_config: Any,
+    encoder: Encoder,
+    texts: list[str],
+    labels: list[str],
+    held_labels: list[str],
+    unseen_texts: list[str],
+    prose: int,
+    batch_tokens: int,
+    log: Any,
+) -> TrainedHead:
+    """Encode, train the head on the training part, and measure it on the held-out parts."""
+    encoded = encode_documents(
+        encoder, texts + unseen_texts, batch_tokens, _progress(log, name)
+    ).embeddings
+    trained = len(labels)
+    held = trained + len(held_labels)
+    head = train_head(
+        name,
+        encoded[:trained],
+        labels,
+        encoder=encoder.identity,
+        epochs=head_config.epochs,
+        learning_rate=head_config.learning_rate,
+        hidden=head_config.hidden,
+        seed=head_config.seed,
+    )
+    if name != QUALITY_CLASSIFIER:
+        return head
+    metrics = quality_metrics(
+        head, encoded[trained:held], held_labels, encoded[held:], prose, CALIBRATION_BINS
+    )
+    return replace(head, training={**head.training, **metrics})
 
 
 def _train_head(
@@ -157,20 +251,35 @@ def _train_head(
     torch_resource: TorchResource,
     name: str,
 ) -> dg.MaterializeResult:
-    """Train (or find the identical earlier training of) one head and pin it to the batch."""
-    batch_id = context.partition_key
+    """Train (or find the identical earlier training of) one head and make it the current
+    model every later scoring run uses."""
     started = time.perf_counter()
     catalog = lakehouse.catalog()
     loaded = lakehouse.recipe()
     config = loaded.recipe.score
-    bronze_versions = _bronze_versions(catalog, batch_id)
+    ledger_version, bronze_versions = _training_pool(catalog)
     head_config = config.quality if name == QUALITY_CLASSIFIER else config.domain
     encoder = torch_resource.encoder(config)
     documents = committed_rows(
         catalog, bronze_versions, BRONZE_DOCUMENTS, columns=["doc_id", "source", "domain"]
     )
     training, untrained, classes = _training_set(name, documents, loaded, context.log)
+    training_set: dict[str, Any] = {
+        BRONZE_DOCUMENTS.key: {"batches": dict(sorted(bronze_versions.items()))},
+        OPS_LEDGER.key: ledger_version,
+    }
+    prose: _Prose | None = None
+    if name == QUALITY_CLASSIFIER and untrained is None and config.quality.handwritten_prose:
+        training, prose = _with_prose(training, load_reference_prose(), config.quality.seed)
+        training_set["handwritten_prose"] = {
+            "folder": prose.prose.folder,
+            "sha256": prose.prose.sha256,
+            "paragraphs_trained": len(prose.trained),
+            "paragraphs_held_out": len(prose.held_out),
+            "junk_held_out": len(prose.prose.junk),
+        }
     settings = f"{encoder.identity}|{head_config.model_dump_json()}|{untrained}|{classes}"
+    settings += f"|{prose.prose.sha256 if prose else None}"
     fingerprint = training.fingerprint(settings)
     options = catalog.storage_options
     artifact = trained_artifact(lakehouse.root, name, fingerprint, options)
@@ -179,28 +288,54 @@ def _train_head(
         head = constant_head(name, classes, encoder.identity, untrained)
         artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint, options)
     elif artifact is None:
-        texts = _texts(catalog, bronze_versions, training.doc_ids)
-        encoded = encode_documents(
-            encoder, texts, config.batch_tokens, _progress(context.log, name)
+        # The quality head is measured on a seeded held-out share of each class; the domain
+        # head learns from its whole set.
+        if name == QUALITY_CLASSIFIER:
+            fit, held = held_out_split(
+                training, config.quality.held_out_fraction, config.quality.seed + 2
+            )
+        else:
+            fit, held = training, TrainingSet([], [])
+        texts = _training_texts(catalog, bronze_versions, fit.doc_ids + held.doc_ids, prose)
+        unseen = (
+            [prose.prose.paragraphs[i] for i in prose.held_out]
+            + [prose.prose.junk[i] for i in sorted(prose.prose.junk)]
+            if prose
+            else []
         )
-        head = train_head(
+        head = _fit(
             name,
-            encoded.embeddings,
-            training.labels,
-            encoder=encoder.identity,
-            epochs=head_config.epochs,
-            learning_rate=head_config.learning_rate,
-            hidden=head_config.hidden,
-            seed=head_config.seed,
+            head_config,
+            encoder,
+            texts,
+            fit.labels,
+            held.labels,
+            unseen,
+            len(prose.held_out) if prose else 0,
+            config.batch_tokens,
+            context.log,
         )
         artifact = save_artifact(lakehouse.root, name, head_bytes(head), fingerprint, options)
-    pin_artifact(lakehouse.root, batch_id, artifact, options)
     head = load_head(read_artifact(artifact, options), artifact.sha256)
-    context.log.info(
-        f"batch {batch_id}: {name} {artifact.sha256[:12]} "
-        f"{'reused' if reused else 'trained'} on {len(training.doc_ids)} bronze documents"
+    metadata = _head_metadata(artifact, head, training_set)
+    current = promote_artifact(
+        lakehouse.root,
+        artifact,
+        {
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "run_id": context.run.run_id,
+            "training_fingerprint": fingerprint,
+            "training_set": training_set,
+            "training": head.training,
+            "recipe_sha256": loaded.sha256,
+        },
+        options,
     )
-    metadata = {
+    context.log.info(
+        f"{name} {current.model_version} {'reused' if reused else 'trained'} on "
+        f"{len(training.doc_ids)} documents of {len(bronze_versions)} batches; now current"
+    )
+    metadata |= {
         "training_fingerprint": fingerprint,
         "reused_earlier_training": reused,
         "trained": untrained is None,
@@ -208,11 +343,20 @@ def _train_head(
         "recipe_sha256": loaded.sha256,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return dg.MaterializeResult(metadata=_head_metadata(artifact, head, bronze_versions) | metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _training_texts(
+    catalog: Catalog, versions: dict[str, int], doc_ids: list[str], prose: _Prose | None
+) -> list[str]:
+    """Texts of the training documents in order: bronze rows, or hand-written paragraphs."""
+    paragraphs = prose.prose.paragraphs if prose else {}
+    bronze = _texts(catalog, versions, [i for i in doc_ids if i not in paragraphs])
+    from_bronze = iter(bronze)
+    return [paragraphs[i] if i in paragraphs else next(from_bronze) for i in doc_ids]
 
 
 _HEAD_ASSET = {
-    "partitions_def": batches,
     "deps": [BRONZE_DOCUMENTS_KEY],
     "group_name": "models",
     "kinds": {"torch"},
@@ -227,8 +371,11 @@ _HEAD_ASSET = {
     key=QUALITY_CLASSIFIER_KEY,
     description=(
         "DCLM-style quality classifier on sentence embeddings: the recipe's reference sources "
-        "are the positives, a seeded sample of bronze documents the negatives. A torch file "
-        "under <root>/_models, addressed by its sha256 and pinned to the batch."
+        "and the project's hand-written paragraphs are the positives, a seeded sample of the "
+        "other bronze documents the negatives, from every batch ingested when it is trained. "
+        "A torch file under <root>/_models, addressed by its sha256; its model version is "
+        "the current one every scoring run uses until this asset is materialized again. "
+        "Held-out AUC and calibration are in the metadata."
     ),
     **_HEAD_ASSET,
 )
@@ -236,7 +383,7 @@ _HEAD_ASSET = {
 def quality_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:
-    """Train the quality head on the pinned bronze documents."""
+    """Train the quality head on the pinned bronze documents and make it current."""
     return _train_head(context, lakehouse, torch_runtime, QUALITY_CLASSIFIER)
 
 
@@ -246,7 +393,8 @@ def quality_classifier(
         "Domain classifier on sentence embeddings, trained on a seeded per-domain sample of "
         "bronze documents labelled with their source's domain, so every document (web crawls "
         "included) gets a domain for mixing. A torch file under <root>/_models, addressed by "
-        "its sha256 and pinned to the batch."
+        "its sha256; its model version is the current one every scoring run uses until this "
+        "asset is materialized again."
     ),
     **_HEAD_ASSET,
 )
@@ -254,7 +402,7 @@ def quality_classifier(
 def domain_classifier(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, torch_runtime: TorchResource
 ) -> dg.MaterializeResult:
-    """Train the domain head on the pinned bronze documents."""
+    """Train the domain head on the pinned bronze documents and make it current."""
     return _train_head(context, lakehouse, torch_runtime, DOMAIN_CLASSIFIER)
 
 
@@ -272,11 +420,15 @@ def _progress(log: Any, what: str) -> ProgressCallback:
     return report
 
 
-def _pinned_head(catalog: Catalog, name: str, batch_id: str) -> Artifact:
-    artifact = pinned_artifact(catalog.root, name, batch_id, catalog.storage_options)
-    if artifact is None:
-        raise ScoreInputError(f"no {name} was trained for batch {batch_id}; materialize it first")
-    return artifact
+def _current_head(catalog: Catalog, name: str) -> CurrentModel:
+    """The current model `name`, or ScoreInputError saying how to train it."""
+    current = current_model(catalog.root, name, catalog.storage_options)
+    if current is None:
+        raise ScoreInputError(
+            f"{name} has never been trained; materialize models/{name} "
+            "(funnel models train, or funnel run, which trains it when absent)"
+        )
+    return current
 
 
 def _batch_documents(run: StageRun) -> pa.Table:
@@ -469,8 +621,9 @@ def score_batch(run: StageRun) -> StageResult:
     batch_id = run.batch_id or ""
     config = run.loaded.recipe.score
     options = run.catalog.storage_options
-    quality_artifact = _pinned_head(run.catalog, QUALITY_CLASSIFIER, batch_id)
-    domain_artifact = _pinned_head(run.catalog, DOMAIN_CLASSIFIER, batch_id)
+    quality_model = _current_head(run.catalog, QUALITY_CLASSIFIER)
+    domain_model = _current_head(run.catalog, DOMAIN_CLASSIFIER)
+    quality_artifact, domain_artifact = quality_model.artifact, domain_model.artifact
     quality_head = load_head(read_artifact(quality_artifact, options), quality_artifact.sha256)
     domain_head = load_head(read_artifact(domain_artifact, options), domain_artifact.sha256)
     encoder = run.resources["torch_runtime"].encoder(config)
@@ -500,6 +653,13 @@ def score_batch(run: StageRun) -> StageResult:
         .append_column("encoder_tokens", stored["encoder_tokens"])
         .append_column("semantic_cluster", pa.array(decision.clusters.numpy(), pa.int32()))
         .append_column("batch_id", pa.array([batch_id] * rows_in, pa.string()))
+        .append_column(
+            "quality_model_version",
+            pa.array([quality_model.model_version] * rows_in, pa.string()),
+        )
+        .append_column(
+            "domain_model_version", pa.array([domain_model.model_version] * rows_in, pa.string())
+        )
         .rename_columns({"domain": "source_domain", "predicted_domain": "domain"})
         .take(pa.array(decision.kept, pa.int64()))
     )
@@ -538,12 +698,21 @@ def _score_metadata(
         | {
             "semantic_duplicates": rejected.num_rows,
             "semantic_anchors": len(anchors.doc_ids) if anchors is not None else 0,
+            # Other batches an older model scored: their scores do not compare with these.
+            "stale_batches": dg.MetadataValue.json(
+                {
+                    stale.batch_id: stale.scored_with
+                    for stale in stale_batches(run.catalog)
+                    if stale.batch_id != run.batch_id
+                }
+            ),
             "quality_histogram": dg.MetadataValue.md(_histogram_png(scores)),
             "quality_mean": round(sum(scores) / len(scores), 6) if scores else 0.0,
             "domain_distribution": dg.MetadataValue.json(
                 dict(sorted(Counter(scored["domain"].to_pylist()).items()))
             ),
             "head_sha256": dg.MetadataValue.json({head.name: head.sha256 for head in heads}),
+            **{MODEL_VERSION_COLUMNS[head.name]: model_version(head.sha256) for head in heads},
             "semdedup": f"{semdedup.clusters} clusters, cosine > "
             f"{semdedup.cosine_threshold}, seed {semdedup.seed}",
         },
@@ -571,13 +740,12 @@ SCORE = Stage(
     pool=GPU_POOL,
     settings=("score",),
     one_batch_at_a_time=True,
-    # The heads the batch is scored with decide its scores as much as its documents do.
+    # The current heads decide the batch's scores as much as its documents do: a batch is
+    # scored again by the funnel once the heads were retrained.
     fingerprint_of=lambda run: [
         getattr(
-            pinned_artifact(
-                run.catalog.root, name, run.batch_id or "", run.catalog.storage_options
-            ),
-            "sha256",
+            current_model(run.catalog.root, name, run.catalog.storage_options),
+            "model_version",
             None,
         )
         for name in (QUALITY_CLASSIFIER, DOMAIN_CLASSIFIER)

@@ -21,6 +21,8 @@ import dagster as dg
 import duckdb
 
 from assets.resources import LakehouseResource, SparkResource, default_recipe_path
+from dagster_project.models_cli import print_model_status
+from dagster_project.models_cli import register as register_model_commands
 from dagster_project.plan_cli import register as register_plan_commands
 from dagster_project.review_cli import register as register_review_commands
 from lakehouse.batches import BatchError
@@ -157,6 +159,7 @@ def command_run(args: argparse.Namespace) -> int:
             if outcome.error:
                 print(f"error: {outcome.error}")
         print(f"lakehouse: {lakehouse.root}   (funnel tables · funnel sql · make ui)")
+        print_model_status(lakehouse.catalog())
         print_review_status(lakehouse.catalog())
     succeeded = all(outcome.success for outcome in outcomes) and curated_ok
     return EXIT_OK if succeeded else EXIT_FAILED
@@ -619,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register_review_commands(commands)
     register_plan_commands(commands)
+    register_model_commands(commands)
     return parser
 
 

@@ -7,8 +7,15 @@ import dagster as dg
 from assets.export import EXPORT_ASSETS
 from assets.resources import LakehouseResource, SparkResource, TorchResource
 from assets.stages import STAGES
+from checks.models import scores_current_model_check
 from checks.stage import stage_checks
-from dagster_project.jobs import FUNNEL_ASSETS, RETRY_ALL_STEPS, export_job, funnel_job
+from dagster_project.jobs import (
+    FUNNEL_ASSETS,
+    RETRY_ALL_STEPS,
+    export_job,
+    funnel_job,
+    models_job,
+)
 from dagster_project.review_gate import (
     REVIEW_GATE_ASSETS,
     curate_job,
@@ -36,8 +43,9 @@ def build_definitions(lakehouse: LakehouseResource) -> dg.Definitions:
                 for check in stage_checks(stage.name, *stage.outputs, quality=quality)
             ),
             *review_gate_checks(quality=quality),
+            scores_current_model_check(),
         ],
-        jobs=[funnel_job, curate_job, release_job, export_job],
+        jobs=[funnel_job, models_job, curate_job, release_job, export_job],
         sensors=[
             landing_sensor(schedule.sensor_interval_seconds),
             release_sensor(recipe.release.sensor_interval_seconds),

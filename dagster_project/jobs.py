@@ -1,5 +1,8 @@
-"""The funnel job (every batch-partitioned asset of the funnel, with its checks) and the export
-job (a published release as tokenized shards)."""
+"""The funnel job (every batch-partitioned asset of the funnel, with its checks, and the model
+heads the score stage uses), the models job (train the heads again) and the export job (a
+published release as tokenized shards)."""
+
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -10,16 +13,13 @@ from assets.export import EXPORT_ASSETS
 from assets.ingest import ingest
 from assets.partitions import batches
 from assets.score import domain_classifier, quality_classifier, score
+from lakehouse.artifacts import current_model
 
-FUNNEL_ASSETS = [
-    ingest,
-    clean,
-    dedup,
-    decontaminate,
-    quality_classifier,
-    domain_classifier,
-    score,
-]
+# Unpartitioned: a head is trained once and is the current model of every batch until the
+# models are materialized again.
+MODEL_ASSETS = [quality_classifier, domain_classifier]
+BATCH_ASSETS = [ingest, clean, dedup, decontaminate, score]
+FUNNEL_ASSETS = [*BATCH_ASSETS[:4], *MODEL_ASSETS, score]
 # A run the daemon re-executes after its worker died starts over: stages whose outcome is
 # recorded report "up to date", the stage that was cut short runs again from its pinned inputs.
 RETRY_ALL_STEPS = {"dagster/retry_strategy": "ALL_STEPS"}
@@ -33,6 +33,15 @@ funnel_job = dg.define_asset_job(
 )
 
 
+models_job = dg.define_asset_job(
+    name="models",
+    selection=dg.AssetSelection.assets(*MODEL_ASSETS),
+    tags=RETRY_ALL_STEPS,
+    description="Train the quality and domain heads again on every batch ingested so far "
+    "(funnel models train); later scoring runs use the new model versions.",
+)
+
+
 export_job = dg.define_asset_job(
     name="export",
     selection=dg.AssetSelection.assets(*EXPORT_ASSETS),
@@ -41,5 +50,20 @@ export_job = dg.define_asset_job(
 
 
 def funnel_asset_keys() -> list[dg.AssetKey]:
-    """Keys of every asset the funnel job materializes."""
-    return [key for assets_def in FUNNEL_ASSETS for key in assets_def.keys]
+    """Keys of every per-batch asset the funnel job materializes (the models are not per batch)."""
+    return [key for assets_def in BATCH_ASSETS for key in assets_def.keys]
+
+
+def untrained_model_keys(root: str, storage_options: Mapping[str, str] | None) -> list[dg.AssetKey]:
+    """Keys of the heads that have no current model yet."""
+    return [
+        assets_def.key
+        for assets_def in MODEL_ASSETS
+        if current_model(root, assets_def.key.path[-1], storage_options) is None
+    ]
+
+
+def funnel_selection(root: str, storage_options: Mapping[str, str] | None) -> list[dg.AssetKey]:
+    """What a run of the funnel for one batch materializes: every per-batch asset, and the
+    heads only while they have never been trained (scoring a batch never retrains them)."""
+    return funnel_asset_keys() + untrained_model_keys(root, storage_options)

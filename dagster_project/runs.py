@@ -17,7 +17,7 @@ from assets.run_processes import process_tags, reap_dead_runs
 from assets.runner import FORCE_TAG
 from dagster_project.batching import register_landing, unmaterialized_batches
 from dagster_project.definitions import build_definitions
-from dagster_project.jobs import funnel_asset_keys
+from dagster_project.jobs import funnel_asset_keys, funnel_selection
 from lakehouse.batches import batch_files
 from lakehouse.leases import hold
 from lakehouse.ledger import LedgerEntry, ledger_entries
@@ -165,8 +165,9 @@ def run_batch(
 ) -> BatchRun:
     """Materialize the funnel for one registered batch in a Dagster run; never raises on failure.
 
-    With `assets`, only those assets (and their checks) are materialized. Stages whose recorded
-    outcome is up to date are not re-run, unless `force`.
+    With `assets`, only those assets (and their checks) are materialized; without, the per-batch
+    stages and the heads that were never trained. Stages whose recorded outcome is up to date
+    are not re-run, unless `force`.
     """
     catalog = lakehouse.catalog()
     batch_files(catalog, batch_id)
@@ -178,7 +179,11 @@ def run_batch(
         instance=instance,
         partition_key=batch_id,
         raise_on_error=False,
-        asset_selection=list(assets) if assets is not None else None,
+        asset_selection=(
+            list(assets)
+            if assets is not None
+            else funnel_selection(catalog.root, catalog.storage_options)
+        ),
         run_id=run_id,
         tags=process_tags(run_id) | IN_PROCESS_RUN_TAGS | ({FORCE_TAG: "true"} if force else {}),
     )
@@ -202,4 +207,24 @@ def run_batch(
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
         ),
         error=error,
+    )
+
+
+def train_models(instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> BatchRun:
+    """Train the heads again in a run of the models job; never raises on failure."""
+    job = resolve_job(instance, lakehouse, "models")
+    run_id = str(uuid.uuid4())
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_id=run_id,
+        tags=process_tags(run_id) | IN_PROCESS_RUN_TAGS,
+    )
+    return BatchRun(
+        batch_id="",
+        run_id=result.run_id,
+        success=result.success,
+        stages=[],
+        checks=check_results(result),
+        error=run_error(result),
     )

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.resources import LakehouseResource
 from dagster_project.batching import register_landing, unmaterialized_batches
-from dagster_project.jobs import funnel_asset_keys, funnel_job
+from dagster_project.jobs import funnel_asset_keys, funnel_job, funnel_selection
 
 
 def daily_funnel(cron: str, timezone: str) -> dg.ScheduleDefinition:
@@ -30,7 +30,11 @@ def daily_funnel(cron: str, timezone: str) -> dg.ScheduleDefinition:
             instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, fresh)
         known = instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)
         day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        catalog = lakehouse.catalog()
+        selection = funnel_selection(catalog.root, catalog.storage_options)
         for batch in unmaterialized_batches(instance, funnel_asset_keys(), known):
-            yield dg.RunRequest(partition_key=batch, run_key=f"{day}:{batch}")
+            yield dg.RunRequest(
+                partition_key=batch, run_key=f"{day}:{batch}", asset_selection=selection
+            )
 
     return _daily_funnel

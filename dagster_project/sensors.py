@@ -8,7 +8,7 @@ from assets.resources import LakehouseResource
 from assets.run_processes import reap_dead_runs
 from assets.tables import asset_key
 from dagster_project.batching import register_landing
-from dagster_project.jobs import funnel_job
+from dagster_project.jobs import funnel_asset_keys, funnel_job, funnel_selection
 from lakehouse.review import blocklist
 from lakehouse.tables import REVIEW_BLOCKLIST
 
@@ -35,8 +35,18 @@ def landing_sensor(interval_seconds: int) -> dg.SensorDefinition:
         if not fresh:
             return dg.SensorResult(skip_reason="no new files in landing", asset_events=events)
         context.log.info(f"new batches: {', '.join(fresh)}")
+        catalog = lakehouse.catalog()
+        # Untrained heads are trained in the first run only; later batches are scored with them.
+        selection = funnel_selection(catalog.root, catalog.storage_options)
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(partition_key=batch, run_key=batch) for batch in fresh],
+            run_requests=[
+                dg.RunRequest(
+                    partition_key=batch,
+                    run_key=batch,
+                    asset_selection=selection if index == 0 else funnel_asset_keys(),
+                )
+                for index, batch in enumerate(fresh)
+            ],
             dynamic_partitions_requests=[batches.build_add_request(fresh)],
             asset_events=events,
         )

@@ -62,7 +62,7 @@ class TrainedHead:
     hidden: int
     state: dict[str, torch.Tensor]
     encoder: str
-    training: dict[str, int | str] = field(default_factory=dict)
+    training: dict[str, int | float | str | None] = field(default_factory=dict)
 
     def module(self) -> torch.nn.Module:
         """The head as a torch module with its trained weights, in eval mode."""
@@ -265,3 +265,87 @@ def domain_labels(head: TrainedHead, embeddings: torch.Tensor) -> tuple[list[str
     probabilities = head.probabilities(embeddings)
     best, position = probabilities.max(dim=-1)
     return [head.classes[i] for i in position.tolist()], best
+
+
+def held_out_split(
+    training: TrainingSet, fraction: float, seed: int
+) -> tuple[TrainingSet, TrainingSet]:
+    """(train, held out): a seeded `fraction` of each label held out, at least one per label
+    when the label has two examples or more, so both parts see every class they can."""
+    order = seeded_order(training.doc_ids, seed)
+    by_label: dict[str, list[int]] = {}
+    for index in order:
+        by_label.setdefault(training.labels[index], []).append(index)
+    held: set[int] = set()
+    for indices in by_label.values():
+        if len(indices) >= 2:
+            held.update(indices[: max(1, min(len(indices) - 1, round(len(indices) * fraction)))])
+    train = [i for i in range(len(training.doc_ids)) if i not in held]
+    kept = sorted(held)
+    return (
+        TrainingSet([training.doc_ids[i] for i in train], [training.labels[i] for i in train]),
+        TrainingSet([training.doc_ids[i] for i in kept], [training.labels[i] for i in kept]),
+    )
+
+
+def roc_auc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties count one half), 0-1; None without both
+    a positive and a negative example."""
+    pos = [score for score, positive in zip(scores, positives, strict=True) if positive]
+    neg = [score for score, positive in zip(scores, positives, strict=True) if not positive]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def expected_calibration_error(
+    scores: Sequence[float], positives: Sequence[bool], bins: int = 10
+) -> float | None:
+    """Expected calibration error over `bins` equal-width bins of the predicted probability:
+    the document-weighted mean of |mean prediction - fraction positive|, 0-1; None when empty."""
+    if not scores:
+        return None
+    totals = [[0, 0.0, 0] for _ in range(bins)]
+    for score, positive in zip(scores, positives, strict=True):
+        bucket = totals[min(int(score * bins), bins - 1)]
+        bucket[0] += 1
+        bucket[1] += score
+        bucket[2] += int(positive)
+    return sum(
+        abs(total / count - hits / count) * count for count, total, hits in totals if count
+    ) / (len(scores))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def quality_metrics(
+    head: TrainedHead,
+    held_out: torch.Tensor,
+    labels: Sequence[str],
+    unseen: torch.Tensor,
+    unseen_positives: int,
+    bins: int = 10,
+) -> dict[str, int | float | None]:
+    """Measures of a quality head: AUC and expected calibration error (`bins` bins) on the
+    held-out embeddings with their `labels`, and AUC on `unseen` embeddings whose first
+    `unseen_positives` rows are clean prose and the rest junk, from sources never trained on."""
+    scores = quality_scores(head, held_out).tolist() if labels else []
+    positives = [label == REFERENCE for label in labels]
+    metrics: dict[str, int | float | None] = {
+        "held_out_documents": len(labels),
+        "held_out_positives": sum(positives),
+        "held_out_auc": _round(roc_auc(scores, positives)),
+        "held_out_ece": _round(expected_calibration_error(scores, positives, bins)),
+    }
+    if unseen.shape[0]:
+        unseen_scores = quality_scores(head, unseen).tolist()
+        truth = [index < unseen_positives for index in range(len(unseen_scores))]
+        metrics |= {
+            "unseen_prose": unseen_positives,
+            "unseen_junk": len(truth) - unseen_positives,
+            "unseen_source_auc": _round(roc_auc(unseen_scores, truth)),
+        }
+    return metrics

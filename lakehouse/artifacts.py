@@ -2,8 +2,9 @@
 
 A trained head is a file `<root>/_models/<name>/<sha256>.pt`. Two small JSON pointers make it
 findable: `trained/<fingerprint>.json` (the training set and settings that produced it, so the
-same training is never repeated) and `batches/<batch_id>.json` (the artifact a batch is scored
-with, so a retry scores with the same model). Every read checks the bytes against the sha256.
+same training is never repeated) and `current.json` (the model every scoring run uses until the
+training asset is materialized again, with its model version, training set and metrics).
+Every read checks the bytes against the sha256.
 On an object-store root the files are objects, reached with the lake's storage options
 (`FUNNEL_STORAGE_OPTIONS` unless given).
 """
@@ -14,10 +15,13 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from lakehouse.storage import filesystem, resolve_root, storage_options_from_env
 
 ARTIFACTS_FOLDER = "_models"
+CURRENT_POINTER = "current.json"
+MODEL_VERSION_DIGITS = 12
 
 
 class ArtifactError(RuntimeError):
@@ -88,22 +92,42 @@ def trained_artifact(
     return artifact
 
 
-def pin_artifact(
-    root: str, batch_id: str, artifact: Artifact, storage_options: Options = None
-) -> None:
-    """Record that batch `batch_id` is scored with `artifact`."""
+def model_version(sha256: str) -> str:
+    """The short model version of an artifact: the first 12 hex digits of its sha256."""
+    return sha256[:MODEL_VERSION_DIGITS]
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """The model scoring runs use: the artifact, its version and the training record."""
+
+    artifact: Artifact
+    model_version: str
+    record: dict[str, Any]
+
+
+def promote_artifact(
+    root: str, artifact: Artifact, record: Mapping[str, Any], storage_options: Options = None
+) -> CurrentModel:
+    """Make `artifact` the current model `artifact.name`; `record` says what it learnt from."""
+    current = CurrentModel(artifact, model_version(artifact.sha256), dict(record))
+    data = {"artifact": asdict(artifact), "model_version": current.model_version}
+    data["record"] = current.record
     _write(
-        f"{_folder(root, artifact.name)}/batches/{batch_id}.json",
-        json.dumps(asdict(artifact)).encode(),
+        f"{_folder(root, artifact.name)}/{CURRENT_POINTER}",
+        json.dumps(data, sort_keys=True, default=str).encode(),
         storage_options,
     )
+    return current
 
 
-def pinned_artifact(
-    root: str, name: str, batch_id: str, storage_options: Options = None
-) -> Artifact | None:
-    """The artifact `name` pinned for the batch, or None when none was trained for it."""
-    return _pointer(f"{_folder(root, name)}/batches/{batch_id}.json", storage_options)
+def current_model(root: str, name: str, storage_options: Options = None) -> CurrentModel | None:
+    """The current model `name`, or None while it has never been trained."""
+    data = _read(f"{_folder(root, name)}/{CURRENT_POINTER}", storage_options)
+    if data is None:
+        return None
+    saved = json.loads(data)
+    return CurrentModel(Artifact(**saved["artifact"]), saved["model_version"], saved["record"])
 
 
 def read_artifact(artifact: Artifact, storage_options: Options = None) -> bytes:

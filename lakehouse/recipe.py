@@ -582,6 +582,19 @@ class QualityHeadConfig(_Section):
     learning_rate: float = Field(default=0.01, gt=0)
     hidden: int = Field(default=0, ge=0, description="Hidden units of the MLP; 0: logistic.")
     seed: int = Field(default=0, ge=0, description="Seed of the samples and the weights.")
+    held_out_fraction: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Share of each class held out of training (seeded) to measure the head's "
+        "AUC and calibration.",
+    )
+    handwritten_prose: bool = Field(
+        default=True,
+        description="Add the project's hand-written paragraphs (data/reference_prose) to the "
+        "positives; a third of them are held out, with the hand-written junk, to measure the "
+        "head on sources it never saw.",
+    )
 
 
 class DomainHeadConfig(_Section):

@@ -375,6 +375,16 @@ GOLD_SCORED_DOCUMENTS = TableSpec(
             _field("domain_prob", pa.float64(), doc="probability of that label, 0-1"),
             _field("encoder_tokens", pa.int32(), doc="encoder tokens scored (after truncation)"),
             _field("semantic_cluster", pa.int32(), doc="k-means cluster of the embedding"),
+            _field(
+                "quality_model_version",
+                pa.string(),
+                doc="version of the quality head that scored the row (sha256 prefix)",
+            ),
+            _field(
+                "domain_model_version",
+                pa.string(),
+                doc="version of the domain head that labelled the row (sha256 prefix)",
+            ),
         ]
     ),
     partition_by=("batch_id",),

@@ -138,7 +138,6 @@ def lake_before(
                     [quality_classifier, domain_classifier],
                     instance=instance,
                     resources=_resources(root, recipe),
-                    partition_key=batch_id,
                 )
                 assert result.success
             snapshots[stage] = folder / f"before-{stage}"

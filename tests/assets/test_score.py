@@ -19,10 +19,11 @@ from assets.score import (
     quality_classifier,
     score,
 )
-from dagster_project.runs import pending_batches, run_batch
+from dagster_project.cli import main
+from dagster_project.runs import pending_batches, run_batch, train_models
 from gpu_jobs.embedding_codec import embeddings_from_bytes
-from gpu_jobs.heads import HeadTrainingError
-from lakehouse.artifacts import pinned_artifact
+from gpu_jobs.heads import HeadTrainingError, roc_auc
+from lakehouse.artifacts import current_model
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.ledger import ledger_entries
 from lakehouse.lineage import read_events
@@ -38,12 +39,8 @@ from tests.landing_files import INGEST_ASSETS, write_jsonl_gz
 from tests.lineage_schemas import registry, validation_errors
 from tests.recorded_outcomes import record_written
 
-SCORE_ASSETS = [
-    QUALITY_CLASSIFIER_KEY,
-    DOMAIN_CLASSIFIER_KEY,
-    GOLD_EMBEDDINGS_KEY,
-    GOLD_SCORED_DOCUMENTS_KEY,
-]
+MODEL_ASSETS = [QUALITY_CLASSIFIER_KEY, DOMAIN_CLASSIFIER_KEY]
+SCORE_ASSETS = [GOLD_EMBEDDINGS_KEY, GOLD_SCORED_DOCUMENTS_KEY]
 RECIPE = """\
 name: score_test
 landing: {landing}
@@ -136,7 +133,10 @@ def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
 
 
 def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
-    instance: dg.DagsterInstance, lakehouse: LakehouseResource, landing: Path
+    instance: dg.DagsterInstance,
+    lakehouse: LakehouseResource,
+    landing: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (batch,) = pending_batches(instance, lakehouse)
     assert run_batch(instance, lakehouse, batch, assets=INGEST_ASSETS).success
@@ -144,7 +144,7 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     rows_in = _silver_from_bronze(catalog, batch)
     assert rows_in == 3 * PER_SOURCE + 2
 
-    outcome = run_batch(instance, lakehouse, batch, assets=SCORE_ASSETS)
+    outcome = run_batch(instance, lakehouse, batch, assets=MODEL_ASSETS + SCORE_ASSETS)
     entry = _score_entry(outcome)
     for check in ("conservation", "contract"):
         assert outcome.checks[f"gold/scored_documents:{check}"] is True
@@ -185,7 +185,8 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         for s, d in zip(scores, scored["source_domain"].to_pylist(), strict=True)
         if d != "reference"
     ]
-    assert min(reference) > max(others)
+    # (The hand-written paragraphs are positives too, so a fortune may score above a page.)
+    assert roc_auc(reference + others, [True] * len(reference) + [False] * len(others)) > 0.9
     embeddings = catalog.read(GOLD_EMBEDDINGS, where={"batch_id": batch})
     assert embeddings.num_rows == rows_in
     vectors = embeddings_from_bytes(embeddings["embedding"])
@@ -203,11 +204,28 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
         (DOMAIN_CLASSIFIER_KEY, "domain_classifier"),
     ):
         head = _metadata(instance, key)
-        artifact = pinned_artifact(lakehouse.root, name, batch)
-        assert artifact is not None and head["sha256"] == artifact.sha256
+        current = current_model(lakehouse.root, name)
+        assert current is not None and head["sha256"] == current.artifact.sha256
+        artifact = current.artifact
+        assert head["model_version"] == current.model_version == artifact.sha256[:12]
+        # The named, pinned training set: the ingested batch at its bronze version.
+        bronze_version = catalog.history(BRONZE_DOCUMENTS, limit=1)[0].version
+        assert head["training_set"]["bronze/documents"] == {"batches": {batch: bronze_version}}
+        assert current.record["training_set"] == head["training_set"]
         data = Path(artifact.uri).read_bytes()
         assert hashlib.sha256(data).hexdigest() == artifact.sha256
         assert metadata["head_sha256"][name] == artifact.sha256
+    # The quality head is measured on held-out documents and on sources it never saw; the
+    # measures are in the metadata and in the artifact.
+    quality_head = _metadata(instance, QUALITY_CLASSIFIER_KEY)
+    for metric in ("held_out_auc", "held_out_ece", "unseen_source_auc"):
+        assert 0 <= quality_head[metric] <= 1
+        assert quality_head["training"][metric] == pytest.approx(quality_head[metric])
+    assert quality_head["held_out_auc"] > 0.8
+    assert quality_head["training"]["unseen_prose"] == 10
+    assert quality_head["training"]["unseen_junk"] == 16
+    assert quality_head["training_set"]["handwritten_prose"]["paragraphs_trained"] == 20
+    assert "held_out_auc" not in _metadata(instance, DOMAIN_CLASSIFIER_KEY)
     history = catalog.history(GOLD_SCORED_DOCUMENTS, limit=1)[0]
     assert history.stage == "score" and history.run_id == outcome.run_id
     assert set(history.input_versions) == {
@@ -238,7 +256,11 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
             if event["job"]["name"] == f"train/{name}" and event["eventType"] == "COMPLETE"
         ]
         assert validation_errors(trained, registry()) == []
-        assert [Path(item["name"]).name for item in trained["inputs"]] == ["documents"]
+        inputs = sorted(Path(item["name"]).name for item in trained["inputs"])
+        expected = ["documents", "ledger"]
+        assert inputs == (
+            sorted([*expected, "reference_prose"]) if name == "quality_classifier" else expected
+        )
         (model,) = trained["outputs"]
         assert "/_models/" in model["name"]
         assert model["facets"]["version"]["datasetVersion"] == heads[name]
@@ -251,7 +273,6 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     assert (retried.rows_out, retried.rows_rejected) == (entry.rows_out, entry.rows_rejected)
     again = _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)
     assert again["documents_encoded"] == 3 and again["embeddings_reused"] == rows_in - 3
-    assert _metadata(instance, QUALITY_CLASSIFIER_KEY)["reused_earlier_training"] is True
     rescored = catalog.read(GOLD_SCORED_DOCUMENTS, where={"batch_id": batch}).sort_by("doc_id")
     before = scored.sort_by("doc_id")
     assert rescored["doc_id"].to_pylist() == before["doc_id"].to_pylist()
@@ -260,6 +281,9 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     )
     assert catalog.read(GOLD_EMBEDDINGS).num_rows == rows_in
     assert len(ledger_entries(catalog, stage="score")) == 1
+    versions = {metadata["quality_model_version"], metadata["domain_model_version"]}
+    assert versions == {heads["quality_classifier"][:12], heads["domain_classifier"][:12]}
+    assert set(rescored["quality_model_version"].to_pylist()) == {heads["quality_classifier"][:12]}
 
     # A later batch repeating a kept document: the earlier batch's document wins.
     manpages = sample_texts("manpages_en", PER_SOURCE + 1)
@@ -272,7 +296,8 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     assert run_batch(instance, lakehouse, later, assets=INGEST_ASSETS).success
     assert _silver_from_bronze(catalog, later) == 2
     scored_before = catalog.version(GOLD_SCORED_DOCUMENTS)
-    later_entry = _score_entry(run_batch(instance, lakehouse, later, assets=SCORE_ASSETS))
+    later_outcome = run_batch(instance, lakehouse, later, assets=SCORE_ASSETS)
+    later_entry = _score_entry(later_outcome)
     assert (later_entry.rows_in, later_entry.rows_out, later_entry.rows_rejected) == (2, 1, 1)
     (across,) = catalog.read(
         OPS_REJECTIONS, where={"batch_id": later, "stage": "score"}
@@ -284,6 +309,45 @@ def test_score_stage_scores_dedups_and_reuses_embeddings_on_retry(
     assert history.input_versions["gold/scored_documents"] == scored_before
     unchanged = catalog.read(GOLD_SCORED_DOCUMENTS, where={"batch_id": batch}).sort_by("doc_id")
     assert unchanged["doc_id"].to_pylist() == before["doc_id"].to_pylist()
+
+    # Scoring the second batch did not retrain: both batches share the model versions.
+    trainings = instance.get_latest_materialization_event(QUALITY_CLASSIFIER_KEY)
+    assert trainings is not None and trainings.run_id == outcome.run_id
+    both = catalog.read(GOLD_SCORED_DOCUMENTS)
+    for head, column in (
+        ("quality_classifier", "quality_model_version"),
+        ("domain_classifier", "domain_model_version"),
+    ):
+        assert set(both[column].to_pylist()) == {heads[head][:12]}
+    assert later_outcome.checks["gold/scored_documents:scores_current_model"] is True
+    assert _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)["stale_batches"] == {}
+
+    # Retraining on changed training data (the later batch's references) makes a new model;
+    # the batches scored before are reported stale until scored again.
+    retrained = train_models(instance, lakehouse)
+    assert retrained.success, retrained.error
+    quality = current_model(lakehouse.root, "quality_classifier")
+    assert quality is not None and quality.model_version != heads["quality_classifier"][:12]
+    assert set(quality.record["training_set"]["bronze/documents"]["batches"]) == {batch, later}
+    # The batch's score is out of date with the new model: a plain run scores it again.
+    rescored_later = run_batch(instance, lakehouse, later, assets=SCORE_ASSETS)
+    assert _score_entry(rescored_later).run_id == rescored_later.run_id
+    rows = catalog.read(GOLD_SCORED_DOCUMENTS, where={"batch_id": later})
+    assert set(rows["quality_model_version"].to_pylist()) == {quality.model_version}
+    assert rescored_later.checks["gold/scored_documents:scores_current_model"] is False
+    assert "gold/scored_documents:scores_current_model" in rescored_later.warnings
+    stale = _metadata(instance, GOLD_SCORED_DOCUMENTS_KEY)["stale_batches"]
+    assert set(stale) == {batch}
+    assert stale[batch]["quality_classifier"] == heads["quality_classifier"][:12]
+    capsys.readouterr()
+    assert main(["--root", lakehouse.root, "models", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert set(status["stale_batches"]) == {batch}
+    assert {row["model"]: row["version"] for row in status["models"]}["quality_classifier"] == (
+        quality.model_version
+    )
+    assert main(["--root", lakehouse.root, "models", "status"]) == 0
+    assert f"stale: batch {batch} scored by quality_classifier" in capsys.readouterr().out
 
 
 def test_score_before_decontaminate_fails_saying_what_to_run(
@@ -304,7 +368,7 @@ def test_score_without_trained_heads_says_which_to_materialize(
     _silver_from_bronze(lakehouse.catalog(), batch)
     resources = {"lakehouse": lakehouse, "torch_runtime": TorchResource(device="cpu")}
     with pytest.raises(
-        ScoreInputError, match=f"no quality_classifier was trained for batch {batch}"
+        ScoreInputError, match="quality_classifier has never been trained; materialize models/"
     ):
         dg.materialize([score], partition_key=batch, instance=instance, resources=resources)
     assert lakehouse.catalog().version(GOLD_SCORED_DOCUMENTS) is None
@@ -323,9 +387,7 @@ def test_a_corpus_without_references_fails_the_training_in_one_line(
     _silver_from_bronze(lakehouse.catalog(), batch)
     resources = {"lakehouse": lakehouse, "torch_runtime": TorchResource(device="cpu")}
     with pytest.raises(HeadTrainingError) as failed:
-        dg.materialize(
-            [quality_classifier], partition_key=batch, instance=instance, resources=resources
-        )
+        dg.materialize([quality_classifier], instance=instance, resources=resources)
     message = str(failed.value)
     assert "\n" not in message
     assert message.startswith("quality_classifier cannot be trained: no bronze document comes")
@@ -355,5 +417,9 @@ def test_the_score_stage_runs_in_the_gpu_pool_after_decontaminate_with_its_check
         assert (GOLD_SCORED_DOCUMENTS_KEY, name) in checks
     assert (GOLD_EMBEDDINGS_KEY, "contract") in checks
     assert set(SCORE_ASSETS) <= set(funnel_asset_keys())
+    # The heads are not per batch: a batch's run trains them only while they never were.
+    assert not set(MODEL_ASSETS) & set(funnel_asset_keys())
+    assert (GOLD_SCORED_DOCUMENTS_KEY, "scores_current_model") in checks
+    assert not quality_classifier.partitions_def and not domain_classifier.partitions_def
     with prepare_instance(str(tmp_path)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1

@@ -9,12 +9,17 @@ from gpu_jobs.heads import (
     REFERENCE,
     HeadArtifactError,
     HeadTrainingError,
+    TrainingSet,
     domain_labels,
     domain_training_set,
+    expected_calibration_error,
     head_bytes,
+    held_out_split,
     load_head,
+    quality_metrics,
     quality_scores,
     quality_training_set,
+    roc_auc,
     train_head,
 )
 from lakehouse.recipe import DomainHeadConfig, QualityHeadConfig
@@ -145,3 +150,56 @@ def test_domain_training_set_caps_each_domain() -> None:
     assert training.fingerprint("x") != training.fingerprint("y")
     with pytest.raises(HeadTrainingError, match="at least two domains"):
         domain_training_set(bronze(["a"] * 3, ["code"] * 3), DomainHeadConfig())
+
+
+def test_roc_auc_counts_ordered_pairs_and_half_of_ties() -> None:
+    assert roc_auc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
+    assert roc_auc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0
+    # Pairs (0.6 > 0.5), (0.6 > 0.6: tie, one half), (0.4 < 0.5), (0.4 < 0.6): 1.5 of 4.
+    assert roc_auc([0.6, 0.4, 0.5, 0.6], [True, True, False, False]) == pytest.approx(0.375)
+    assert roc_auc([0.6, 0.4], [True, True]) is None
+
+
+def test_expected_calibration_error_weights_each_bin_by_its_documents() -> None:
+    # A perfectly calibrated bin: four predictions of 0.25, one positive of four.
+    assert expected_calibration_error([0.25] * 4, [True, False, False, False]) == 0.0
+    # Bin 0.9-1.0: predictions 0.95, none positive (error 0.95); bin 0.0-0.1: 0.05, all
+    # positive (error 0.95); both hold two documents.
+    ece = expected_calibration_error([0.95, 0.95, 0.05, 0.05], [False, False, True, True])
+    assert ece == pytest.approx(0.95)
+    # A score of exactly 1.0 falls in the last bin, not outside.
+    assert expected_calibration_error([1.0], [True]) == 0.0
+    assert expected_calibration_error([], []) is None
+
+
+def test_held_out_split_keeps_every_class_on_both_sides_and_is_seeded() -> None:
+    ids = [f"d{i}" for i in range(12)]
+    labels = [REFERENCE] * 2 + [NEGATIVE] * 10
+    training = TrainingSet(ids, labels)
+    fit, held = held_out_split(training, 0.2, seed=3)
+    assert sorted(fit.doc_ids + held.doc_ids) == sorted(ids)
+    assert not set(fit.doc_ids) & set(held.doc_ids)
+    assert held.labels.count(REFERENCE) == 1 and fit.labels.count(REFERENCE) == 1
+    assert held.labels.count(NEGATIVE) == 2 and fit.labels.count(NEGATIVE) == 8
+    assert held_out_split(training, 0.2, seed=3) == (fit, held)
+    assert held_out_split(training, 0.2, seed=4)[1].doc_ids != held.doc_ids
+    # A class with one example stays in training: a head cannot learn a class it never saw.
+    single = TrainingSet(["a", "b", "c"], [REFERENCE, NEGATIVE, NEGATIVE])
+    fit, held = held_out_split(single, 0.5, seed=0)
+    assert REFERENCE in fit.labels and REFERENCE not in held.labels
+
+
+def test_quality_metrics_measure_the_held_out_and_the_unseen_rows() -> None:
+    embeddings, labels = two_groups()
+    labels = [REFERENCE if label == "left" else NEGATIVE for label in labels]
+    head = train(embeddings, labels)
+    metrics = quality_metrics(head, embeddings, labels, embeddings, unseen_positives=40)
+    assert metrics["held_out_documents"] == 80 and metrics["held_out_positives"] == 40
+    assert metrics["held_out_auc"] == 1.0 and metrics["unseen_source_auc"] == 1.0
+    assert 0 <= metrics["held_out_ece"] < 0.5
+    assert (metrics["unseen_prose"], metrics["unseen_junk"]) == (40, 40)
+    # Labels swapped: the references are the right-hand group, which the head scores low.
+    swapped = [NEGATIVE if label == REFERENCE else REFERENCE for label in labels]
+    assert quality_metrics(head, embeddings, swapped, embeddings[:0], 0)["held_out_auc"] == 0.0
+    empty = quality_metrics(head, embeddings[:0], [], embeddings[:0], 0)
+    assert empty["held_out_auc"] is None and "unseen_source_auc" not in empty
