@@ -11,9 +11,9 @@ FAST_TESTS := tests/lakehouse tests/spark_jobs tests/checks/test_quality.py test
 	tests/serving tests/dagster_project/test_layers.py tests/benchmarks
 export FUNNEL_ROOT
 
-.PHONY: install java browser run test test-fast chaos lint ui review bench clean
+.PHONY: install java browser postgres run test test-fast chaos lint ui review bench clean
 
-install: java browser $(VENV)/.installed
+install: java browser postgres $(VENV)/.installed
 
 # Spark needs Java 17 or newer; install the headless JRE from Debian where it is missing.
 java:
@@ -32,6 +32,17 @@ browser:
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	fi
+
+# The instance tests start a throwaway PostgreSQL server (initdb, pg_ctl) on 127.0.0.1; install
+# Debian's server binaries where they are missing (they stay out of PATH, under
+# /usr/lib/postgresql/<version>/bin, where the tests look too).
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL's initdb not found: installing Debian's postgresql"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
@@ -21,11 +22,11 @@ from dagster_project.jobs import funnel_asset_keys, funnel_selection
 from lakehouse.batches import batch_files
 from lakehouse.leases import hold
 from lakehouse.ledger import LedgerEntry, ledger_entries
-from lakehouse.storage import dagster_home, leases_folder
+from lakehouse.storage import StorageConfigError, dagster_home, leases_folder
 
 _SETTINGS_HEADER = "# Written by funnel on first use."
-_INSTANCE_SETTINGS = f"""\
-{_SETTINGS_HEADER} Runs, schedules and sensors persist here (SQLite).
+# Settings every instance shares, whichever database keeps its history.
+_SHARED_SETTINGS = """\
 telemetry:
   enabled: false
 python_logs:
@@ -52,6 +53,27 @@ run_monitoring:
   start_timeout_seconds: 180
   poll_interval_seconds: 30
 """
+_INSTANCE_SETTINGS = (
+    f"{_SETTINGS_HEADER} Runs, schedules and sensors persist here (SQLite).\n{_SHARED_SETTINGS}"
+)
+# The environment variable naming the PostgreSQL database of a shared instance.
+POSTGRES_URL_VARIABLE = "FUNNEL_DAGSTER_PG"
+_POSTGRES_HEADER = f"{_SETTINGS_HEADER} Runs, events, schedules and sensors persist in PostgreSQL."
+_POSTGRES_SETTINGS = f"""\
+{_POSTGRES_HEADER}
+# Every process of the deployment (daemon, webserver, run workers, `funnel`) reads the database
+# URL from its own environment, so the password never lands in this file.
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_URL_VARIABLE}
+# Runs wait in the queue (in PostgreSQL) until the daemon launches them within the limits of
+# `concurrency` below, wherever the daemon runs.
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+{_SHARED_SETTINGS}"""
+_POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg2")
 # Runs that `funnel` executes in its own process: the next `funnel run` finishes what a dead one
 # left, and the daemon cannot re-execute a run that has no code location behind it.
 IN_PROCESS_RUN_TAGS = {"dagster/max_retries": "0"}
@@ -70,23 +92,84 @@ class BatchRun:
     error: str | None = None
 
 
+def _redacted(url: str) -> str:
+    """`url` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_postgres_url(url: str) -> None:
+    """Raise StorageConfigError (one line, password hidden) unless `url` names a PostgreSQL
+    database that accepts a connection now.
+
+    Dagster would otherwise retry the connection for a while and end in a long stack trace.
+    """
+    import psycopg2
+
+    shown = _redacted(url)
+    parts = urlsplit(url)
+    if parts.scheme not in _POSTGRES_SCHEMES or not parts.hostname or parts.path in ("", "/"):
+        raise StorageConfigError(
+            f"{POSTGRES_URL_VARIABLE}={shown} is not a PostgreSQL URL; "
+            "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise StorageConfigError(f"{POSTGRES_URL_VARIABLE}={shown}: {error}") from None
+    dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    try:
+        psycopg2.connect(dsn, connect_timeout=5).close()
+    except psycopg2.Error as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise StorageConfigError(
+            f"{POSTGRES_URL_VARIABLE}: cannot use PostgreSQL at {parts.hostname}:{port or 5432}"
+            f"{parts.path} ({reason}); start the server or fix the URL"
+        ) from None
+
+
+def instance_settings(home: Path) -> str:
+    """The settings funnel writes to `home`/dagster.yaml: PostgreSQL when FUNNEL_DAGSTER_PG is
+    set (checked to accept a connection), else SQLite under `home`.
+
+    Raises StorageConfigError when funnel put the instance on PostgreSQL earlier and the
+    variable is now missing: falling back to SQLite would hide the run history and the queue.
+    """
+    url = os.environ.get(POSTGRES_URL_VARIABLE, "").strip()
+    if url:
+        check_postgres_url(url)
+        return _POSTGRES_SETTINGS
+    settings = home / "dagster.yaml"
+    if settings.exists() and settings.read_text().startswith(_POSTGRES_HEADER):
+        raise StorageConfigError(
+            f"the Dagster instance at {home} keeps its runs in PostgreSQL; set "
+            f"{POSTGRES_URL_VARIABLE}=postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return _INSTANCE_SETTINGS
+
+
 def prepare_instance(root: str) -> dg.DagsterInstance:
     """The Dagster instance under `DAGSTER_HOME` (default `<root>/_dagster`), created if new.
 
-    Two processes starting on a new root would both create the instance's SQLite schema; the
-    `instance` lease makes the second wait for the first. Runs of this machine whose process
-    died are marked failed and their pool slots freed (`reap_dead_runs`).
+    Its runs, events and schedules live in SQLite under that folder, or in PostgreSQL when
+    FUNNEL_DAGSTER_PG names a database (a deployment over several machines). Two processes
+    starting on a new root would both create the instance's schema; the `instance` lease makes
+    the second wait for the first. Runs of this machine whose process died are marked failed
+    and their pool slots freed (`reap_dead_runs`).
     """
     home = dagster_home(root)
     with hold(leases_folder(root), "instance", f"pid {os.getpid()} opening the instance"):
         home.mkdir(parents=True, exist_ok=True)
+        wanted = instance_settings(home)
         settings = Path(home) / "dagster.yaml"
         # Settings funnel wrote follow the code; settings an operator wrote are left alone.
         if not settings.exists() or (
-            settings.read_text().startswith(_SETTINGS_HEADER)
-            and settings.read_text() != _INSTANCE_SETTINGS
+            settings.read_text().startswith(_SETTINGS_HEADER) and settings.read_text() != wanted
         ):
-            settings.write_text(_INSTANCE_SETTINGS)
+            settings.write_text(wanted)
         instance = dg.DagsterInstance.from_config(str(home))
         reap_dead_runs(instance)
     return instance
