@@ -1,12 +1,16 @@
 """Per-language keep rates of the clean stage on the bundled sample, with and without
-`clean.languages`.
+`clean.languages`; and per-source keep rates under the recipe's rule profiles.
 
 Every JSON-lines landing file of the sample is cleaned by the clean stage's Spark steps
 (`spark_jobs.clean.clean_documents`) twice: with the default recipe, and with the same recipe
 without its per-language settings (every language measured and thresholded as English). Prints,
 per detected language, the documents, the kept share both ways and the rule that drops most.
+Each file's documents carry the domain of the recipe source named like its folder, so the
+recipe's rule profiles judge them as in a funnel run. `--by-source` cleans once, with the recipe
+as it is, and prints per source its profile, documents, kept share and most frequent rules.
 
     python -m benchmarks.languages [--recipe recipes/default.yaml] [--json]
+    python -m benchmarks.languages --by-source [--recipe recipes/default.yaml] [--json]
     python -m benchmarks.languages --from-json rates.json   # the table of a saved --json run
 """
 
@@ -25,10 +29,12 @@ from lakehouse.storage import PROJECT_DIR
 LANDING = PROJECT_DIR / "data" / "sample" / "landing"
 
 
-def sample_rows() -> list[dict[str, Any]]:
-    """Every record of the sample's JSON-lines landing files, as bronze-like rows."""
+def sample_rows(domains: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every record of the sample's JSON-lines landing files, as bronze-like rows; `domains`
+    maps a landing folder (a source name) to its domain (`sample` for the others)."""
     import hashlib
 
+    domains = domains or {}
     rows = []
     for path in sorted(LANDING.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -39,7 +45,7 @@ def sample_rows() -> list[dict[str, Any]]:
                         "doc_id": f"{path.parent.name}/{path.name}:{index}",
                         "batch_id": "sample",
                         "source": path.parent.name,
-                        "domain": "sample",
+                        "domain": domains.get(path.parent.name, "sample"),
                         "license": "see-sources",
                         "source_uri": str(path),
                         "source_record": index,
@@ -54,6 +60,11 @@ def sample_rows() -> list[dict[str, Any]]:
 
 def outcomes(rows: list[dict[str, Any]], clean: Any) -> list[tuple[str, str | None]]:
     """(lang, rejection rule or None) of every row, cleaned by the clean stage's Spark steps."""
+    return [(lang, rule) for _, lang, rule in source_outcomes(rows, clean)]
+
+
+def source_outcomes(rows: list[dict[str, Any]], clean: Any) -> list[tuple[str, str, str | None]]:
+    """(source, lang, rejection rule or None) of every row, in row order."""
     from spark_jobs.clean import clean_documents, partitions_for
     from spark_jobs.session import DEFAULT_MASTER, spark_session
 
@@ -64,14 +75,58 @@ def outcomes(rows: list[dict[str, Any]], clean: Any) -> list[tuple[str, str | No
         "text_sha256 string, text_bytes long"
     )
     bronze = spark.createDataFrame(rows, schema).repartition(partitions_for(len(rows)))
-    cleaned = clean_documents(bronze, clean).select("lang", "rejection.rule")
-    return [(row["lang"], row["rule"]) for row in cleaned.collect()]
+    cleaned = clean_documents(bronze, clean).select("doc_id", "source", "lang", "rejection.rule")
+    found = {row["doc_id"]: (row["source"], row["lang"], row["rule"]) for row in cleaned.collect()}
+    return [found[row["doc_id"]] for row in rows]
+
+
+def _source_domains(recipe: Any) -> dict[str, str]:
+    return {source.name: source.domain for source in recipe.sources}
+
+
+def source_keep_rates(recipe_path: Path) -> list[dict[str, Any]]:
+    """One row per sample source: its rule profile, documents, kept share, the top rules."""
+    recipe = load_recipe(recipe_path).recipe
+    domains = _source_domains(recipe)
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for source, _, rule in source_outcomes(sample_rows(domains), recipe.clean):
+        table[source][rule or "kept"] += 1
+    result = []
+    for source, counts in sorted(table.items()):
+        documents = sum(counts.values())
+        rules = Counter({rule: n for rule, n in counts.items() if rule != "kept"})
+        result.append(
+            {
+                "source": source,
+                "profile": recipe.clean.profile_of(source, domains.get(source, "sample")),
+                "documents": documents,
+                "kept": counts["kept"],
+                "keep_rate": round(counts["kept"] / documents, 3),
+                "top_rules": ", ".join(f"{rule} ({n})" for rule, n in rules.most_common(3)),
+            }
+        )
+    return result
+
+
+def source_markdown(rows: list[dict[str, Any]]) -> str:
+    """The per-source keep-rate table of docs/filters.md."""
+    lines = [
+        "| source | profile | documents | kept | keep rate | most frequent rules |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| `{row['source']}` | {row['profile']} | {row['documents']:,} | {row['kept']:,} "
+            f"| {row['keep_rate']:.1%} | {row['top_rules'] or '—'} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def keep_rates(recipe_path: Path) -> list[dict[str, Any]]:
     """One row per detected language: documents, kept share with and without its settings."""
-    clean = load_recipe(recipe_path).recipe.clean
-    rows = sample_rows()
+    recipe = load_recipe(recipe_path).recipe
+    clean = recipe.clean
+    rows = sample_rows(_source_domains(recipe))
     found = {
         "languages": outcomes(rows, clean),
         "english": outcomes(rows, clean.model_copy(update={"languages": {}})),
@@ -134,7 +189,12 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=PROJECT_DIR / "recipes" / "default.yaml")
     parser.add_argument("--json", action="store_true", help="every language as JSON")
     parser.add_argument("--from-json", type=Path, help="print the table of a saved --json run")
+    parser.add_argument("--by-source", action="store_true", help="per source, one clean pass")
     args = parser.parse_args()
+    if args.by_source:
+        rows = source_keep_rates(args.recipe)
+        print(json.dumps(rows, indent=2) if args.json else source_markdown(rows), end="")
+        return
     rows = json.loads(args.from_json.read_text()) if args.from_json else keep_rates(args.recipe)
     print(json.dumps(rows, indent=2) if args.json else markdown(rows), end="")
 
