@@ -51,6 +51,12 @@ def doc_id(uri: str, record: int) -> str:
     return hashlib.sha256(f"{uri}\n{record}".encode()).hexdigest()[:32]
 
 
+# The versions of the heads the rows were scored with (a model version is an artifact's sha256
+# prefix).
+QUALITY_MODEL_VERSION = "a1b2c3d4e5f6"
+DOMAIN_MODEL_VERSION = "0f1e2d3c4b5a"
+
+
 def scored_rows(batch_id: str = "b1") -> list[dict[str, object]]:
     """Rows of `gold/scored_documents` across four domains and the whole score range."""
     rows = []
@@ -77,6 +83,8 @@ def scored_rows(batch_id: str = "b1") -> list[dict[str, object]]:
                     "domain_prob": 0.9,
                     "encoder_tokens": 64,
                     "semantic_cluster": record % 3,
+                    "quality_model_version": QUALITY_MODEL_VERSION,
+                    "domain_model_version": DOMAIN_MODEL_VERSION,
                 }
             )
     return rows
