@@ -221,9 +221,9 @@ def allowed_languages(recipe: Recipe) -> Collection[str]:
     identifier knows when a profile does not run the language rules."""
     configs = _judged_by_language(recipe)
     if None in configs:
-        from spark_jobs.language import known_languages
+        from lakehouse.rules import LID176_LANGUAGES, UNDETERMINED_LANGUAGE
 
-        return known_languages()
+        return sorted({*LID176_LANGUAGES, UNDETERMINED_LANGUAGE})
     return sorted({code for config in configs for code in config.language.allow})
 
 

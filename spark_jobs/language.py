@@ -16,7 +16,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-UNDETERMINED = "und"
+from lakehouse.rules import UNDETERMINED_LANGUAGE
+
+UNDETERMINED = UNDETERMINED_LANGUAGE
 _LABEL_PREFIX = "__label__"
 
 
@@ -43,11 +45,6 @@ def _model() -> Any:
     import fasttext
 
     return fasttext.load_model(str(bundled_model_path()))
-
-
-def known_languages() -> list[str]:
-    """Every code the bundled identifier can answer with, and `und` (no text)."""
-    return sorted({label.removeprefix(_LABEL_PREFIX) for label in _model().labels} | {UNDETERMINED})
 
 
 def detect_languages(texts: list[str]) -> list[tuple[str, float]]:

