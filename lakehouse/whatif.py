@@ -184,15 +184,23 @@ def rule_fires(signals: pa.Table, active: ActiveRule) -> pa.ChunkedArray:
     return pc.fill_null(pc.and_kleene(fires, pc.is_valid(signal)), False)
 
 
+def _profiles(signals: pa.Table, clean: CleanConfig) -> pa.ChunkedArray:
+    """Each row's rule profile from its source and domain, computed as
+    `spark_jobs.decisions.document_profile` does (a source named by a profile wins)."""
+    profiles = pa.chunked_array([pa.array([DEFAULT_PROFILE] * signals.num_rows, pa.string())])
+    for kind in ("domain", "source"):
+        for name, rules in clean.profiles.items():
+            named = getattr(rules, f"{kind}s")
+            if named:
+                matches = pc.is_in(signals[kind], value_set=pa.array(named, pa.string()))
+                profiles = pc.if_else(pc.fill_null(matches, False), pa.scalar(name), profiles)
+    return profiles
+
+
 def first_rules(signals: pa.Table, clean: CleanConfig) -> pa.ChunkedArray:
     """The first rule that fires on each row under its rule profile (from the row's source and
     domain, as the clean stage assigns it); null where none does."""
-    if clean.profiles:
-        pairs = zip(signals["source"].to_pylist(), signals["domain"].to_pylist(), strict=True)
-        names = [clean.profile_of(source, domain) for source, domain in pairs]
-    else:
-        names = [DEFAULT_PROFILE] * signals.num_rows
-    profiles = pa.array(names, pa.string())
+    profiles = _profiles(signals, clean)
     first = pa.chunked_array([pa.nulls(signals.num_rows, pa.string())])
     for name in clean.profile_names:
         config, families = clean.profile_config(name), clean.profile_families(name)
