@@ -11,7 +11,7 @@ FAST_TESTS := tests/lakehouse tests/spark_jobs tests/checks/test_quality.py test
 	tests/serving tests/dagster_project/test_layers.py tests/benchmarks
 export FUNNEL_ROOT
 
-.PHONY: install java browser postgres run test test-fast chaos lint ui review bench clean
+.PHONY: install java browser postgres run test test-fast chaos lint ui review bench bench-quick clean
 
 install: java browser postgres $(VENV)/.installed
 
@@ -83,8 +83,13 @@ ui: install
 review: install
 	$(BIN)/funnel review serve --host $(HOST) --port $(REVIEW_PORT)
 
+# Every benchmark at full size (see docs/benchmarks.md for how long each takes), then the
+# generated docs/benchmarks.md; bench-quick runs reduced sizes in under 15 minutes on 2 cores.
 bench: install
 	$(BIN)/python -m benchmarks
+
+bench-quick: install
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) lake

@@ -1,36 +1,62 @@
-"""`make bench`: run every benchmark in turn; each prints and saves its own summary.
+"""`make bench`: run every benchmark, each in a fresh process, then generate docs/benchmarks.md.
 
-`python -m benchmarks` runs all at their default sizes; `python -m benchmarks ingest --docs 100000`
-runs one with its own arguments.
+    python -m benchmarks [--quick] [NAME …]
+
+`--quick` runs each benchmark at its reduced sizes (`make bench-quick`, under 15 minutes on 2
+cores); names pick benchmarks (default: all, in `BENCHMARKS` order). A benchmark that fails
+leaves a results file saying so, which the report shows instead of its old figures; the runner
+goes on with the others and exits 1 at the end. One benchmark with its own arguments:
+`python -m benchmarks.ingest --docs 100000`.
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
+import subprocess
 import sys
+import time
 
-BENCHMARKS = [
-    "ingest",
-    "extraction",
-    "lineage_overhead",
-    "clean",
-    "dedup",
-    "score",
-    "curate",
-    "serving",
-    "export",
-]
+from benchmarks.measure import FULL, QUICK, load_average, record_failure
+from benchmarks.report import BENCHMARKS, write_report
 
 
-def main(argv: list[str]) -> None:
-    """Run the named benchmark with its arguments, or every benchmark with defaults."""
-    names = [argv[0]] if argv and argv[0] in BENCHMARKS else BENCHMARKS
-    arguments = argv[1:] if argv and argv[0] in BENCHMARKS else argv
-    for name in names:
-        module = importlib.import_module(f"benchmarks.{name}")
-        sys.argv = [f"benchmarks.{name}", *arguments]
-        module.main()
+def run(name: str, quick: bool) -> tuple[bool, float]:
+    """Run one benchmark in a fresh process; (succeeded, seconds)."""
+    arguments = ["--quick"] if quick else []
+    command = [sys.executable, "-m", f"benchmarks.{name}", *arguments]
+    print(f"== {name} ({QUICK if quick else FULL})", flush=True)
+    load_before = load_average()
+    started = time.perf_counter()
+    completed = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr[-4000:])
+        record_failure(
+            name,
+            f"python -m benchmarks.{name} {' '.join(arguments)}".strip(),
+            completed.stderr[-2000:],
+            quick=quick,
+            load_before=load_before,
+        )
+    return completed.returncode == 0, seconds
+
+
+def main(argv: list[str]) -> int:
+    """Run the chosen benchmarks, report the time each took, regenerate the document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (make bench-quick)")
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    outcomes = {name: run(name, args.quick) for name in names}
+    path = write_report()
+    print(f"\nwrote {path}")
+    for name, (succeeded, seconds) in outcomes.items():
+        print(f"{name:<18} {'ok' if succeeded else 'FAILED':<7} {seconds / 60:6.1f} min")
+    total = sum(seconds for _, seconds in outcomes.values())
+    print(f"{'total':<26} {total / 60:6.1f} min")
+    return 0 if all(succeeded for succeeded, _ in outcomes.values()) else 1
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -1,17 +1,45 @@
-"""Running one benchmark engine in a fresh process and summarizing repeated runs."""
+"""Running one benchmark engine in a fresh process, summarizing repeated runs, and recording
+results with where they came from.
+
+Every benchmark writes one results file, `benchmarks/results/<profile>/<name>.json`, through
+`record`: the commit and whether the working tree differed from it, the date, the machine, the
+load average around the run, the exact command, each run's figures and the summary (median and
+spread of repeated runs). `docs/benchmarks.md` is generated from these files
+(`python -m benchmarks.report`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
+
+PROJECT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT / "benchmarks" / "results"
+# Reduced sizes that `make bench-quick` runs; everything else is the full profile.
+QUICK = "quick"
+FULL = "full"
+PROFILES = (FULL, QUICK)
+# Paths whose change makes a result stale: the product's code and its pinned dependencies.
+PRODUCT_PATHS = (
+    "assets",
+    "checks",
+    "dagster_project",
+    "gpu_jobs",
+    "lakehouse",
+    "serving",
+    "spark_jobs",
+    "pyproject.toml",
+)
 
 
 def peak_rss_mb() -> float:
@@ -34,6 +62,18 @@ def median(results: list[dict[str, Any]], key: str) -> float:
     return statistics.median(result[key] for result in results)
 
 
+def spread(values: list[float], digits: int = 3) -> dict[str, Any]:
+    """Median, minimum, maximum and count of repeated measurements of one quantity."""
+    if not values:
+        raise ValueError("spread of no measurements")
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "n": len(values),
+    }
+
+
 def machine() -> str:
     """A one-line description of the machine the numbers come from."""
     cpu = platform.processor() or platform.machine()
@@ -42,8 +82,79 @@ def machine() -> str:
     return f"{cores} cores ({cpu}), {memory:.0f} GiB, Python {sys.version.split()[0]}"
 
 
+def _git(*args: str) -> str:
+    completed = subprocess.run(
+        ["git", "-C", str(PROJECT), *args], capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def source_state() -> dict[str, Any]:
+    """The commit the code comes from and whether product or benchmark code differed from it."""
+    commit = _git("rev-parse", "HEAD") or "unknown"
+    changed = _git(
+        "status", "--porcelain", "--", *PRODUCT_PATHS, "benchmarks", ":!benchmarks/results"
+    )
+    return {"commit": commit, "dirty": bool(changed)}
+
+
+def load_average() -> float:
+    """The machine's one-minute load average (how busy the shared machine was)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def results_path(name: str, profile: str = FULL) -> Path:
+    """Where the results of benchmark `name` under `profile` are kept."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown benchmark profile {profile!r}; use one of {PROFILES}")
+    return RESULTS / profile / f"{name}.json"
+
+
+def record(
+    name: str,
+    command: str,
+    summary: dict[str, Any],
+    runs: list[dict[str, Any]] | dict[str, Any],
+    *,
+    quick: bool = False,
+    load_before: float | None = None,
+) -> Path:
+    """Save a benchmark's results with their provenance; returns the file written.
+
+    `summary` holds the figures the docs quote (medians, spreads, ratios); `runs` every
+    individual run's figures, so a reader can recompute them.
+    """
+    path = results_path(name, QUICK if quick else FULL)
+    result = {
+        "benchmark": name,
+        "profile": QUICK if quick else FULL,
+        **source_state(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "cpu_count": psutil.cpu_count(logical=True),
+        "load_average": {"before": load_before, "after": load_average()},
+        "command": command,
+        "summary": summary,
+        "runs": runs,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def record_failure(
+    name: str, command: str, error: str, *, quick: bool = False, load_before: float | None = None
+) -> Path:
+    """Save that a benchmark failed, replacing its earlier figures: the report shows the error."""
+    path = record(name, command, {}, [], quick=quick, load_before=load_before)
+    result = json.loads(path.read_text())
+    result["failed"] = error
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
 def write_result(name: str, result: dict[str, Any], folder: Path) -> Path:
-    """Save a benchmark's summary as JSON under `folder`."""
+    """Save a benchmark's summary as JSON under `folder` (benchmarks not yet moved to `record`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
