@@ -103,11 +103,11 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def results_path(name: str, profile: str = FULL) -> Path:
+def results_path(name: str, profile: str = FULL, root: Path = RESULTS) -> Path:
     """Where the results of benchmark `name` under `profile` are kept."""
     if profile not in PROFILES:
         raise ValueError(f"unknown benchmark profile {profile!r}; use one of {PROFILES}")
-    return RESULTS / profile / f"{name}.json"
+    return root / profile / f"{name}.json"
 
 
 def record(
@@ -118,13 +118,14 @@ def record(
     *,
     quick: bool = False,
     load_before: float | None = None,
+    root: Path = RESULTS,
 ) -> Path:
     """Save a benchmark's results with their provenance; returns the file written.
 
     `summary` holds the figures the docs quote (medians, spreads, ratios); `runs` every
     individual run's figures, so a reader can recompute them.
     """
-    path = results_path(name, QUICK if quick else FULL)
+    path = results_path(name, QUICK if quick else FULL, root)
     result = {
         "benchmark": name,
         "profile": QUICK if quick else FULL,
@@ -143,10 +144,16 @@ def record(
 
 
 def record_failure(
-    name: str, command: str, error: str, *, quick: bool = False, load_before: float | None = None
+    name: str,
+    command: str,
+    error: str,
+    *,
+    quick: bool = False,
+    load_before: float | None = None,
+    root: Path = RESULTS,
 ) -> Path:
     """Save that a benchmark failed, replacing its earlier figures: the report shows the error."""
-    path = record(name, command, {}, [], quick=quick, load_before=load_before)
+    path = record(name, command, {}, [], quick=quick, load_before=load_before, root=root)
     result = json.loads(path.read_text())
     result["failed"] = error
     path.write_text(json.dumps(result, indent=2) + "\n")

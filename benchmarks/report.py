@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import FULL, PRODUCT_PATHS, PROJECT, QUICK, results_path
+from benchmarks.measure import FULL, PRODUCT_PATHS, PROJECT, QUICK, RESULTS, results_path
 
 BENCHMARKS = (
     "ingest",
@@ -49,10 +49,10 @@ against a peer come from the same run, engines alternating.
 """
 
 
-def load(name: str) -> dict[str, Any] | None:
+def load(name: str, root: Path = RESULTS) -> dict[str, Any] | None:
     """The benchmark's full results if recorded, else its quick results, else None."""
     for profile in (FULL, QUICK):
-        path = results_path(name, profile)
+        path = results_path(name, profile, root)
         if path.exists():
             return json.loads(path.read_text())
     return None
@@ -105,11 +105,11 @@ def generic_table(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def section(name: str) -> str:
+def section(name: str, root: Path = RESULTS) -> str:
     """One benchmark's section of the document."""
     module = _module(name)
     parts = [f"## {_title(module)}", _prose(module)]
-    result = load(name)
+    result = load(name, root)
     if result is None:
         parts.append(f"Not run yet: `python -m benchmarks {name}`.")
     elif result.get("failed"):
@@ -123,9 +123,9 @@ def section(name: str) -> str:
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
-def report() -> str:
+def report(root: Path = RESULTS) -> str:
     """The whole document."""
-    return "\n".join([HEADER, *(section(name) for name in BENCHMARKS)])
+    return "\n".join([HEADER, *(section(name, root) for name in BENCHMARKS)])
 
 
 def write_report(path: Path = DOCUMENT) -> Path:
@@ -134,11 +134,11 @@ def write_report(path: Path = DOCUMENT) -> Path:
     return path
 
 
-def stale() -> list[str]:
+def stale(root: Path = RESULTS) -> list[str]:
     """Benchmarks whose recorded results come from code that has changed since."""
     names = []
     for name in BENCHMARKS:
-        result = load(name)
+        result = load(name, root)
         if result is None or result.get("commit", "unknown") == "unknown":
             continue
         module_path = Path(inspect.getfile(_module(name))).relative_to(PROJECT)
