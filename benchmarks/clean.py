@@ -1,8 +1,9 @@
-"""Clean benchmark: funnel's clean stage on Spark against DataTrove, the same filters on the same
-documents, with how often the two engines take the same decision per filter family.
+"""Clean benchmark: funnel's clean stage against DataTrove's filters, equal work.
 
-Both engines get the same generated corpus (`benchmarks.corpus`, seed 0: the sample's sources in
-their proportions, about 40 % English) and run the same filter families with DataTrove's default
+funnel's clean stage on Spark against DataTrove, the same filters on the same documents, with
+how often the two engines take the same decision per filter family. Both engines get the same
+generated corpus (`benchmarks.corpus`, seed 0: the sample's sources in their proportions, about
+40 % English) and run the same filter families with DataTrove's default
 thresholds (`datatrove/pipeline/filters/`): language ID with the same bundled fastText lid.176
 model (`en`, score ≥ 0.65), Gopher repetition, Gopher quality, C4 (DataTrove's defaults, so lines
 without terminal punctuation are removed) and FineWeb quality, in that order, on two workers.
@@ -299,11 +300,16 @@ def summarize(
     return summary
 
 
+def _number(value: float) -> str:
+    """A figure with thousands separators, without a trailing `.0`."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
 def _cell(figure: dict[str, Any]) -> str:
     """A spread as `median (min–max)`, or the single value of one run."""
     if figure["n"] == 1:
-        return f"{figure['median']:,}"
-    return f"{figure['median']:,} ({figure['min']:,}–{figure['max']:,})"
+        return _number(figure["median"])
+    return f"{_number(figure['median'])} ({_number(figure['min'])}–{_number(figure['max'])})"
 
 
 def render(result: dict[str, Any]) -> str:

@@ -1,6 +1,8 @@
-"""Dedup benchmark: funnel's dedup stage on Spark against DataTrove's MinHash deduplication,
-the same shingles and bands on both, with recall per planted Jaccard and the cost of adding a
-batch to an existing index.
+"""Dedup benchmark: funnel's dedup stage against DataTrove's MinHash deduplication, equal work.
+
+funnel's dedup stage on Spark against DataTrove's MinHash deduplication, the same shingles and
+bands on both, with recall per planted Jaccard and the cost of adding a batch to an existing
+index.
 
 The corpus: documents of the generator (`benchmarks.corpus`, seed 0) kept only when they share no
 band of a permissive MinHash (10 bands × 2 rows, seed 7, its own permutations: pairs at word
@@ -449,11 +451,16 @@ def summarize(
     return summary
 
 
+def _number(value: float) -> str:
+    """A figure with thousands separators, without a trailing `.0`."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
 def _cell(figure: dict[str, Any]) -> str:
     """A spread as `median (min–max)`, or the single value of one run."""
     if figure["n"] == 1:
-        return f"{figure['median']:,}"
-    return f"{figure['median']:,} ({figure['min']:,}–{figure['max']:,})"
+        return _number(figure["median"])
+    return f"{_number(figure['median'])} ({_number(figure['min'])}–{_number(figure['max'])})"
 
 
 def _recall(row: dict[str, Any]) -> str:

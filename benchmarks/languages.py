@@ -1,8 +1,9 @@
-"""Per-language keep rates of the clean stage on the bundled sample, with and without
-`clean.languages`; and per-source keep rates under the recipe's rule profiles.
+"""Keep rates of the clean stage on the bundled sample, per language and per source.
 
-Not a speed benchmark: what the clean stage keeps of each language and source of the sample
-with `recipes/default.yaml` (the full profile: every document; `--quick`: every tenth).
+Per-language keep rates with and without `clean.languages`, and per-source keep rates under
+the recipe's rule profiles. Not a speed benchmark: what the clean stage keeps of each language
+and source of the sample with `recipes/default.yaml` (the full profile: every document;
+`--quick`: every tenth).
 
 Every JSON-lines landing file of the sample is cleaned by the clean stage's Spark steps
 (`spark_jobs.clean.clean_documents`) twice: with the default recipe, and with the same recipe

@@ -80,7 +80,7 @@ def test_render_puts_the_ratio_beside_both_engines_and_the_agreement_table() -> 
     assert size["funnel"]["docs_per_s"] == {"median": 22.5, "min": 20.0, "max": 25.0, "n": 2}
     assert size["ratio_docs_per_s"] == 3.0
     text = render({"summary": {"sizes": [size]}})
-    assert "| 100 | 2 | 15.0 (10.0–20.0) | 7.5 (5.0–10.0) |" in text
+    assert "| 100 | 2 | 15 (10–20) | 7.5 (5–10) | 905 (900–910) |" in text
     assert "**3.0**" in text
     assert "| `c4` | 0 | 1 | 0 | 0 | 1 | 99.00% |" in text
     assert "| final decision (kept or not) | 0 | 1 |" in text

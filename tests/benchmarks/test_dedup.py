@@ -115,8 +115,8 @@ def test_render_shows_recall_for_both_engines_and_the_incremental_runs() -> None
         },
     }
     text = render({"summary": summary})
-    assert "| funnel | 20.0 | 5.0 | 900.0 | 8 | **2.5** |" in text
+    assert "| funnel | 20 | 5 | 900 | 8 | **2.5** |" in text
     assert "| Jaccard 0.5-0.6 | 0.500 (1/2) | 0.000 (0/2) |" in text
     assert "| false removals | 1 of 4 (25.00%) | 0 of 4 (0.00%) |" in text
-    assert "| funnel, batch against `silver/dedup_index` | 10 | 10.0 | 900.0 | 1 |" in text
+    assert "| funnel, batch against `silver/dedup_index` | 10 | 10 | 900 | 1 |" in text
     assert "found 1 of the 1 planted copies in the batch, with 0 false removals" in text
