@@ -392,7 +392,8 @@ def compare(docs: int, batch: int, repeats: int, seed: int, work: Path) -> tuple
         removed = set(result.pop("removed_ids"))
         ids = [doc_id for doc_id, _ in {"main": main, "batch": added, "all": rows}[part]]
         result["docs"] = len(ids)
-        runs.append({"engine": engine, "part": part, "round": n, **result})
+        # The run's own label wins over the engine's (`funnel` also runs the incremental batch).
+        runs.append({**result, "engine": engine, "part": part, "round": n})
         if (engine, part) not in quality:
             judged = ids
             if part == "batch":
