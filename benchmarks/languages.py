@@ -1,5 +1,9 @@
-"""Per-language keep rates of the clean stage on the bundled sample, with and without
-`clean.languages`; and per-source keep rates under the recipe's rule profiles.
+"""Keep rates of the clean stage on the bundled sample, per language and per source.
+
+Per-language keep rates with and without `clean.languages`, and per-source keep rates under
+the recipe's rule profiles. Not a speed benchmark: what the clean stage keeps of each language
+and source of the sample with `recipes/default.yaml` (the full profile: every document;
+`--quick`: every tenth).
 
 Every JSON-lines landing file of the sample is cleaned by the clean stage's Spark steps
 (`spark_jobs.clean.clean_documents`) twice: with the default recipe, and with the same recipe
@@ -9,8 +13,9 @@ Each file's documents carry the domain of the recipe source named like its folde
 recipe's rule profiles judge them as in a funnel run. `--by-source` cleans once, with the recipe
 as it is, and prints per source its profile, documents, kept share and most frequent rules.
 
-    python -m benchmarks.languages [--recipe recipes/default.yaml] [--json]
-    python -m benchmarks.languages --by-source [--recipe recipes/default.yaml] [--json]
+    python -m benchmarks.languages [--quick] [--recipe recipes/default.yaml]   # records both
+    python -m benchmarks.languages --json [--recipe R]       # per language as JSON, not recorded
+    python -m benchmarks.languages --by-source [--json]      # per source only, not recorded
     python -m benchmarks.languages --from-json rates.json   # the table of a saved --json run
 """
 
@@ -19,19 +24,26 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks.measure import load_average, record
 from lakehouse.recipe import load_recipe
 from lakehouse.storage import PROJECT_DIR
 
+TITLE = "Keep rates per language and per source (bundled sample)"
 LANDING = PROJECT_DIR / "data" / "sample" / "landing"
+DEFAULT_RECIPE = PROJECT_DIR / "recipes" / "default.yaml"
+# `--quick` cleans every QUICK_EVERY-th document of the sample.
+QUICK_EVERY = 10
 
 
-def sample_rows(domains: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every record of the sample's JSON-lines landing files, as bronze-like rows; `domains`
-    maps a landing folder (a source name) to its domain (`sample` for the others)."""
+def sample_rows(domains: dict[str, str] | None = None, every: int = 1) -> list[dict[str, Any]]:
+    """Every record (or every `every`-th) of the sample's JSON-lines landing files, as
+    bronze-like rows; `domains` maps a landing folder (a source name) to its domain (`sample`
+    for the others)."""
     import hashlib
 
     domains = domains or {}
@@ -39,6 +51,8 @@ def sample_rows(domains: dict[str, str] | None = None) -> list[dict[str, Any]]:
     for path in sorted(LANDING.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for index, line in enumerate(handle):
+                if index % every:
+                    continue
                 text = json.loads(line)["text"]
                 rows.append(
                     {
@@ -88,8 +102,14 @@ def source_keep_rates(recipe_path: Path) -> list[dict[str, Any]]:
     """One row per sample source: its rule profile, documents, kept share, the top rules."""
     recipe = load_recipe(recipe_path).recipe
     domains = _source_domains(recipe)
+    return source_table(source_outcomes(sample_rows(domains), recipe.clean), recipe)
+
+
+def source_table(found: list[tuple[str, str, str | None]], recipe: Any) -> list[dict[str, Any]]:
+    """`source_keep_rates`' rows from (source, lang, rule) outcomes of a clean pass."""
+    domains = _source_domains(recipe)
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    for source, _, rule in source_outcomes(sample_rows(domains), recipe.clean):
+    for source, _, rule in found:
         table[source][rule or "kept"] += 1
     result = []
     for source, counts in sorted(table.items()):
@@ -124,13 +144,35 @@ def source_markdown(rows: list[dict[str, Any]]) -> str:
 
 def keep_rates(recipe_path: Path) -> list[dict[str, Any]]:
     """One row per detected language: documents, kept share with and without its settings."""
+    return both_tables(recipe_path)["languages"]
+
+
+def both_tables(recipe_path: Path, every: int = 1) -> dict[str, list[dict[str, Any]]]:
+    """The per-language rows (`keep_rates`) and the per-source rows (`source_keep_rates`) of
+    every `every`-th sample document, from two clean passes (with and without
+    `clean.languages`)."""
     recipe = load_recipe(recipe_path).recipe
     clean = recipe.clean
-    rows = sample_rows(_source_domains(recipe))
-    found = {
-        "languages": outcomes(rows, clean),
-        "english": outcomes(rows, clean.model_copy(update={"languages": {}})),
+    rows = sample_rows(_source_domains(recipe), every)
+    with_languages = source_outcomes(rows, clean)
+    english = source_outcomes(rows, clean.model_copy(update={"languages": {}}))
+    return {
+        "languages": language_table(
+            [(lang, rule) for _, lang, rule in with_languages],
+            [(lang, rule) for _, lang, rule in english],
+            clean,
+        ),
+        "sources": source_table(with_languages, recipe),
     }
+
+
+def language_table(
+    with_languages: list[tuple[str, str | None]],
+    english: list[tuple[str, str | None]],
+    clean: Any,
+) -> list[dict[str, Any]]:
+    """`keep_rates`' rows from the (lang, rule) outcomes of the two passes, in row order."""
+    found = {"languages": with_languages, "english": english}
     table: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"documents": 0, "kept": 0, "kept_english_only": 0, "rules": Counter()}
     )
@@ -183,20 +225,62 @@ def markdown(rows: list[dict[str, Any]], min_documents: int = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render(result: dict[str, Any]) -> str:
+    """The per-language table, then the per-source table, of a recorded run."""
+    summary = result["summary"]
+    share = "every document" if summary["every"] == 1 else f"every {summary['every']}th document"
+    return (
+        f"{summary['documents']:,} documents of the sample ({share}), `{summary['recipe']}`.\n\n"
+        + markdown(summary["languages"])
+        + "\nPer source, under the recipe's rule profiles:\n\n"
+        + source_markdown(summary["sources"])
+    )
+
+
 def main() -> None:
-    """Print the per-language keep rates of the sample (a markdown table, or JSON)."""
+    """Print the per-language keep rates of the sample (a markdown table, or JSON); without
+    --json, --by-source or --from-json, record both tables as the benchmark's results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.languages", description=__doc__)
-    parser.add_argument("--recipe", type=Path, default=PROJECT_DIR / "recipes" / "default.yaml")
+    parser.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE)
     parser.add_argument("--json", action="store_true", help="every language as JSON")
     parser.add_argument("--from-json", type=Path, help="print the table of a saved --json run")
     parser.add_argument("--by-source", action="store_true", help="per source, one clean pass")
+    parser.add_argument("--quick", action="store_true", help=f"every {QUICK_EVERY}th document")
     args = parser.parse_args()
     if args.by_source:
         rows = source_keep_rates(args.recipe)
         print(json.dumps(rows, indent=2) if args.json else source_markdown(rows), end="")
         return
-    rows = json.loads(args.from_json.read_text()) if args.from_json else keep_rates(args.recipe)
-    print(json.dumps(rows, indent=2) if args.json else markdown(rows), end="")
+    if args.from_json or args.json:
+        rows = json.loads(args.from_json.read_text()) if args.from_json else keep_rates(args.recipe)
+        print(json.dumps(rows, indent=2) if args.json else markdown(rows), end="")
+        return
+    every = QUICK_EVERY if args.quick else 1
+    load_before = load_average()
+    started = time.perf_counter()
+    tables = both_tables(args.recipe, every)
+    seconds = round(time.perf_counter() - started, 1)
+    recipe = args.recipe.resolve()
+    shown = recipe.relative_to(PROJECT_DIR) if recipe.is_relative_to(PROJECT_DIR) else recipe
+    summary = {
+        "every": every,
+        "recipe": str(shown),
+        "documents": sum(row["documents"] for row in tables["languages"]),
+        **tables,
+    }
+    command = "python -m benchmarks.languages" + (" --quick" if args.quick else "")
+    if args.recipe != DEFAULT_RECIPE:
+        command += f" --recipe {shown}"
+    path = record(
+        "languages",
+        command,
+        summary,
+        {"seconds": seconds},
+        quick=args.quick,
+        load_before=load_before,
+    )
+    print(markdown(tables["languages"]) + "\n" + source_markdown(tables["sources"]), end="")
+    print(f"saved {path} ({seconds} s)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,68 @@ def run_engine(module: str, args: list[str]) -> dict[str, Any]:
     if completed.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants (JVM, workers), MiB.
+
+    Samples every `interval` seconds in a thread while the `with` block runs; `pid` defaults
+    to this process.
+    """
+
+    def __init__(self, pid: int | None = None, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                members = [root, *root.children(recursive=True)]
+            except psutil.Error:  # the watched process ended
+                return
+            total = 0
+            for member in members:
+                try:
+                    total += member.memory_info().rss
+                except psutil.Error:  # a worker that ended between listing and reading
+                    continue
+            self.peak = max(self.peak, total / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(module: str, args: list[str]) -> dict[str, Any]:
+    """Like `run_engine`, plus `wall_seconds` (the whole process, start-up included) and
+    `peak_rss_mb` (largest resident memory of its process tree, sampled every 0.1 s)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with TreeMemory(child.pid) as memory:
+        stdout, stderr = child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{stderr[-4000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["wall_seconds"] = round(time.perf_counter() - started, 2)
+    result["peak_rss_mb"] = round(memory.peak, 1)
+    return result
 
 
 def median(results: list[dict[str, Any]], key: str) -> float:
