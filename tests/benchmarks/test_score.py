@@ -102,3 +102,23 @@ def test_render_puts_ratios_and_fidelity_beside_the_rates() -> None:
     assert "1.175 (1.1–1.25, n = 2)" in fp32_row
     assert "0.999 / 1.0" in fp32_row
     assert "**not met**" in text
+
+
+def test_target_is_judged_on_ratios_of_runs_made_under_the_same_load() -> None:
+    # Per round 1.1, 1.3, 1.225 (median 1.225); the medians of the rates give only 11 / 10.
+    rates = {"sentence_transformers": (10.0, 5.0, 20.0), "funnel_fp32": (11.0, 6.5, 24.5)}
+    runs = [
+        {
+            "engine": engine,
+            "round": round_ + 1,
+            "docs": 100,
+            "docs_per_s": rates[engine][round_],
+            "fp32_peak_gflops": 100.0,
+            "torch_threads": 2,
+        }
+        for round_ in range(3)
+        for engine in rates
+    ]
+    summary = summarize(runs, {"funnel_fp32": {"min": 1.0, "mean": 1.0}}, MINILM, 200)
+    assert summary["engines"]["funnel_fp32"]["ratio_of_medians"] == 1.1
+    assert summary["target"]["met"] is True
