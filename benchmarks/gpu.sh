@@ -42,7 +42,7 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" | tee -a "$LOG"; }
 
 step "virtual environment from $WHEELS"
 "$PYTHON" -m venv "$VENV"
-timeout 180 "$VENV/bin/python" -m pip install -q --no-index --find-links "$WHEELS" \
+timeout 240 "$VENV/bin/python" -m pip install -q --no-index --find-links "$WHEELS" \
     -e ".[dev]" 2>&1 | tee -a "$LOG"
 PY="$VENV/bin/python"
 "$PY" - <<'EOF' 2>&1 | tee -a "$LOG"
@@ -55,10 +55,10 @@ print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_de
 EOF
 
 step "CUDA tests"
-timeout 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/gpu_jobs 2>&1 | tee -a "$LOG"
+timeout 90 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/gpu_jobs 2>&1 | tee -a "$LOG"
 
 step "GPU measurement, $DOCS documents"
-timeout 180 "$PY" -m benchmarks.score --gpu --docs "$DOCS" 2>&1 | tee -a "$LOG"
+timeout 120 "$PY" -m benchmarks.score --gpu --docs "$DOCS" 2>&1 | tee -a "$LOG"
 RESULT=benchmarks/results/full/score_gpu.json
 "$PY" - "$RESULT" <<'EOF' 2>&1 | tee -a "$LOG"
 import json, sys
