@@ -1,38 +1,42 @@
-"""Serving benchmark: how fast a release streams into training, and what the data–model levers do.
+"""Serving: releases into training, and the data–model levers.
 
-    python -m benchmarks.serving [--part loading|experiment|all] [--docs 10000] [--repeats 3]
-        [--seeds 0 1 2] [--steps 400] [--jobs 1] [--keep DIR]
+    python -m benchmarks.serving [--quick] [--part loading|experiment|all] [--docs 10000]
+        [--repeats 3] [--seeds 0 1 2] [--steps 400] [--reference-steps N] [--jobs 2] [--keep DIR]
 
 **Loading.** Two releases are published from the sample corpus (its documents cycled under new
 doc ids, domains interleaved): `--docs` and ten times as many documents. In fresh processes,
-one reader each (what one DataLoader worker runs): `ReleaseDataset` (text, no tokenizer, default
-buffer) against the peer, a plain pyarrow scan of the same pinned Parquet files producing the
-same per-sample dicts (`pyarrow.dataset` → record batches → `to_pylist`). Samples/s and the
-ratio; peak resident memory of each process at both sizes. A raw Arrow scan (no per-sample
-objects) is reported too, as the ceiling.
+one reader each (what one DataLoader worker runs), engines alternating, `--repeats` rounds:
+`ReleaseDataset` (text, no tokenizer, default buffer) against the peer, a plain pyarrow scan of
+the same pinned Parquet files producing the same per-sample dicts (`pyarrow.dataset` → record
+batches → `to_pylist`). Samples/s (median of the rounds) and the ratio; peak resident memory of
+each process at both sizes. A raw Arrow scan (no per-sample objects) is reported too, as the
+ceiling.
 
-**Experiment.** A release built from the sample corpus with its planted noise kept on purpose
+**Levers.** A release built from the sample corpus with its planted noise kept on purpose
 (junk, off-domain pages, exact and near duplicates, per `ground_truth.jsonl.gz`); held out:
 clean documents that are not in the release, a random draw split in two (HELDOUT_DOCS for
 evaluation, REFERENCE_DOCS for the reference model). A tiny byte-level GPT (2 layers, 4 heads,
-width 64, context 128 bytes) is trained on CPU from `ReleaseDataLoader` with every step logged to
-`serving/consumption`, once per arm and seed; held-out loss every EVAL_EVERY steps. Per seed, a
-reference model of the same architecture is trained first on the reference holdout
-(REFERENCE_STEPS steps; RHO-LOSS's irreducible-loss model, DoReMi's reference model).
-
-All arms use AdamW (3e-3, 20 warm-up steps, cosine decay to 10 %) and the same optimizer steps.
+width 64, context 128 bytes) is trained on CPU from `ReleaseDataLoader` (batches of 16) with every
+step logged to `serving/consumption`, once per arm and seed, one torch thread per seed process;
+held-out loss about 40 times a run. Per seed, a reference model of the same architecture is
+trained first on the reference holdout, as many steps as the arms (RHO-LOSS's irreducible-loss
+model, DoReMi's reference model). All arms use AdamW (3e-3, 20 warm-up steps, cosine decay to
+10 %) and the same optimizer steps.
 
 - uniform: the release as it comes (documents drawn uniformly);
-- selection: RHO-LOSS — draw SELECTION_DRAW times the batch, train on the batch-size share with
-  the largest excess loss over the reference model;
-- mixture: excess-loss mixing — domain weights from each domain's excess loss over the reference
-  model, around the release's own domain shares;
+- selection: RHO-LOSS — draw SELECTION_DRAW times the batch (64), score all with the model and
+  the reference model, train on the 16 with the largest excess loss;
+- mixture: excess-loss mixing — domain weights from each domain's excess loss over the
+  reference model, around the release's own domain shares;
 - mixture_exp3: Online Data Mixing (EXP3 over domains, loss as reward), the paper's rule;
 - reweighting: per-sample loss weights from the loss (bounded, mean 1).
 
-Result per lever: optimizer steps to reach uniform's final held-out loss (same seed), as a share
-of uniform's steps, mean and spread over seeds; the mixture arms' domain weights over time as a
-PNG. `--jobs N` runs N seeds at once, each in its own process and lake.
+Result per lever, as shares of uniform's (same seed), mean ± standard deviation over the seeds:
+the optimizer steps, the wall time and the samples read until the held-out loss first reaches
+uniform's final held-out loss. Wall time is the training loop's time (held-out evaluations left
+out), plus, for the levers that use the reference model (selection and the excess-loss mixture),
+the reference model's whole training time. Samples read count every drawn sample, kept or not.
+The mixture arms' domain weights over time are drawn to a PNG (`--plot`).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from benchmarks.measure import machine, median, peak_rss_mb, run_engine, write_result
+from benchmarks.measure import load_average, peak_rss_mb, record, run_engine, spread
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.landing import doc_id
 from lakehouse.releases import ReleaseManifest, domain_summary, publish_release, release_files
@@ -75,13 +79,17 @@ CONTEXT = 128
 PAD = 256
 VOCAB = 257
 BATCH = 16
-EVAL_EVERY = 10
 LEARNING_RATE = 3e-3
 WARMUP = 20
 HELDOUT_DOCS = 200
 REFERENCE_DOCS = 600
-REFERENCE_STEPS = 400
+# Levers that score with the reference model, so its training is part of their cost.
+REFERENCE_ARMS = ("selection", "mixture")
 SELECTION_DRAW = 4
+FULL_DOCS = 10_000
+QUICK_DOCS = 2_000
+FULL_STEPS = 400
+QUICK_STEPS = 60
 
 
 # Release building -----------------------------------------------------------------------------
@@ -231,13 +239,14 @@ def pyarrow_engine(root: str, release: str, raw: bool = False) -> dict[str, Any]
     return {"samples": samples, "seconds": seconds, "peak_rss_mb": process_peak_rss_mb()}
 
 
-def loading(docs: int, work: Path, repeats: int) -> dict[str, Any]:
+def loading(docs: int, work: Path, repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Samples/s and peak memory of ReleaseDataset and the pyarrow peers at docs and 10× docs;
-    engines alternate, each run in a fresh process; medians over `repeats`."""
+    engines alternate, each run in a fresh process; medians over `repeats`: (summary, runs)."""
     root = str(work / "lake")
     catalog = Catalog(root)
     documents = sample_documents()
-    sizes = {}
+    sizes: dict[int, Any] = {}
+    raw: dict[int, Any] = {}
     engines = ("dataset", "pyarrow", "pyarrow_raw")
     for factor in (1, 10):
         name = f"bench-{docs * factor}"
@@ -254,28 +263,32 @@ def loading(docs: int, work: Path, repeats: int) -> dict[str, Any]:
         for engine in engines:
             results[engine] = {
                 "samples": runs[engine][0]["samples"],
-                "samples_per_s": round(median(runs[engine], "samples_per_s")),
-                "runs_samples_per_s": [run["samples_per_s"] for run in runs[engine]],
+                "samples_per_s": spread([run["samples_per_s"] for run in runs[engine]], 0),
                 "peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs[engine]), 1),
             }
             print(
                 f"  {docs * factor} docs, {engine}: {results[engine]['samples_per_s']} "
-                f"samples/s (runs {results[engine]['runs_samples_per_s']}), "
-                f"peak {results[engine]['peak_rss_mb']:.0f} MiB",
+                f"samples/s, peak {results[engine]['peak_rss_mb']:.0f} MiB",
                 flush=True,
             )
-        results["ratio_vs_pyarrow"] = round(
-            results["dataset"]["samples_per_s"] / results["pyarrow"]["samples_per_s"], 3
-        )
+        # Each round's ratio pairs runs made one after the other, under the same load.
+        per_round = [
+            ours["samples_per_s"] / peer["samples_per_s"]
+            for ours, peer in zip(runs["dataset"], runs["pyarrow"], strict=True)
+        ]
+        results["ratio_vs_pyarrow"] = spread(per_round)
         sizes[docs * factor] = results
+        raw[docs * factor] = runs
     small, large = sizes[docs], sizes[docs * 10]
-    return {
+    summary = {
+        "repeats": repeats,
         "sizes": sizes,
         "memory_growth_10x": {
             engine: round(large[engine]["peak_rss_mb"] / small[engine]["peak_rss_mb"], 3)
             for engine in ("dataset", "pyarrow")
         },
     }
+    return summary, raw
 
 
 # Experiment -----------------------------------------------------------------------------------
@@ -427,7 +440,9 @@ def train_arm(
     heldout: Any,
     reference: Any,
 ) -> dict[str, Any]:
-    """Train the tiny model with one lever; held-out loss every EVAL_EVERY steps."""
+    """Train the tiny model with one lever; every `eval_every(steps)` steps a curve point
+    (step, held-out loss, training seconds so far, samples read so far). The training clock
+    leaves the evaluations out; samples read count every drawn sample, kept or not."""
     import torch
 
     from serving.consumption import ConsumptionLog
@@ -439,22 +454,27 @@ def train_arm(
     loader = ReleaseDataLoader(dataset, batch_size=draw, collate_fn=collate)
     strategy = Composite(arm_strategies(arm, dataset.domains, dataset.domain_rows))
     # Excess loss (selection, excess-loss mixing) needs the reference model's view of the batch.
-    needs_reference = arm in ("selection", "mixture")
+    needs_reference = arm in REFERENCE_ARMS
     model = tiny_gpt(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     learning_rate = schedule(optimizer, steps)
-    curve = [(0, heldout_loss(model, heldout))]
+    curve = [(0, heldout_loss(model, heldout), 0.0, 0)]
+    every = eval_every(steps)
+    seconds = 0.0
+    read = 0
     mixture = [(0, dataset.domain_weights)]
     batches = iter(loader)
     epoch = 0
     with ConsumptionLog(catalog, f"{arm}-seed{seed}", release, flush_rows=4096) as log:
         for step in range(1, steps + 1):
+            started = time.perf_counter()
             batch = next(batches, None)
             if batch is None or len(batch["doc_id"]) < draw:
                 epoch += 1
                 dataset.set_epoch(epoch)
                 batches = iter(loader)
                 batch = next(batches)
+            read += len(batch["doc_id"])
             ids = batch["input_ids"]
             reference_losses = None
             if needs_reference:
@@ -497,14 +517,73 @@ def train_arm(
             if decision.domain_weights is not None:
                 dataset.set_domain_weights(decision.domain_weights)
                 mixture.append((step, dataset.domain_weights))
-            if step % EVAL_EVERY == 0:
-                curve.append((step, heldout_loss(model, heldout)))
+            seconds += time.perf_counter() - started
+            if step % every == 0 or step == steps:
+                curve.append((step, heldout_loss(model, heldout), round(seconds, 3), read))
     return {"curve": curve, "mixture": mixture}
 
 
-def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
-    """First evaluated step whose held-out loss is at most `target` (None: never)."""
-    return next((step for step, loss in curve if step > 0 and loss <= target), None)
+def eval_every(steps: int) -> int:
+    """Steps between held-out evaluations: about 40 points a run, at least 5 steps apart."""
+    return max(5, steps // 40)
+
+
+def first_reaching(curve: list[Any], target: float) -> tuple[int, float, float, int] | None:
+    """The first curve point after step 0 whose held-out loss is at most `target`, as
+    (step, loss, training seconds, samples read); None when the run never gets there."""
+    for step, loss, seconds, read in curve:
+        if step > 0 and loss <= target:
+            return step, loss, seconds, read
+    return None
+
+
+def mean_and_spread(values: list[float | None], digits: int = 3) -> dict[str, Any]:
+    """Mean, sample standard deviation, min and max over seeds; None figures when a seed
+    never got there (a lever that misses on one seed has no mean)."""
+    finite = [value for value in values if value is not None]
+    reached = len(finite) == len(values)
+    return {
+        "per_seed": [round(value, digits) if value is not None else None for value in values],
+        "mean": round(statistics.mean(finite), digits) if reached else None,
+        "stdev": round(statistics.stdev(finite), digits) if reached and len(finite) > 1 else None,
+        "min": round(min(finite), digits) if finite else None,
+        "max": round(max(finite), digits) if finite else None,
+        "reached_in": f"{len(finite)}/{len(values)} seeds",
+    }
+
+
+def lever_costs(
+    runs: dict[str, dict[int, dict[str, Any]]], reference_seconds: dict[int, float]
+) -> dict[str, Any]:
+    """Per lever, what it took to reach uniform's final held-out loss (same seed), as shares
+    of what uniform took: optimizer steps, wall time and samples read. Levers that need the
+    reference model (REFERENCE_ARMS) are charged its training time."""
+    seeds = sorted(reference_seconds)
+    costs = {}
+    for arm in runs:
+        steps_, seconds_, read_ = [], [], []
+        for seed in seeds:
+            uniform_curve = runs["uniform"][seed]["curve"]
+            final_step, target, uniform_seconds, uniform_read = uniform_curve[-1]
+            point = first_reaching(runs[arm][seed]["curve"], target)
+            if point is None:
+                steps_.append(None), seconds_.append(None), read_.append(None)
+                continue
+            step, _, seconds, read = point
+            extra = reference_seconds[seed] if arm in REFERENCE_ARMS else 0.0
+            steps_.append(step / final_step)
+            seconds_.append((seconds + extra) / uniform_seconds)
+            read_.append(read / uniform_read)
+        costs[arm] = {
+            "steps_share": mean_and_spread(steps_),
+            "wall_time_share": mean_and_spread(seconds_),
+            "samples_read_share": mean_and_spread(read_),
+            "final_heldout_loss": mean_and_spread(
+                [runs[arm][seed]["curve"][-1][1] for seed in seeds], 4
+            ),
+            "charged_reference_training": arm in REFERENCE_ARMS,
+        }
+    return costs
 
 
 def experiment_release(catalog: Catalog) -> dict[str, Any]:
@@ -537,7 +616,7 @@ def experiment_release(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def seed_runs(seed: int, steps: int, work: Path) -> dict[str, Any]:
+def seed_runs(seed: int, steps: int, reference_steps: int, work: Path) -> dict[str, Any]:
     """One seed: the reference model, then every arm (its own lake, so seeds run in parallel)."""
     import torch
 
@@ -545,8 +624,13 @@ def seed_runs(seed: int, steps: int, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     catalog = Catalog(str(work / f"seed-{seed}" / "lake"))
     release = experiment_release(catalog)
-    reference = train_reference(release["reference_texts"], REFERENCE_STEPS, seed)
-    runs = {"reference_heldout_loss": heldout_loss(reference, release["heldout"])}
+    reference_started = time.perf_counter()
+    reference = train_reference(release["reference_texts"], reference_steps, seed)
+    reference_seconds = round(time.perf_counter() - reference_started, 3)
+    runs: dict[str, Any] = {
+        "reference_heldout_loss": heldout_loss(reference, release["heldout"]),
+        "reference_seconds": reference_seconds,
+    }
     seconds = {}
     for arm in ARMS:
         arm_started = time.perf_counter()
@@ -564,9 +648,13 @@ def seed_runs(seed: int, steps: int, work: Path) -> dict[str, Any]:
     return runs
 
 
-def experiment(seeds: list[int], steps: int, work: Path, jobs: int = 1) -> dict[str, Any]:
-    """Every arm × seed; steps to uniform's final held-out loss, as a share of uniform's.
-    `jobs` > 1 runs that many seeds at once, one process each (one thread per process)."""
+def experiment(
+    seeds: list[int], steps: int, reference_steps: int, work: Path, jobs: int = 1
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every arm × seed: (summary, raw runs). Per lever, the steps, wall time (reference model
+    training included where the lever uses it) and samples read to reach uniform's final
+    held-out loss, as shares of uniform's. `jobs` > 1 runs that many seeds at once, one
+    process each (one torch thread per process)."""
     release = experiment_release(Catalog(str(work / "release")))
     print(
         f"  release sample-noisy: {release['documents']} documents, {release['noise']:.1%} "
@@ -575,61 +663,52 @@ def experiment(seeds: list[int], steps: int, work: Path, jobs: int = 1) -> dict[
         "left out",
         flush=True,
     )
-    noise = release["noise"]
     if jobs > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = {seed: pool.submit(seed_runs, seed, steps, work) for seed in seeds}
+            futures = {
+                seed: pool.submit(seed_runs, seed, steps, reference_steps, work) for seed in seeds
+            }
             by_seed = {seed: future.result() for seed, future in futures.items()}
     else:
-        by_seed = {seed: seed_runs(seed, steps, work) for seed in seeds}
+        by_seed = {seed: seed_runs(seed, steps, reference_steps, work) for seed in seeds}
     runs = {arm: {seed: by_seed[seed][arm] for seed in seeds} for arm in ARMS}
-    reference_losses = {seed: by_seed[seed]["reference_heldout_loss"] for seed in seeds}
-    levers = {}
-    for arm in ARMS[1:]:
-        shares = []
-        for seed in seeds:
-            target = runs["uniform"][seed]["curve"][-1][1]
-            reached = steps_to_reach(runs[arm][seed]["curve"], target)
-            shares.append(reached / steps if reached is not None else math.inf)
-        finite = [share for share in shares if math.isfinite(share)]
-        levers[arm] = {
-            "steps_share_per_seed": [round(s, 3) if math.isfinite(s) else None for s in shares],
-            "mean_steps_share": round(statistics.mean(shares), 3)
-            if len(finite) == len(shares)
-            else None,
-            "spread_stdev": round(statistics.stdev(finite), 3) if len(finite) > 1 else None,
-            "reached_in": f"{len(finite)}/{len(shares)} seeds",
-            "final_heldout_loss_mean": round(
-                statistics.mean(runs[arm][seed]["curve"][-1][1] for seed in seeds), 4
-            ),
-        }
-    uniform_final = [runs["uniform"][seed]["curve"][-1][1] for seed in seeds]
-    return {
+    reference_seconds = {seed: by_seed[seed]["reference_seconds"] for seed in seeds}
+    uniform = [runs["uniform"][seed]["curve"][-1] for seed in seeds]
+    summary = {
         "release_documents": release["documents"],
         "evaluation_copies_left_out": release["evaluation_copies_left_out"],
-        "planted_noise_share": round(noise, 4),
+        "planted_noise_share": round(release["noise"], 4),
         "steps": steps,
+        "eval_every": eval_every(steps),
+        "batch": BATCH,
+        "selection_draw": SELECTION_DRAW * BATCH,
         "seeds": seeds,
         "jobs": jobs,
-        "seconds_per_seed": {seed: by_seed[seed]["seconds"] for seed in seeds},
-        "uniform_final_heldout_loss_mean": round(statistics.mean(uniform_final), 4),
-        "uniform_final_heldout_loss_stdev": round(statistics.stdev(uniform_final), 4)
-        if len(seeds) > 1
-        else None,
-        "levers": levers,
-        "curves": {arm: {seed: runs[arm][seed]["curve"] for seed in seeds} for arm in ARMS},
+        "uniform": {
+            "final_heldout_loss": mean_and_spread([point[1] for point in uniform], 4),
+            "training_seconds": mean_and_spread([point[2] for point in uniform], 1),
+            "samples_read": uniform[0][3],
+        },
         "reference_model": {
             "documents": REFERENCE_DOCS,
-            "steps": REFERENCE_STEPS,
-            "heldout_loss_per_seed": {
-                seed: round(loss, 4) for seed, loss in reference_losses.items()
-            },
+            "steps": reference_steps,
+            "training_seconds": mean_and_spread(list(reference_seconds.values()), 1),
+            "heldout_loss": mean_and_spread(
+                [by_seed[seed]["reference_heldout_loss"] for seed in seeds], 4
+            ),
         },
+        "levers": {arm: costs for arm, costs in lever_costs(runs, reference_seconds).items()},
+    }
+    raw = {
+        "seconds_per_seed": {seed: by_seed[seed]["seconds"] for seed in seeds},
+        "reference_seconds": reference_seconds,
+        "curves": {arm: {seed: runs[arm][seed]["curve"] for seed in seeds} for arm in ARMS},
         "mixture_weights": {
             arm: {seed: runs[arm][seed]["mixture"] for seed in seeds} for arm in MIXTURE_ARMS
         },
     }
+    return summary, raw
 
 
 def plot_mixture(result: dict[str, Any], path: Path) -> Path:
@@ -667,15 +746,92 @@ def plot_mixture(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def main() -> None:
-    """Command-line entry point."""
+def _share(figures: dict[str, Any]) -> str:
+    """A share over seeds as `mean ± stdev (min–max)`, or how many seeds reached the target."""
+    if figures["mean"] is None:
+        return f"not reached ({figures['reached_in']})"
+    stdev = f" ± {figures['stdev']}" if figures["stdev"] is not None else ""
+    return f"{figures['mean']}{stdev} ({figures['min']}–{figures['max']})"
+
+
+def render(result: dict[str, Any]) -> str:
+    """Markdown tables: loading rates with their ratio, and each lever's costs to reach
+    uniform's final held-out loss."""
+    summary = result["summary"]
+    parts = []
+    if "loading" in summary:
+        rows = [
+            f"**Loading**, median of {summary['loading']['repeats']} alternating rounds "
+            "(min–max), one reader each:",
+            "",
+            "| documents | ReleaseDataset samples/s | pyarrow scan samples/s | ratio (per round) "
+            "| raw Arrow scan samples/s | peak RSS ReleaseDataset / pyarrow, MiB |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for docs, engines in summary["loading"]["sizes"].items():
+            cells = [
+                f"{engines[engine]['samples_per_s']['median']:,.0f} "
+                f"({engines[engine]['samples_per_s']['min']:,.0f}–"
+                f"{engines[engine]['samples_per_s']['max']:,.0f})"
+                for engine in ("dataset", "pyarrow")
+            ]
+            ratio = engines["ratio_vs_pyarrow"]
+            rows.append(
+                f"| {int(docs):,} | {cells[0]} | {cells[1]} | {ratio['median']} "
+                f"({ratio['min']}–{ratio['max']}) | "
+                f"{engines['pyarrow_raw']['samples_per_s']['median']:,.0f} | "
+                f"{engines['dataset']['peak_rss_mb']:.0f} / "
+                f"{engines['pyarrow']['peak_rss_mb']:.0f} |"
+            )
+        growth = summary["loading"]["memory_growth_10x"]
+        rows += [
+            "",
+            f"Peak memory at 10× the documents: ReleaseDataset {growth['dataset']}×, "
+            f"pyarrow {growth['pyarrow']}×.",
+        ]
+        parts.append("\n".join(rows))
+    if "experiment" in summary:
+        experiment_ = summary["experiment"]
+        uniform = experiment_["uniform"]
+        reference = experiment_["reference_model"]
+        rows = [
+            f"**Levers**, {len(experiment_['seeds'])} seeds × {experiment_['steps']} optimizer "
+            f"steps of {experiment_['batch']} samples (held-out loss every "
+            f"{experiment_['eval_every']} steps). Uniform ends at held-out loss "
+            f"{uniform['final_heldout_loss']['mean']} ± {uniform['final_heldout_loss']['stdev']} "
+            f"after {uniform['training_seconds']['mean']} s of training and "
+            f"{uniform['samples_read']:,} samples read; the reference model "
+            f"({reference['documents']} documents, {reference['steps']} steps) trains in "
+            f"{reference['training_seconds']['mean']} s. Shares of uniform's cost to reach "
+            "uniform's final held-out loss, mean ± stdev over seeds (min–max); wall time "
+            "includes the reference model's training for the levers that use it (†):",
+            "",
+            "| lever | final held-out loss | optimizer steps | wall time | samples read |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for arm, costs in experiment_["levers"].items():
+            loss = costs["final_heldout_loss"]
+            mark = " †" if costs["charged_reference_training"] else ""
+            rows.append(
+                f"| {arm}{mark} | {loss['mean']} ± {loss['stdev']} | "
+                f"{_share(costs['steps_share'])} | {_share(costs['wall_time_share'])} | "
+                f"{_share(costs['samples_read_share'])} |"
+            )
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str]) -> None:
+    """Command-line entry point: run the chosen parts and record them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (make bench-quick)")
     parser.add_argument("--part", choices=["loading", "experiment", "all"], default="all")
-    parser.add_argument("--docs", type=int, default=10_000, help="smaller loading release")
+    parser.add_argument("--docs", type=int, help="smaller loading release (default 10000)")
     parser.add_argument("--repeats", type=int, default=3, help="loading runs per engine")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=400, help="optimizer steps per run")
-    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once (experiment)")
+    parser.add_argument("--steps", type=int, help="optimizer steps per run (default 400)")
+    parser.add_argument("--reference-steps", type=int, help="default: as many as --steps")
+    parser.add_argument("--jobs", type=int, default=2, help="seeds run at once (experiment)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: temporary)")
     parser.add_argument("--plot", type=Path, default=RESULTS / "serving_mixture_weights.png")
     parser.add_argument(
@@ -683,7 +839,7 @@ def main() -> None:
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--release", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.engine:
         if args.engine == "dataset":
             print(json.dumps(dataset_engine(args.root, args.release)))
@@ -691,33 +847,41 @@ def main() -> None:
             raw = args.engine == "pyarrow_raw"
             print(json.dumps(pyarrow_engine(args.root, args.release, raw=raw)))
         return
+    docs = args.docs or (QUICK_DOCS if args.quick else FULL_DOCS)
+    steps = args.steps or (QUICK_STEPS if args.quick else FULL_STEPS)
+    reference_steps = args.reference_steps or steps
+    command = " ".join(["python -m benchmarks.serving", *argv])
+    load_before = load_average()
     work = args.keep or Path(tempfile.mkdtemp(prefix="funnel-bench-serving-"))
-    result: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv)}
+    summary: dict[str, Any] = {}
+    runs: dict[str, Any] = {}
     try:
         if args.part in ("loading", "all"):
-            print(f"loading: {args.docs} and {args.docs * 10} documents", flush=True)
-            result["loading"] = loading(args.docs, work / "loading", args.repeats)
-            for docs, sizes in result["loading"]["sizes"].items():
-                print(f"  {docs} docs: ReleaseDataset / pyarrow = {sizes['ratio_vs_pyarrow']}")
-            print(f"  peak memory growth at 10x: {result['loading']['memory_growth_10x']}")
+            print(f"loading: {docs} and {docs * 10} documents", flush=True)
+            summary["loading"], runs["loading"] = loading(docs, work / "loading", args.repeats)
+            for size, engines in summary["loading"]["sizes"].items():
+                ratio = engines["ratio_vs_pyarrow"]
+                print(f"  {size} docs: ReleaseDataset / pyarrow = {ratio['median']} {ratio}")
+            print(f"  peak memory growth at 10x: {summary['loading']['memory_growth_10x']}")
         if args.part in ("experiment", "all"):
-            print(f"experiment: seeds {args.seeds}, {args.steps} steps per run", flush=True)
-            result["experiment"] = experiment(
-                args.seeds, args.steps, work / "experiment", args.jobs
+            print(f"experiment: seeds {args.seeds}, {steps} steps per run", flush=True)
+            summary["experiment"], runs["experiment"] = experiment(
+                args.seeds, steps, reference_steps, work / "experiment", args.jobs
             )
-            for arm, lever in result["experiment"]["levers"].items():
+            for arm, costs in summary["experiment"]["levers"].items():
                 print(
-                    f"  {arm}: steps to uniform's final loss / uniform's steps = "
-                    f"{lever['mean_steps_share']} (per seed {lever['steps_share_per_seed']}, "
-                    f"stdev {lever['spread_stdev']})"
+                    f"  {arm}: to uniform's final loss, shares of uniform's steps "
+                    f"{_share(costs['steps_share'])}, wall time {_share(costs['wall_time_share'])}"
+                    f", samples read {_share(costs['samples_read_share'])}"
                 )
-            print(f"  mixture weights plot: {plot_mixture(result['experiment'], args.plot)}")
+            print(f"  mixture weights plot: {plot_mixture(runs['experiment'], args.plot)}")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     name = "serving" if args.part == "all" else f"serving_{args.part}"
-    print(f"result: {write_result(name, result, RESULTS)}")
+    path = record(name, command, summary, runs, quick=args.quick, load_before=load_before)
+    print(f"result: {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
