@@ -164,8 +164,11 @@ def summarize(runs: list[dict[str, Any]], docs: int, chars: int, format: str) ->
             "tokens_per_s": round(total / median(results, "seconds")),
             "peak_rss_mb": round(max(run["peak_rss_mb"] for run in results), 1),
         }
+    # tokens/s ratio = inverse ratio of the median times (same tokens), before any rounding.
     summary["ratio_tokens_per_s"] = round(
-        summary["funnel"]["tokens_per_s"] / summary["peer"]["tokens_per_s"], 3
+        median([run for run in runs if run["engine"] == "peer"], "seconds")
+        / median([run for run in runs if run["engine"] == "funnel"], "seconds"),
+        3,
     )
     return summary
 
