@@ -4,9 +4,15 @@ Peer: Hugging Face `tokenizers` itself — the release's texts read block by blo
 `Tokenizer.encode_batch`, the least any tokenized export must do. funnel does that plus the
 seeded document order, the shard files, the doc index and the resume bookkeeping
 (`serving.export.export_release`). The ratio (funnel tokens/s ÷ peer tokens/s) is the price of
-the rest; each engine runs in a fresh process, so its peak RSS is its own.
+the rest. Engines alternate (peer, funnel, peer, funnel…), each run in a fresh process, so its
+peak RSS is its own; both must count the same tokens.
 
-    python -m benchmarks.export --docs 1000000 --repeats 3 --format megatron
+The release holds documents whose texts cycle through the bundled sample (400 per file), each cut
+to `--chars` characters, exported with the default settings. The full profile exports 1,000,000
+documents of 60 characters three times per engine (Megatron `.bin/.idx`); the quick profile
+(`--quick`) 10,000 documents three times.
+
+    python -m benchmarks.export [--quick] [--docs N --chars N --repeats N --format F]
 """
 
 from __future__ import annotations
@@ -16,16 +22,15 @@ import gzip
 import hashlib
 import json
 import shutil
-import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.measure import machine, peak_rss_mb, run_engine, write_result
+from benchmarks.measure import load_average, median, peak_rss_mb, record, run_engine, spread
 from lakehouse.catalog import Catalog, CommitInfo
 from lakehouse.landing import doc_id
 from lakehouse.releases import ReleaseManifest, manifest_files, publish_release, release_manifest
@@ -39,7 +44,10 @@ from serving.export import (
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "landing"
 DATA = Path("bench-data") / "export"
-RESULTS = Path("bench-data") / "results"
+TITLE = "Export (tokenized shards) against the tokenizer's own batch-encode loop"
+ENGINES = ("peer", "funnel")
+FULL_DOCS, FULL_CHARS, FULL_REPEATS = 1_000_000, 60, 3
+QUICK_DOCS, QUICK_CHARS, QUICK_REPEATS = 10_000, 60, 3
 RELEASE = "bench"
 TOKENIZER = "all-minilm-l6-v2"
 _CHUNK = 100_000
@@ -141,14 +149,65 @@ def run_peer(root: str, block: int = 4096) -> dict[str, float]:
     return {"seconds": seconds, "tokens": tokens, "peak_rss_mb": peak_rss_mb()}
 
 
+def summarize(runs: list[dict[str, Any]], docs: int, chars: int, format: str) -> dict[str, Any]:
+    """Per engine: seconds (median, spread), tokens/s and peak RSS; the ratio funnel ÷ peer."""
+    tokens = {run["tokens"] for run in runs}
+    if len(tokens) != 1:
+        raise RuntimeError(f"the engines tokenized different texts: token counts {sorted(tokens)}")
+    (total,) = tokens
+    summary: dict[str, Any] = {"docs": docs, "chars_per_doc": chars, "format": format}
+    summary["tokens"] = total
+    for engine in ENGINES:
+        results = [run for run in runs if run["engine"] == engine]
+        summary[engine] = {
+            "seconds": spread([run["seconds"] for run in results], 2),
+            "tokens_per_s": round(total / median(results, "seconds")),
+            "peak_rss_mb": round(max(run["peak_rss_mb"] for run in results), 1),
+        }
+    # tokens/s ratio = inverse ratio of the median times (same tokens), before any rounding.
+    summary["ratio_tokens_per_s"] = round(
+        median([run for run in runs if run["engine"] == "peer"], "seconds")
+        / median([run for run in runs if run["engine"] == "funnel"], "seconds"),
+        3,
+    )
+    return summary
+
+
+def render(result: dict[str, Any]) -> str:
+    """Both engines' time, tokens/s and peak RSS beside the ratio, as markdown."""
+    summary = result["summary"]
+    what = {
+        "peer": "`tokenizers.Tokenizer.encode_batch`, texts read block by block, nothing written",
+        "funnel": "`serving.export.export_release`: seeded order, shards, doc index, progress",
+    }
+    rows = [
+        f"{summary['docs']:,} documents of at most {summary['chars_per_doc']} characters, "
+        f"{summary['tokens']:,} tokens, format `{summary['format']}`.",
+        "",
+        "| engine | what it does | median s | min–max s, n | tokens/s | peak RSS, MiB |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for engine in ENGINES:
+        figures = summary[engine]
+        seconds = figures["seconds"]
+        rows.append(
+            f"| {engine} | {what[engine]} | {seconds['median']:.2f} | {seconds['min']:.2f}–"
+            f"{seconds['max']:.2f}, {seconds['n']} | {figures['tokens_per_s']:,} | "
+            f"{figures['peak_rss_mb']:,.0f} |"
+        )
+    rows += ["", f"Ratio funnel ÷ peer tokens/s: **{summary['ratio_tokens_per_s']:.2f}**."]
+    return "\n".join(rows)
+
+
 def main() -> None:
-    """Run both engines `--repeats` times on the same release; print and save the summary."""
+    """Run both engines, alternating, on the same release; print and record the summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=1_000_000, help="documents in the release")
-    parser.add_argument("--chars", type=int, default=300, help="characters per document")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each engine")
+    parser.add_argument("--quick", action="store_true", help="10,000 documents, three times")
+    parser.add_argument("--docs", type=int, help="documents in the release")
+    parser.add_argument("--chars", type=int, help="characters per document")
+    parser.add_argument("--repeats", type=int, help="runs of each engine")
     parser.add_argument("--format", choices=["mds", "megatron", "jsonl"], default="megatron")
-    parser.add_argument("--engine", choices=["funnel", "peer"], help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine:  # one run in this (fresh) process
@@ -160,44 +219,28 @@ def main() -> None:
         )
         print(json.dumps(measured))
         return
-    root = DATA / f"lake-{args.docs}-{args.chars}"
-    build_release(root, args.docs, args.chars)
-    module = "benchmarks.export"
+    docs = args.docs or (QUICK_DOCS if args.quick else FULL_DOCS)
+    chars = args.chars or (QUICK_CHARS if args.quick else FULL_CHARS)
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else FULL_REPEATS)
+    command = "python -m benchmarks.export" + (" --quick" if args.quick else "")
+    if args.docs or args.chars or args.repeats or args.format != "megatron":
+        command += f" --docs {docs} --chars {chars} --repeats {repeats} --format {args.format}"
+    root = DATA / f"lake-{docs}-{chars}"
+    build_release(root, docs, chars)
+    load_before = load_average()
     common = ["--root", str(root), "--format", args.format]
-    runs: dict[str, list[dict[str, float]]] = {"funnel": [], "peer": []}
-    for _ in range(args.repeats):
-        for engine in runs:
-            runs[engine].append(run_engine(module, ["--engine", engine, *common]))
-    funnel = statistics.median(run["seconds"] for run in runs["funnel"])
-    peer = statistics.median(run["seconds"] for run in runs["peer"])
-    tokens = runs["funnel"][0]["tokens"]
-    assert tokens == runs["peer"][0]["tokens"], "the engines tokenized different texts"
-    result = {
-        "benchmark": "export",
-        "docs": args.docs,
-        "chars_per_doc": args.chars,
-        "format": args.format,
-        "tokens": tokens,
-        "repeats": args.repeats,
-        "funnel_seconds": [round(run["seconds"], 2) for run in runs["funnel"]],
-        "peer_seconds": [round(run["seconds"], 2) for run in runs["peer"]],
-        "funnel_tokens_per_s": round(tokens / funnel),
-        "peer_tokens_per_s": round(tokens / peer),
-        "ratio": round(peer / funnel, 3),
-        "funnel_peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs["funnel"]), 1),
-        "peer_peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs["peer"]), 1),
-        "machine": machine(),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.export " + " ".join(sys.argv[1:]),
-    }
-    write_result("export", result, RESULTS)
+    runs = []
+    for _ in range(repeats):
+        for engine in ENGINES:
+            measured = run_engine("benchmarks.export", ["--engine", engine, *common])
+            runs.append({"engine": engine, **measured})
+    summary = summarize(runs, docs, chars, args.format)
+    record("export", command, summary, runs, quick=args.quick, load_before=load_before)
     print(
-        f"export {args.docs} docs ({tokens} tokens, {args.format}): funnel "
-        f"{result['funnel_tokens_per_s']} tokens/s, tokenizers encode_batch alone "
-        f"{result['peer_tokens_per_s']} tokens/s; ratio {result['ratio']}; peak RSS funnel "
-        f"{result['funnel_peak_rss_mb']} MiB, peer {result['peer_peak_rss_mb']} MiB"
+        f"export {docs} docs ({summary['tokens']} tokens, {args.format}): funnel "
+        f"{summary['funnel']['tokens_per_s']} tokens/s, tokenizers encode_batch alone "
+        f"{summary['peer']['tokens_per_s']} tokens/s; ratio {summary['ratio_tokens_per_s']}"
     )
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

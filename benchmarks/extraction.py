@@ -1,7 +1,5 @@
 """Main-text extraction: quality of Resiliparse and Trafilatura, and funnel's WARC throughput.
 
-`python -m benchmarks.extraction --pages 2000 --repeats 3`
-
 1. Quality: the 20 pages of `benchmarks.web_pages` (five layouts, known main text) through
    Resiliparse (`extract_plain_text(main_content=True)`, what funnel uses) and Trafilatura
    (`extract()`, default settings): word precision, recall, F1 and milliseconds per page.
@@ -9,22 +7,32 @@
    funnel's `lakehouse.web.warc_pages` (member splitting, FastWARC parsing, charset checks,
    quarantine decisions, extraction) against the libraries' own loop — FastWARC's
    `ArchiveIterator` over the file and Resiliparse's extraction of each HTML payload. The
-   ratio is funnel pages/s ÷ library pages/s.
+   ratio is funnel pages/s ÷ library pages/s (medians). Engines alternate (library, funnel,
+   library, funnel…), each run in a fresh process.
+
+The full profile reads a WARC of 2,000 pages three times per engine; the quick profile
+(`--quick`) 300 pages three times.
+
+    python -m benchmarks.extraction [--quick] [--pages N --repeats N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import machine, write_result
+from benchmarks.measure import load_average, record, run_engine, spread
 from benchmarks.web_pages import KnownPage, known_pages, word_scores
 
-RESULTS = Path("bench-data/results")
+TITLE = "WARC extraction: quality and throughput"
+ENGINES = ("library", "funnel")
+FULL_PAGES, FULL_REPEATS = 2_000, 3
+QUICK_PAGES, QUICK_REPEATS = 300, 3
 
 
 def resiliparse_text(page: str) -> str:
@@ -93,63 +101,124 @@ def library_loop(path: Path) -> int:
     from resiliparse.parse.html import HTMLTree
 
     pages = 0
-    for record in ArchiveIterator(str(path), record_types=WarcRecordType.response):
-        body = record.reader.read()
-        tree = HTMLTree.parse_from_bytes(body, record.http_charset or "utf-8")
+    for warc_record in ArchiveIterator(str(path), record_types=WarcRecordType.response):
+        body = warc_record.reader.read()
+        tree = HTMLTree.parse_from_bytes(body, warc_record.http_charset or "utf-8")
         if extract_plain_text(tree, main_content=True):
             pages += 1
     return pages
 
 
+LOOPS = {"library": library_loop, "funnel": funnel_loop}
+
+
+def run_loop(engine: str, path: Path) -> dict[str, Any]:
+    """One engine's pass over the WARC in this process: seconds and pages extracted."""
+    started = time.perf_counter()
+    found = LOOPS[engine](path)
+    return {"seconds": time.perf_counter() - started, "pages": found}
+
+
 def throughput(pages: list[KnownPage], count: int, repeats: int) -> dict[str, Any]:
-    """Pages/s of funnel's WARC reader and of the libraries' loop, engines alternating."""
+    """Pages/s of funnel's WARC reader and of the libraries' loop, engines alternating, each run
+    in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="funnel-extraction-") as folder:
         path = Path(folder) / "crawl.warc.gz"
         write_crawl(path, pages, count)
-        runs: dict[str, list[float]] = {"funnel": [], "library": []}
+        runs: list[dict[str, Any]] = []
         for _ in range(repeats):
-            for name, loop in (("library", library_loop), ("funnel", funnel_loop)):
-                started = time.perf_counter()
-                found = loop(path)
-                runs[name].append(time.perf_counter() - started)
-                if found != count:
-                    raise RuntimeError(f"{name} extracted {found} of {count} pages")
+            for engine in ENGINES:
+                run = run_engine("benchmarks.extraction", ["--engine", engine, "--warc", str(path)])
+                if run["pages"] != count:
+                    raise RuntimeError(f"{engine} extracted {run['pages']} of {count} pages")
+                runs.append({"engine": engine, **run})
         size = path.stat().st_size
-    medians = {name: statistics.median(times) for name, times in runs.items()}
+    seconds = {
+        engine: spread([run["seconds"] for run in runs if run["engine"] == engine])
+        for engine in ENGINES
+    }
     return {
         "pages": count,
         "warc_bytes": size,
-        "runs_s": runs,
-        "pages_per_s": {name: count / seconds for name, seconds in medians.items()},
-        "ratio": medians["library"] / medians["funnel"],
+        "seconds": seconds,
+        "pages_per_s": {engine: round(count / seconds[engine]["median"], 1) for engine in ENGINES},
+        "ratio": round(seconds["library"]["median"] / seconds["funnel"]["median"], 3),
+        "runs": runs,
     }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The quality table of both extractors and the throughput table with its ratio."""
+    summary = result["summary"]
+    rows = [
+        f"**Quality** on the {summary['known_pages']} pages of `benchmarks.web_pages` (mean word "
+        "scores against the known main text):",
+        "",
+        "| extractor | precision | recall | F1 | ms/page | F1 by layout |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, scores in summary["quality"].items():
+        layouts = ", ".join(f"{k} {v:.2f}" for k, v in scores["f1_by_layout"].items())
+        rows.append(
+            f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | "
+            f"{scores['ms_per_page']:.2f} | {layouts} |"
+        )
+    speed = summary["throughput"]
+    what = {
+        "library": "FastWARC `ArchiveIterator` + Resiliparse extraction",
+        "funnel": "`lakehouse.web.warc_pages`",
+    }
+    rows += [
+        "",
+        f"**Throughput** on a WARC of {speed['pages']:,} pages "
+        f"({speed['warc_bytes'] / 2**20:.1f} MiB gzipped):",
+        "",
+        "| engine | median s | min–max s, n | pages/s |",
+        "|---|---:|---|---:|",
+    ]
+    for engine in ENGINES:
+        seconds = speed["seconds"][engine]
+        rows.append(
+            f"| {what[engine]} | {seconds['median']:.3f} | {seconds['min']:.3f}–"
+            f"{seconds['max']:.3f}, {seconds['n']} | {speed['pages_per_s'][engine]:,.0f} |"
+        )
+    rows += ["", f"Ratio funnel ÷ library pages/s: **{speed['ratio']:.2f}**."]
+    return "\n".join(rows)
 
 
 def main() -> None:
-    """Measure, print a summary and save it under bench-data/results/extraction.json."""
+    """Measure quality and throughput, print a summary and record it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a WARC of 300 pages")
+    parser.add_argument("--pages", type=int, help="response records in the WARC")
+    parser.add_argument("--repeats", type=int, help="runs of each engine")
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--warc", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine:
+        print(json.dumps(run_loop(args.engine, args.warc)))
+        return
+    count = args.pages or (QUICK_PAGES if args.quick else FULL_PAGES)
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else FULL_REPEATS)
+    command = "python -m benchmarks.extraction" + (" --quick" if args.quick else "")
+    if args.pages or args.repeats:
+        command += f" --pages {count} --repeats {repeats}"
+    load_before = load_average()
     pages = known_pages()
-    result = {
-        "machine": machine(),
-        "quality": quality(pages),
-        "throughput": throughput(pages, args.pages, args.repeats),
-    }
-    for name, scores in result["quality"].items():
+    speed = throughput(pages, count, repeats)
+    runs = speed.pop("runs")
+    summary = {"known_pages": len(pages), "quality": quality(pages), "throughput": speed}
+    for name, scores in summary["quality"].items():
         print(
             f"{name:12} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  "
-            f"F1 {scores['f1']:.3f}  {scores['ms_per_page']:.2f} ms/page  "
-            f"by layout {', '.join(f'{k} {v:.2f}' for k, v in scores['f1_by_layout'].items())}"
+            f"F1 {scores['f1']:.3f}  {scores['ms_per_page']:.2f} ms/page"
         )
-    speed = result["throughput"]
     print(
-        f"WARC of {speed['pages']} pages: funnel {speed['pages_per_s']['funnel']:.0f} pages/s, "
+        f"WARC of {count} pages: funnel {speed['pages_per_s']['funnel']:.0f} pages/s, "
         f"FastWARC+Resiliparse loop {speed['pages_per_s']['library']:.0f} pages/s, "
         f"ratio {speed['ratio']:.2f}"
     )
-    write_result("extraction", result, RESULTS)
+    record("extraction", command, summary, runs, quick=args.quick, load_before=load_before)
 
 
 if __name__ == "__main__":

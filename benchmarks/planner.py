@@ -6,9 +6,13 @@ values. A plan is exact when its status is `plan` and the recipe fields it chang
 the expected ones with the expected values (the wording of reasons is not scored). Lines tagged
 `heldout` were written after the planner was tuned on the others and are also scored apart.
 Limits: at least 90% exact plans, no destructive request ever planned, under 1 s per request
-on CPU after warm-up (the peer: the 1 s limit itself; the ratio printed is mean latency ÷ 1 s).
+on CPU after warm-up (the peer: the 1 s limit itself; the ratio is mean latency ÷ 1 s). Every
+pass after the warm-up must answer every request the same way.
 
-    python -m benchmarks.planner [--repeats 3]
+The full profile times three passes over the golden set after the warm-up; the quick profile
+(`--quick`) one.
+
+    python -m benchmarks.planner [--quick] [--repeats N]
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ import json
 import statistics
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import machine, write_result
+from benchmarks.measure import load_average, record
 from lakehouse.planner import plan_request
 from lakehouse.recipe import Recipe, load_recipe
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "plan_requests.jsonl"
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "default.yaml"
-RESULTS = Path("bench-data") / "results"
+TITLE = "Planner (`funnel plan`) on a golden set of requests"
 LATENCY_LIMIT_S = 1.0
+EXACT_PLAN_GOAL = 0.9
+FULL_REPEATS, QUICK_REPEATS = 3, 1
 
 
 def _value(recipe: Mapping[str, Any], path: str) -> Any:
@@ -105,29 +110,13 @@ def golden_recipe() -> Recipe:
     return recipe.model_copy(update={"clean": clean})
 
 
-def main() -> None:
-    """Score the golden set, print the summary and the misses, save the result."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.planner")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes after warm-up")
-    args = parser.parse_args()
-    recipe = golden_recipe()
-    cases = [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
-    for case in cases:  # warm-up: the language model's labels, the catalogue, the BM25 index
-        plan_request(case["request"], recipe)
-    passes = [[score_case(case, recipe) for case in cases] for _ in range(args.repeats)]
+def summarize(passes: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Accuracy, field precision and recall, destructive plans and latency over timed passes."""
     rows = passes[0]
-    if any(
-        [(row["status"], row["changed"]) for row in other]
-        != [(row["status"], row["changed"]) for row in rows]
-        for other in passes[1:]
-    ):
-        raise SystemExit("the planner answered the same request differently across passes")
     latencies = [row["seconds"] for run in passes for row in run]
     plans = [row for row in rows if row["expected_status"] == "plan"]
     summary: dict[str, Any] = {
-        "benchmark": "planner",
-        "machine": machine(),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "passes": len(passes),
         "requests": len(rows),
         "expected": {
             s: sum(r["expected_status"] == s for r in rows) for s in ("plan", "clarify", "reject")
@@ -166,6 +155,69 @@ def main() -> None:
         {key: row[key] for key in ("request", "expected_status", "status", "changed", "reason")}
         for row in misses
     ]
+    return summary
+
+
+def render(result: dict[str, Any]) -> str:
+    """The golden set's scores against their limits, and the misses, as markdown."""
+    summary = result["summary"]
+    expected = summary["expected"]
+    limit_ms = LATENCY_LIMIT_S * 1000
+    rows = [
+        f"{summary['requests']} requests ({expected['plan']} plans, {expected['clarify']} "
+        f"clarifications, {expected['reject']} rejections; {summary['heldout_requests']} held "
+        f"out), {summary['passes']} timed pass(es) after a warm-up.",
+        "",
+        "| figure | all requests | held out | limit |",
+        "|---|---:|---:|---:|",
+        f"| exact plans | {summary['exact_plan_accuracy']:.3f} | "
+        f"{summary['heldout_exact_plan_accuracy']:.3f} | ≥ {EXACT_PLAN_GOAL} |",
+        f"| status right | {summary['status_accuracy']:.3f} | "
+        f"{summary['heldout_status_accuracy']:.3f} | |",
+        f"| field precision / recall | {summary['field_precision']:.3f} / "
+        f"{summary['field_recall']:.3f} | | |",
+        f"| clarify precision / recall | {summary['clarify_precision']:.3f} / "
+        f"{summary['clarify_recall']:.3f} | | |",
+        f"| reject precision / recall | {summary['reject_precision']:.3f} / "
+        f"{summary['reject_recall']:.3f} | | |",
+        f"| destructive requests planned | {summary['destructive_plans']} | | 0 |",
+        f"| latency mean / p95 / max, ms | {summary['latency_mean_ms']:.1f} / "
+        f"{summary['latency_p95_ms']:.1f} / {summary['latency_max_ms']:.1f} | | "
+        f"< {limit_ms:.0f} |",
+        "",
+        f"Mean latency ÷ the 1 s limit: **{summary['latency_ratio_to_limit']:.3f}**.",
+    ]
+    if summary["misses"]:
+        rows += ["", "Misses:", ""]
+        rows += [
+            f"* {miss['request']!r}: expected {miss['expected_status']}, got {miss['status']}"
+            for miss in summary["misses"]
+        ]
+    return "\n".join(rows)
+
+
+def main() -> None:
+    """Score the golden set, print the summary and the misses, record the result."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.planner")
+    parser.add_argument("--quick", action="store_true", help="one timed pass")
+    parser.add_argument("--repeats", type=int, help="timed passes after warm-up")
+    args = parser.parse_args()
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else FULL_REPEATS)
+    command = "python -m benchmarks.planner" + (" --quick" if args.quick else "")
+    command += f" --repeats {repeats}" if args.repeats else ""
+    load_before = load_average()
+    recipe = golden_recipe()
+    cases = [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
+    for case in cases:  # warm-up: the language model's labels, the catalogue, the BM25 index
+        plan_request(case["request"], recipe)
+    passes = [[score_case(case, recipe) for case in cases] for _ in range(repeats)]
+    if any(
+        [(row["status"], row["changed"]) for row in other]
+        != [(row["status"], row["changed"]) for row in passes[0]]
+        for other in passes[1:]
+    ):
+        raise SystemExit("the planner answered the same request differently across passes")
+    summary = summarize(passes)
     for key, value in summary.items():
         if key != "misses":
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
@@ -174,7 +226,12 @@ def main() -> None:
             f"MISS {miss['request']!r}: expected {miss['expected_status']}, got {miss['status']} "
             f"{miss['changed']} {miss['reason'][:120]}"
         )
-    write_result("planner", summary, RESULTS)
+    runs = [
+        {key: row[key] for key in ("request", "expected_status", "status", "exact", "seconds")}
+        for run in passes
+        for row in run
+    ]
+    record("planner", command, summary, runs, quick=args.quick, load_before=load_before)
 
 
 if __name__ == "__main__":
