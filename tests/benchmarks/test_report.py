@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.measure import PROJECT, record, record_failure, results_path, spread
-from benchmarks.report import generic_table, load, section, stale
+from benchmarks.report import DOCUMENT, generic_table, load, report, section, stale
 
 
 def _head() -> str:
@@ -101,3 +101,9 @@ def test_results_from_changed_code_are_stale(tmp_path: Path) -> None:
     assert ("planner" in names) == json.loads(
         results_path("planner", "full", tmp_path).read_text()
     )["dirty"]
+
+
+def test_the_benchmarks_page_is_generated_from_the_committed_results() -> None:
+    assert DOCUMENT.read_text() == report(), (
+        "docs/benchmarks.md differs from the results files: run python -m benchmarks.report"
+    )
