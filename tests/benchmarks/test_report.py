@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from benchmarks.measure import PROJECT, record, record_failure, results_path, spread
-from benchmarks.report import DOCUMENT, generic_table, load, report, section, stale
+from benchmarks.report import (
+    DOCUMENT,
+    generic_table,
+    load,
+    provenance,
+    report,
+    section,
+    stale,
+)
 
 
 def _head() -> str:
@@ -63,7 +71,7 @@ def test_full_results_are_preferred_and_their_origin_is_shown(tmp_path: Path) ->
     )
     record("planner", "python -m benchmarks.planner", {"q": 2}, [], root=tmp_path)
     assert load("planner", tmp_path)["summary"] == {"q": 2}
-    text = section("planner", tmp_path)
+    text = provenance(load("planner", tmp_path))
     assert "`python -m benchmarks.planner` (full profile)" in text
     assert f"commit `{_head()[:10]}`" in text
 
