@@ -1,5 +1,4 @@
-"""Scale benchmark: clean and dedup on a standalone Spark cluster of 1 and 2 workers, with the
-lake on local disk and on an S3 server.
+"""Scale benchmark: clean and dedup on 1 and 2 Spark workers, lake on local disk and on S3.
 
 The same generated corpus goes through the clean and dedup stages (Dagster materializations,
 as `funnel run` does them) in four configurations: a standalone Spark cluster on 127.0.0.1 with
