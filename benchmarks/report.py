@@ -28,6 +28,7 @@ BENCHMARKS = (
     "lineage_overhead",
     "clean",
     "dedup",
+    "scale",
     "quality",
     "languages",
     "score",
