@@ -84,7 +84,7 @@ review: install
 	$(BIN)/funnel review serve --host $(HOST) --port $(REVIEW_PORT)
 
 # Every benchmark at full size (see docs/benchmarks.md for how long each takes), then the
-# generated docs/benchmarks.md; bench-quick runs reduced sizes in under 15 minutes on 2 cores.
+# generated docs/benchmarks.md; bench-quick runs a reduced set at reduced sizes in under 15 minutes on 2 cores.
 bench: install
 	$(BIN)/python -m benchmarks
 
