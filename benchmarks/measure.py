@@ -183,6 +183,7 @@ def record(
     quick: bool = False,
     load_before: float | None = None,
     root: Path = RESULTS,
+    failed: str | None = None,
 ) -> Path:
     """Save a benchmark's results with their provenance; returns the file written.
 
@@ -202,8 +203,13 @@ def record(
         "summary": summary,
         "runs": runs,
     }
+    if failed is not None:
+        result["failed"] = failed
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    # Written aside and renamed, so a run killed while saving leaves the previous file whole.
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(result, indent=2) + "\n")
+    partial.replace(path)
     return path
 
 
@@ -217,16 +223,6 @@ def record_failure(
     root: Path = RESULTS,
 ) -> Path:
     """Save that a benchmark failed, replacing its earlier figures: the report shows the error."""
-    path = record(name, command, {}, [], quick=quick, load_before=load_before, root=root)
-    result = json.loads(path.read_text())
-    result["failed"] = error
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return path
-
-
-def write_result(name: str, result: dict[str, Any], folder: Path) -> Path:
-    """Save a benchmark's summary as JSON under `folder` (benchmarks not yet moved to `record`)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return path
+    return record(
+        name, command, {}, [], quick=quick, load_before=load_before, root=root, failed=error
+    )

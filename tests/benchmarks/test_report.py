@@ -37,6 +37,7 @@ def test_record_keeps_provenance_summary_and_runs(tmp_path: Path) -> None:
         root=tmp_path,
     )
     assert path == tmp_path / "quick" / "ingest.json"
+    assert [file.name for file in path.parent.iterdir()] == ["ingest.json"]
     result = json.loads(path.read_text())
     assert result["commit"] == _head()
     assert result["profile"] == "quick"
