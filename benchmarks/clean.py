@@ -40,14 +40,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ingest import corpus_dir, corpus_files
-from benchmarks.measure import load_average, record, run_measured, spread
+from benchmarks.ingest import _recipe, corpus_dir, corpus_files
+from benchmarks.measure import load_average, record, run_measured, spread, spread_cell
 
 TITLE = "Clean (silver stage) against DataTrove, equal work"
 ENGINES = ("datatrove", "funnel")
@@ -78,16 +79,7 @@ clean:
 
 def write_recipe(folder: Path, landing: Path) -> Path:
     """The benchmark recipe: one JSON-lines source per corpus folder and `CLEAN_SECTION`."""
-    sources = sorted(path.name for path in landing.iterdir() if path.is_dir())
-    lines = ["name: bench_clean", f"landing: {landing.resolve()}", "sources:"]
-    lines += [
-        f'  - {{name: {name}, path: "{name}/*.jsonl.gz", format: jsonl, domain: {name}, '
-        f"license: mixed}}"
-        for name in sources
-    ]
-    path = folder / "recipe.yaml"
-    path.write_text("\n".join(lines) + "\n" + CLEAN_SECTION)
-    return path
+    return _recipe(folder, landing, "bench_clean", CLEAN_SECTION)
 
 
 def run_funnel(landing: Path) -> dict[str, Any]:
@@ -300,16 +292,17 @@ def summarize(
     return summary
 
 
-def _number(value: float) -> str:
-    """A figure with thousands separators, without a trailing `.0`."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
-
-
-def _cell(figure: dict[str, Any]) -> str:
-    """A spread as `median (min–max)`, or the single value of one run."""
-    if figure["n"] == 1:
-        return _number(figure["median"])
-    return f"{_number(figure['median'])} ({_number(figure['min'])}–{_number(figure['max'])})"
+def _growth(sizes: list[dict[str, Any]]) -> str:
+    """How funnel's throughput and memory change from each size to the next, if several."""
+    steps = []
+    for small, large in itertools.pairwise(sorted(sizes, key=lambda size: size["docs"])):
+        before, after = small["funnel"], large["funnel"]
+        steps.append(
+            f"{small['docs']:,} → {large['docs']:,} documents: docs/s × "
+            f"{after['docs_per_s']['median'] / before['docs_per_s']['median']:.2f}, peak memory × "
+            f"{after['peak_rss_mb']['median'] / before['peak_rss_mb']['median']:.2f}"
+        )
+    return "\nfunnel's growth: " + "; ".join(steps) + ".\n" if steps else ""
 
 
 def render(result: dict[str, Any]) -> str:
@@ -323,7 +316,11 @@ def render(result: dict[str, Any]) -> str:
     for size in sizes:
         trove, funnel = size.get("datatrove"), size["funnel"]
         peer = (
-            [_cell(trove["seconds"]), _cell(trove["docs_per_s"]), _cell(trove["peak_rss_mb"])]
+            [
+                spread_cell(trove["seconds"]),
+                spread_cell(trove["docs_per_s"]),
+                spread_cell(trove["peak_rss_mb"]),
+            ]
             if trove
             else ["—", "—", "—"]
         )
@@ -331,10 +328,10 @@ def render(result: dict[str, Any]) -> str:
         kept = f"{trove['kept']:,} / {funnel['kept']:,}" if trove else f"— / {funnel['kept']:,}"
         lines.append(
             f"| {size['docs']:,} | {funnel['seconds']['n']} | {' | '.join(peer)} "
-            f"| {_cell(funnel['seconds'])} | {_cell(funnel['docs_per_s'])} "
-            f"| {_cell(funnel['peak_rss_mb'])} | {ratio} | {kept} |"
+            f"| {spread_cell(funnel['seconds'])} | {spread_cell(funnel['docs_per_s'])} "
+            f"| {spread_cell(funnel['peak_rss_mb'])} | {ratio} | {kept} |"
         )
-    out = "\n".join(lines) + "\n"
+    out = "\n".join(lines) + "\n" + _growth(sizes)
     for size in sizes:
         if "agreement" not in size:
             continue

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.measure import load_average, record, run_measured, spread
+from benchmarks.measure import load_average, record, run_measured, spread, spread_cell
 from lakehouse.tables import SILVER_DEDUP_INDEX, TIMESTAMP, TableSpec, spark_ddl
 
 TITLE = "Dedup (exact + MinHash-LSH) against DataTrove, equal shingles"
@@ -452,18 +452,6 @@ def summarize(
     return summary
 
 
-def _number(value: float) -> str:
-    """A figure with thousands separators, without a trailing `.0`."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
-
-
-def _cell(figure: dict[str, Any]) -> str:
-    """A spread as `median (min–max)`, or the single value of one run."""
-    if figure["n"] == 1:
-        return _number(figure["median"])
-    return f"{_number(figure['median'])} ({_number(figure['min'])}–{_number(figure['max'])})"
-
-
 def _recall(row: dict[str, Any]) -> str:
     return (
         "—" if row["recall"] is None else f"{row['recall']:.3f} ({row['found']}/{row['planted']})"
@@ -480,10 +468,10 @@ def render(result: dict[str, Any]) -> str:
         f"{funnel['seconds']['n']} run(s) per engine, medians (min–max):\n\n"
         "| engine | s | docs/s | peak MiB | removed | ratio (docs/s) |\n"
         "|---|---:|---:|---:|---:|---:|\n"
-        f"| DataTrove | {_cell(trove['seconds'])} | {_cell(trove['docs_per_s'])} "
-        f"| {_cell(trove['peak_rss_mb'])} | {trove['removed']:,} | |\n"
-        f"| funnel | {_cell(funnel['seconds'])} | {_cell(funnel['docs_per_s'])} "
-        f"| {_cell(funnel['peak_rss_mb'])} | {funnel['removed']:,} "
+        f"| DataTrove | {spread_cell(trove['seconds'])} | {spread_cell(trove['docs_per_s'])} "
+        f"| {spread_cell(trove['peak_rss_mb'])} | {trove['removed']:,} | |\n"
+        f"| funnel | {spread_cell(funnel['seconds'])} | {spread_cell(funnel['docs_per_s'])} "
+        f"| {spread_cell(funnel['peak_rss_mb'])} | {funnel['removed']:,} "
         f"| **{s['ratio_docs_per_s']}** |\n\n"
         "Recall per planted bucket (word 5-gram Jaccard of copy and original; a pair is found "
         "when either is removed) and false removals (removed documents in no planted pair):\n\n"
@@ -508,13 +496,14 @@ def render(result: dict[str, Any]) -> str:
         f"{s['docs']:,}, against deduplicating all {total:,} again (one run each):\n\n"
         "| run | documents read | s | peak MiB | removed |\n|---|---:|---:|---:|---:|\n"
         f"| funnel, batch against `silver/dedup_index` | {s['batch']:,} "
-        f"| {_cell(onto['seconds'])} | {_cell(onto['peak_rss_mb'])} | {onto['removed']:,} |\n"
+        f"| {spread_cell(onto['seconds'])} | {spread_cell(onto['peak_rss_mb'])} "
+        f"| {onto['removed']:,} |\n"
     )
     for name, key in (("funnel", "funnel_from_scratch"), ("DataTrove", "datatrove_from_scratch")):
         row = inc[key]
         out += (
-            f"| {name}, everything from scratch | {total:,} | {_cell(row['seconds'])} "
-            f"| {_cell(row['peak_rss_mb'])} | {row['removed']:,} |\n"
+            f"| {name}, everything from scratch | {total:,} | {spread_cell(row['seconds'])} "
+            f"| {spread_cell(row['peak_rss_mb'])} | {row['removed']:,} |\n"
         )
     batch_quality = inc["batch_quality"]
     found = sum(row["found"] for row in batch_quality["buckets"].values())

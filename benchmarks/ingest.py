@@ -22,6 +22,7 @@ engine; the quick profile (`--quick`) 10,000 documents three times.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import struct
@@ -42,16 +43,38 @@ FULL_SIZES = ((100_000, 3), (1_000_000, 1))
 QUICK_SIZES = ((10_000, 3),)
 
 
-def corpus_dir(docs: int) -> Path:
-    """The generated corpus of `docs` documents, made once and reused."""
-    folder = BENCH_DIR / f"corpus-{docs}"
-    marker = folder / ".complete"
-    if not marker.exists():
-        from benchmarks.corpus import generate
+def corpus_dir(docs: int, root: Path = BENCH_DIR) -> Path:
+    """The generated corpus of `docs` documents, made once and reused.
 
-        shutil.rmtree(folder, ignore_errors=True)
-        generate(folder, docs)
-        marker.write_text(str(docs))
+    It is generated into a private folder beside it and renamed into place complete, so two
+    benchmarks starting at once never read, or remove, a half-written corpus; a folder left
+    without its completion marker (a run killed while generating) is moved aside and replaced.
+    """
+    folder = root / f"corpus-{docs}"
+    marker = folder / ".complete"
+    if marker.exists():
+        return folder
+    from benchmarks.corpus import generate
+
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".corpus-{docs}-", dir=root))
+    try:
+        generate(staging, docs)
+        (staging / ".complete").write_text(str(docs))
+        for _ in range(3):
+            try:
+                staging.rename(folder)
+                break
+            except OSError:
+                if marker.exists():
+                    break  # another run put its own complete copy in place first
+                with contextlib.suppress(OSError):
+                    folder.rename(root / f".incomplete-{staging.name}")
+        if not marker.exists():
+            raise RuntimeError(f"could not put the generated corpus in place at {folder}")
+    finally:
+        for leftover in (staging, *root.glob(f".incomplete-{staging.name}")):
+            shutil.rmtree(leftover, ignore_errors=True)
     return folder
 
 
@@ -67,16 +90,17 @@ def uncompressed_bytes(path: Path) -> int:
         return struct.unpack("<I", handle.read(4))[0]
 
 
-def _recipe(folder: Path, landing: Path) -> Path:
+def _recipe(folder: Path, landing: Path, name: str = "bench", section: str = "") -> Path:
+    """A recipe with one JSON-lines source per corpus folder, then `section` (YAML) if any."""
     sources = sorted(path.name for path in landing.iterdir() if path.is_dir())
-    lines = ["name: bench", f"landing: {landing.resolve()}", "sources:"]
+    lines = [f"name: {name}", f"landing: {landing.resolve()}", "sources:"]
     lines += [
-        f'  - {{name: {name}, path: "{name}/*.jsonl.gz", format: jsonl, domain: {name}, '
+        f'  - {{name: {source}, path: "{source}/*.jsonl.gz", format: jsonl, domain: {source}, '
         f"license: mixed}}"
-        for name in sources
+        for source in sources
     ]
     path = folder / "recipe.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + section)
     return path
 
 

@@ -138,6 +138,18 @@ def spread(values: list[float], digits: int = 3) -> dict[str, Any]:
     }
 
 
+def number(value: float) -> str:
+    """A figure with thousands separators, without a trailing `.0`."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
+def spread_cell(figure: dict[str, Any]) -> str:
+    """A `spread` as `median (min–max)`, or the single value of one run."""
+    if figure["n"] == 1:
+        return number(figure["median"])
+    return f"{number(figure['median'])} ({number(figure['min'])}–{number(figure['max'])})"
+
+
 def machine() -> str:
     """A one-line description of the machine the numbers come from."""
     cpu = platform.processor() or platform.machine()

@@ -46,10 +46,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ingest import corpus_dir
 from benchmarks.measure import load_average, record, run_engine, spread
 
 TITLE = "Score (gold stage encoder) against SentenceTransformer.encode"
-BENCH_DIR = Path("bench-data")
 CORPUS_DOCS = 10_000
 FULL_DOCS = 10_000
 QUICK_DOCS = 48
@@ -71,19 +71,6 @@ BF16_DENSE_PEAK_TFLOPS = (
 
 
 # Corpus ---------------------------------------------------------------------------------------
-
-
-def corpus_folder(docs: int = CORPUS_DOCS) -> Path:
-    """The generated corpus of `docs` documents under bench-data, made once and reused."""
-    folder = BENCH_DIR / f"corpus-{docs}"
-    marker = folder / ".complete"
-    if not marker.exists():
-        from benchmarks.corpus import generate
-
-        shutil.rmtree(folder, ignore_errors=True)
-        generate(folder, docs)
-        marker.write_text(str(docs))
-    return folder
 
 
 def load_texts(corpus: Path, docs: int) -> list[str]:
@@ -164,7 +151,7 @@ def engine_run(
     import numpy as np
     import torch
 
-    texts = load_texts(corpus_folder(), docs)
+    texts = load_texts(corpus_dir(CORPUS_DOCS), docs)
     encode: Callable[[list[str]], Any]
     if engine == PEER:
         from sentence_transformers import SentenceTransformer
@@ -220,7 +207,7 @@ def mean_tokens(docs: int, max_tokens: int) -> float:
     from gpu_jobs.encoder import encoder_directory
 
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_directory()), local_files_only=True)
-    texts = load_texts(corpus_folder(), docs)
+    texts = load_texts(corpus_dir(CORPUS_DOCS), docs)
     ids = tokenizer(texts, truncation=True, max_length=max_tokens)["input_ids"]
     return sum(len(row) for row in ids) / len(ids)
 
@@ -294,7 +281,7 @@ def cpu_comparison(
     """Every engine `repeats` times, alternating, each in a fresh process: (summary, runs)."""
     import numpy as np
 
-    corpus_folder()
+    corpus_dir(CORPUS_DOCS)
     work = Path(tempfile.mkdtemp(prefix="funnel-bench-score-"))
     try:
         runs = []
@@ -349,7 +336,7 @@ def gpu_measurement(docs: int, max_tokens: int, batch_tokens: int) -> dict[str, 
     from gpu_jobs.runner import encode_documents, plan_batches
 
     device = torch.device("cuda")
-    texts = load_texts(corpus_folder(), docs)
+    texts = load_texts(corpus_dir(CORPUS_DOCS), docs)
     encoder = load_encoder("cuda", "fp32", max_tokens)
     name = torch.cuda.get_device_name(device)
     measured_peak = bf16_matmul_flops(device)

@@ -237,7 +237,10 @@ def dedup_report(spark: Any, records: list[Record], config: DedupConfig) -> dict
             name: {
                 "planted": c["planted"],
                 "recall": c["removed"] / c["planted"],
-                "keeper_is_original": c["keeper_is_original"] / max(1, c["removed"]),
+                # None where nothing was removed: there is no keeper to judge.
+                "keeper_is_original": (
+                    c["keeper_is_original"] / c["removed"] if c["removed"] else None
+                ),
             }
             for name, c in sorted(buckets.items())
         },
@@ -430,9 +433,10 @@ def render(result: dict[str, Any]) -> str:
     )
     for name, row in dedup["buckets"].items():
         label = "exact" if name == "exact" else f"Jaccard {name}"
+        keeper = row["keeper_is_original"]
         out += (
             f"| {label} | {row['planted']} | {row['recall']:.3f} "
-            f"| {row['keeper_is_original']:.3f} |\n"
+            f"| {'—' if keeper is None else f'{keeper:.3f}'} |\n"
         )
     out += (
         f"\nFalse removals (an original or an unrelated document removed): "

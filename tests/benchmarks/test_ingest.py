@@ -1,8 +1,11 @@
+import gzip
+import multiprocessing
 import statistics
+from pathlib import Path
 
 import pytest
 
-from benchmarks.ingest import render, summarize
+from benchmarks.ingest import corpus_dir, render, summarize
 
 
 def _runs() -> list[dict]:
@@ -43,3 +46,41 @@ def test_summarize_without_funnel_runs_fails() -> None:
     runs = [run for run in _runs() if run["engine"] == "pyarrow"]
     with pytest.raises(statistics.StatisticsError):
         summarize(1000, 2, 10.0, runs)
+
+
+def _corpus_in(root: str, docs: int) -> str:
+    from benchmarks.ingest import corpus_dir
+
+    return str(corpus_dir(docs, Path(root)))
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_two_runs_generating_one_corpus_at_once_leave_one_whole_copy(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        folders = pool.starmap(_corpus_in, [(str(tmp_path), 40)] * 2)
+    assert folders == [str(tmp_path / "corpus-40")] * 2
+    # Nothing but the corpus is left: no staging folder of the run that lost the race.
+    assert [path.name for path in tmp_path.iterdir()] == ["corpus-40"]
+    alone = tmp_path / "alone"
+    tree = _tree(corpus_dir(40, alone))
+    assert tree == _tree(tmp_path / "corpus-40")
+    assert tree[".complete"] == b"40" and any(name.endswith(".jsonl.gz") for name in tree)
+
+
+def test_a_corpus_left_half_written_is_replaced(tmp_path: Path) -> None:
+    broken = tmp_path / "corpus-40"
+    (broken / "licenses").mkdir(parents=True)
+    (broken / "licenses" / "part-00000.jsonl.gz").write_bytes(b"\x1f\x8b cut")
+    folder = corpus_dir(40, tmp_path)
+    assert folder == broken and (folder / ".complete").read_text() == "40"
+    with gzip.open(folder / "licenses" / "part-00000.jsonl.gz") as part:
+        assert part.readline().startswith(b"{")
+    assert [path.name for path in tmp_path.iterdir()] == ["corpus-40"]
