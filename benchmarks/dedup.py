@@ -4,9 +4,12 @@ funnel's dedup stage on Spark against DataTrove's MinHash deduplication, the sam
 bands on both, with recall per planted Jaccard and the cost of adding a batch to an existing
 index.
 
-The corpus: documents of the generator (`benchmarks.corpus`, seed 0) kept only when they share no
-band of a permissive MinHash (10 bands × 2 rows, seed 7, its own permutations: pairs at word
-5-gram Jaccard ≥ 0.5 collide with probability ≥ 0.94), so the base documents are distinct; then
+The corpus: documents of the generator (`benchmarks.corpus`, seed 0), each with a third of its
+words redrawn from the corpus's vocabulary by frequency (the generator recombines a small sample,
+so without this its documents repeat each other's 5-grams and too few are distinct), kept
+only when they share no band of a permissive MinHash (10 bands × 2 rows, seed 7, its own
+permutations: pairs at word 5-gram Jaccard ≥ 0.5 collide with probability ≥ 0.94), so the base
+documents are distinct; then
 10 % of the documents are planted copies of base documents (`benchmarks.quality.corpus`'s
 near-duplicate editor), equally exact and at word 5-gram Jaccard 0.5–0.6, 0.6–0.7, 0.7–0.8,
 0.8–0.9 and 0.9–1.0, each after its original. Both engines read it as the same Parquet shards.
@@ -42,6 +45,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,13 @@ PLANTED_SHARE = 0.1
 MIN_WORDS, MAX_WORDS = 40, 400
 # The permissive MinHash that keeps the base documents distinct (its own seed and shape).
 DISTINCT_BANDS, DISTINCT_ROWS, DISTINCT_SEED = 10, 2, 7
+# Share of each generated document's words replaced by words drawn from the whole corpus's
+# vocabulary. The generator recombines a small sample, so its documents share many 5-grams
+# (10,000 generated hold about 6,800 distinct ones, 40,000 only 17,000); with a third of the
+# words replaced, a 5-gram outlives the edit with probability 0.67^5 ≈ 0.13, which leaves
+# nearly every document distinct while keeping the sample's words and their frequencies.
+VARIED_SHARE = 1 / 3
+VOCABULARY_TEXTS = 2_000
 FULL = {"docs": 100_000, "batch": 10_000, "repeats": 3}
 QUICK = {"docs": 5_000, "batch": 1_000, "repeats": 1}
 # The generated corpus has no silver signal columns: kept documents go to a table of the
@@ -164,15 +175,36 @@ def plant(
     return [(doc_id, text) for _, doc_id, text in rows], pairs
 
 
+def varied(texts: list[str], seed: int) -> list[str]:
+    """Each text with `VARIED_SHARE` of its words (split on spaces) replaced at random by
+    words drawn with their frequency in the first `VOCABULARY_TEXTS` texts."""
+    rng = np.random.default_rng(seed)
+    counts = Counter(word for text in texts[:VOCABULARY_TEXTS] for word in text.split(" "))
+    vocabulary = np.array(sorted(counts), dtype=object)
+    cumulative = np.cumsum([counts[word] for word in vocabulary], dtype=np.float64)
+    cumulative /= cumulative[-1]
+    out = []
+    for text in texts:
+        words = np.array(text.split(" "), dtype=object)
+        replaced = rng.random(len(words)) < VARIED_SHARE
+        # Draws in [0, 1) against a cumulative ending at 1.0: every index is in range.
+        picks = np.searchsorted(cumulative, rng.random(int(replaced.sum())), side="right")
+        words[replaced] = vocabulary[picks]
+        out.append(" ".join(words.tolist()))
+    return out
+
+
 def build_corpus(
     docs: int, batch: int, seed: int, work: Path
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """`docs + batch` documents with planted pairs, from generated distinct base documents."""
+    """`docs + batch` documents with planted pairs, from generated, varied, distinct base
+    documents."""
     total = docs + batch
     wanted = total - round(total * PLANTED_SHARE)
-    generated = total * 2
+    generated = round(wanted * 1.25)
     for _ in range(3):
-        base = distinct(_generated_texts(generated, seed, work / f"generated-{generated}"))
+        texts = _generated_texts(generated, seed, work / f"generated-{generated}")
+        base = distinct(varied(texts, seed))
         if len(base) >= wanted:
             return plant(base, total, seed)
         generated *= 2

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks.dedup import BUCKETS, EXACT, decision_quality, plant, render
+from benchmarks.dedup import (
+    BUCKETS,
+    EXACT,
+    VARIED_SHARE,
+    _generated_texts,
+    decision_quality,
+    distinct,
+    plant,
+    render,
+    varied,
+)
 from benchmarks.quality.corpus import jaccard
 
 WORDS = [
@@ -120,3 +132,18 @@ def test_render_shows_recall_for_both_engines_and_the_incremental_runs() -> None
     assert "| false removals | 1 of 4 (25.00%) | 0 of 4 (0.00%) |" in text
     assert "| funnel, batch against `silver/dedup_index` | 10 | 10 | 900 | 1 |" in text
     assert "found 1 of the 1 planted copies in the batch, with 0 false removals" in text
+
+
+def test_varied_generated_documents_are_distinct_where_the_generator_repeats_itself(
+    tmp_path: Path,
+) -> None:
+    texts = _generated_texts(6_000, 0, tmp_path / "generated")
+    assert len(distinct(texts)) < 0.8 * len(texts)  # why the base documents are varied
+    changed = varied(texts, seed=0)
+    assert changed == varied(texts, seed=0)
+    assert len(distinct(changed)) > 0.99 * len(texts)
+    words = [(a.split(" "), b.split(" ")) for a, b in zip(texts, changed, strict=True)]
+    assert all(len(a) == len(b) for a, b in words)
+    replaced = sum(x != y for a, b in words for x, y in zip(a, b, strict=True))
+    # A third of the words are redrawn; some redraws land on the same word.
+    assert 0.2 < replaced / sum(len(a) for a, _ in words) < VARIED_SHARE
