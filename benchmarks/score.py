@@ -1,6 +1,6 @@
 """Score (gold stage encoder) against SentenceTransformer.encode.
 
-    python -m benchmarks.score [--quick] [--docs 10000] [--repeats 3] [--max-tokens 256]
+    python -m benchmarks.score [--quick] [--docs 1000] [--repeats 3] [--max-tokens 256]
         [--batch-size 32] [--gpu]
 
 The first `--docs` documents of a generated corpus (`bench-data/corpus-N`, made once by
@@ -51,7 +51,8 @@ from benchmarks.measure import load_average, record, run_engine, spread
 
 TITLE = "Score (gold stage encoder) against SentenceTransformer.encode"
 CORPUS_DOCS = 10_000
-FULL_DOCS = 10_000
+# Nine runs (three engines × three rounds) at about 14 documents/s on 2 cores: ~12 minutes.
+FULL_DOCS = 1_000
 QUICK_DOCS = 48
 MAX_TOKENS = 256
 PEER_BATCH = 32
