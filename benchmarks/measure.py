@@ -3,20 +3,25 @@ results with where they came from.
 
 Every benchmark writes one results file, `benchmarks/results/<profile>/<name>.json`, through
 `record`: the commit and whether the working tree differed from it, the date, the machine, the
-load average around the run, the exact command, each run's figures and the summary (median and
-spread of repeated runs). `docs/benchmarks.md` is generated from these files
-(`python -m benchmarks.report`).
+load average around the run, the exact command, the project files its processes loaded (what
+`benchmarks.report --check` compares with the code as it is now), each run's figures and the
+summary (median and spread of repeated runs). `docs/benchmarks.md` is generated from these
+files (`python -m benchmarks.report`).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -31,8 +36,8 @@ RESULTS = PROJECT / "benchmarks" / "results"
 QUICK = "quick"
 FULL = "full"
 PROFILES = (FULL, QUICK)
-# Paths whose change makes a result stale: the product's code and its pinned dependencies.
-PRODUCT_PATHS = (
+# The product's packages, whose code a benchmark measures.
+PRODUCT_PACKAGES = (
     "assets",
     "checks",
     "dagster_project",
@@ -40,8 +45,13 @@ PRODUCT_PATHS = (
     "lakehouse",
     "serving",
     "spark_jobs",
-    "pyproject.toml",
 )
+# Paths whose change makes a result stale: the product's code, its default recipe and its
+# pinned dependencies.
+PRODUCT_PATHS = (*PRODUCT_PACKAGES, "recipes", "pyproject.toml")
+# Where a benchmark's processes leave the list of project files each one loaded (set by the
+# benchmark's first process, inherited by every process it starts).
+IMPORTS_ENV = "FUNNEL_BENCH_IMPORTS"
 
 
 def peak_rss_mb() -> float:
@@ -174,6 +184,60 @@ def source_state() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(changed)}
 
 
+def loaded_files() -> set[str]:
+    """Project files (product packages and benchmarks) this process has imported, as paths
+    relative to the project."""
+    roots = (*PRODUCT_PACKAGES, "benchmarks")
+    files = set()
+    for module in list(sys.modules.values()):
+        location = getattr(module, "__file__", None)
+        if not location:
+            continue
+        try:
+            relative = Path(location).resolve().relative_to(PROJECT)
+        except ValueError:  # a library outside the project
+            continue
+        if relative.parts[0] in roots:
+            files.add(relative.as_posix())
+    return files
+
+
+def _leave_loaded_files(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # the folder's owner has already finished
+        (folder / f"{os.getpid()}.json").write_text(json.dumps(sorted(loaded_files())))
+
+
+def _track_loaded_files() -> None:
+    """Make every process of a running benchmark leave its loaded files for `record`.
+
+    The benchmark's own process (`python -m benchmarks.NAME`) creates the folder and removes
+    it when it exits; the processes it starts (engines in fresh processes, process pools)
+    inherit the folder through the environment and write their list when they exit, before
+    their parent records. Tests and the runner (`python -m benchmarks`) track nothing.
+    """
+    folder = os.environ.get(IMPORTS_ENV)
+    if folder is None:
+        main = getattr(sys.modules.get("__main__"), "__spec__", None)
+        name = getattr(main, "name", "")
+        if not name.startswith("benchmarks.") or name == "benchmarks.__main__":
+            return
+        folder = tempfile.mkdtemp(prefix="funnel-bench-imports-")
+        os.environ[IMPORTS_ENV] = folder
+        atexit.register(shutil.rmtree, folder, True)
+    atexit.register(_leave_loaded_files, Path(folder))
+
+
+def benchmark_files() -> list[str]:
+    """Project files loaded by this benchmark's processes so far: this one's and those its
+    finished children left."""
+    files = loaded_files()
+    folder = os.environ.get(IMPORTS_ENV)
+    for path in Path(folder).glob("*.json") if folder else ():
+        with contextlib.suppress(OSError, ValueError):
+            files.update(json.loads(path.read_text()))
+    return sorted(files)
+
+
 def load_average() -> float:
     """The machine's one-minute load average (how busy the shared machine was)."""
     return round(os.getloadavg()[0], 2)
@@ -212,6 +276,9 @@ def record(
         "cpu_count": psutil.cpu_count(logical=True),
         "load_average": {"before": load_before, "after": load_average()},
         "command": command,
+        # What `benchmarks.report --check` compares: a change to any of these files (or to
+        # the product's data, recipes or pins) makes the figures stale.
+        "loaded_files": benchmark_files(),
         "summary": summary,
         "runs": runs,
     }
@@ -238,3 +305,7 @@ def record_failure(
     return record(
         name, command, {}, [], quick=quick, load_before=load_before, root=root, failed=error
     )
+
+
+# Every process of a running benchmark imports this module: register it at import.
+_track_loaded_files()

@@ -5,8 +5,13 @@
 For each benchmark, in `BENCHMARKS` order, the full-size results if there are any, else the
 quick ones: its module docstring (what is measured against which peer), where the numbers come
 from (command, commit, date, machine, load) and the module's `render(result)` tables. A
-benchmark without results is listed as not run. `--check` exits 1 when a result is from code
-that has changed since (the product's code or the benchmark's own module), naming them.
+benchmark without results is listed as not run. A benchmark may keep further results under
+other names (`SUPPLEMENTS`: clean's funnel-only growth run), shown in its section.
+
+`--check` exits 1 when a result is from code that has changed since, naming them: any project
+file its processes loaded (recorded in the result), the product's data, recipes and pins, or
+the benchmark's own module. A result recorded before loaded files were kept is checked against
+the whole product.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import FULL, PRODUCT_PATHS, PROJECT, QUICK, RESULTS, results_path
+
+SUPPLEMENTS = {
+    "clean": {"clean_growth": "funnel alone as the corpus grows (`--funnel-only`)"},
+}
+"""Further results of a benchmark, each with a heading, rendered by the benchmark's module."""
 
 BENCHMARKS = (
     "ingest",
@@ -114,15 +124,25 @@ def section(name: str, root: Path = RESULTS) -> str:
     result = load(name, root)
     if result is None:
         parts.append(f"Not run yet: `python -m benchmarks {name}`.")
-    elif result.get("failed"):
-        parts.append(provenance(result))
-        error = result["failed"].strip()[-1500:]
-        parts.append(f"**The last run failed**; no figures are shown:\n\n```\n{error}\n```")
     else:
-        parts.append(provenance(result))
-        render = getattr(module, "render", None)
-        parts.append(render(result) if render else generic_table(result["summary"]))
+        parts += _figures(module, result)
+    for extra, heading in SUPPLEMENTS.get(name, {}).items():
+        result = load(extra, root)
+        if result is not None:
+            parts += [f"### {heading}", *_figures(module, result)]
     return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _figures(module: Any, result: dict[str, Any]) -> list[str]:
+    """A result's provenance and its tables (or its error, if the run failed)."""
+    if result.get("failed"):
+        error = result["failed"].strip()[-1500:]
+        return [
+            provenance(result),
+            f"**The last run failed**; no figures are shown:\n\n```\n{error}\n```",
+        ]
+    render = getattr(module, "render", None)
+    return [provenance(result), render(result) if render else generic_table(result["summary"])]
 
 
 def report(root: Path = RESULTS) -> str:
@@ -136,21 +156,50 @@ def write_report(path: Path = DOCUMENT) -> Path:
     return path
 
 
+def _changed_since(commit: str) -> set[str] | None:
+    """Product and benchmark files that differ between `commit` and the working tree (None:
+    the commit is unknown here)."""
+    paths = [*PRODUCT_PATHS, "benchmarks", ":!benchmarks/results"]
+    completed = subprocess.run(
+        ["git", "-C", str(PROJECT), "diff", "--name-only", commit, "--", *paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(completed.stdout.split()) if completed.returncode == 0 else None
+
+
+def is_stale(result: dict[str, Any], module_path: str, changed: set[str] | None) -> bool:
+    """Whether a result's figures may no longer hold for the code as it is now: its working
+    tree was dirty, or among the files `changed` since its commit (None: unknown) are its
+    module, a file it loaded or the product's data, recipes or pins (any product file, for a
+    result that does not list its loaded files)."""
+    if result.get("dirty") or changed is None:
+        return True
+    loaded = result.get("loaded_files")
+    for path in changed:
+        if path == module_path or (loaded is not None and path in loaded):
+            return True
+        if not path.startswith("benchmarks/") and (loaded is None or not path.endswith(".py")):
+            return True
+    return False
+
+
 def stale(root: Path = RESULTS) -> list[str]:
-    """Benchmarks whose recorded results come from code that has changed since."""
+    """Results (by name) that come from code that has changed since."""
     names = []
+    changed: dict[str, set[str] | None] = {}  # per commit: most results share one
     for name in BENCHMARKS:
-        result = load(name, root)
-        if result is None or result.get("commit", "unknown") == "unknown":
-            continue
-        module_path = Path(inspect.getfile(_module(name))).relative_to(PROJECT)
-        paths = [*PRODUCT_PATHS, str(module_path)]
-        changed = subprocess.run(
-            ["git", "-C", str(PROJECT), "diff", "--quiet", result["commit"], "--", *paths],
-            check=False,
-        )
-        if changed.returncode != 0 or result.get("dirty"):
-            names.append(name)
+        module_path = Path(inspect.getfile(_module(name))).relative_to(PROJECT).as_posix()
+        for result_name in (name, *SUPPLEMENTS.get(name, {})):
+            result = load(result_name, root)
+            if result is None or result.get("commit", "unknown") == "unknown":
+                continue
+            commit = result["commit"]
+            if commit not in changed:
+                changed[commit] = _changed_since(commit)
+            if is_stale(result, module_path, changed[commit]):
+                names.append(result_name)
     return names
 
 

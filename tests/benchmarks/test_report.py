@@ -12,6 +12,7 @@ from benchmarks.measure import PROJECT, record, record_failure, results_path, sp
 from benchmarks.report import (
     DOCUMENT,
     generic_table,
+    is_stale,
     load,
     provenance,
     report,
@@ -110,6 +111,63 @@ def test_results_from_changed_code_are_stale(tmp_path: Path) -> None:
     assert ("planner" in names) == json.loads(
         results_path("planner", "full", tmp_path).read_text()
     )["dirty"]
+
+
+def test_a_result_records_the_project_files_its_process_loaded(tmp_path: Path) -> None:
+    path = record("planner", "python -m benchmarks.planner", {}, [], root=tmp_path)
+    loaded = json.loads(path.read_text())["loaded_files"]
+    assert "benchmarks/measure.py" in loaded and "benchmarks/report.py" in loaded
+    assert all(not file.startswith("/") for file in loaded)
+
+
+LOADED = {
+    "commit": "c",
+    "dirty": False,
+    "loaded_files": ["lakehouse/landing.py", "benchmarks/measure.py"],
+}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (set(), False),
+        ({"gpu_jobs/encoder.py", "benchmarks/dedup.py"}, False),  # never loaded
+        ({"lakehouse/landing.py"}, True),
+        ({"benchmarks/measure.py"}, True),
+        ({"benchmarks/ingest.py"}, True),  # the benchmark's own module
+        ({"lakehouse/schemas/bronze.json"}, True),  # product data
+        ({"recipes/default.yaml"}, True),
+        ({"pyproject.toml"}, True),
+        (None, True),  # the recorded commit is unknown here
+    ],
+)
+def test_a_result_is_stale_when_a_file_it_depends_on_changed(
+    changed: set[str] | None, expected: bool
+) -> None:
+    assert is_stale(LOADED, "benchmarks/ingest.py", changed) is expected
+
+
+def test_a_dirty_result_is_always_stale() -> None:
+    assert is_stale({**LOADED, "dirty": True}, "benchmarks/ingest.py", set())
+
+
+def test_a_result_without_loaded_files_depends_on_the_whole_product() -> None:
+    legacy = {"commit": "c", "dirty": False}
+    assert is_stale(legacy, "benchmarks/ingest.py", {"gpu_jobs/encoder.py"})
+    assert not is_stale(legacy, "benchmarks/ingest.py", {"benchmarks/dedup.py"})
+
+
+def test_a_supplement_is_shown_and_checked_with_its_benchmark(tmp_path: Path) -> None:
+    record(
+        "clean_growth", "python -m benchmarks.clean --funnel-only", {"sizes": []}, [], root=tmp_path
+    )
+    text = section("clean", tmp_path)
+    assert "Not run yet: `python -m benchmarks clean`." in text
+    assert "### funnel alone as the corpus grows" in text
+    assert "`python -m benchmarks.clean --funnel-only` (full profile)" in text
+    old = results_path("clean_growth", "full", tmp_path)
+    old.write_text(json.dumps({"commit": "0" * 40, "dirty": False, "summary": {"sizes": []}}))
+    assert stale(tmp_path) == ["clean_growth"]
 
 
 def test_the_benchmarks_page_is_generated_from_the_committed_results() -> None:
