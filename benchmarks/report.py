@@ -20,12 +20,11 @@ import argparse
 import importlib
 import inspect
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import FULL, PRODUCT_PATHS, PROJECT, QUICK, RESULTS, results_path
+from benchmarks.measure import FULL, PRODUCT_PATHS, PROJECT, QUICK, RESULTS, _git, results_path
 
 SUPPLEMENTS = {
     "clean": {"clean_growth": "funnel alone as the corpus grows (`--funnel-only`)"},
@@ -159,14 +158,10 @@ def write_report(path: Path = DOCUMENT) -> Path:
 def _changed_since(commit: str) -> set[str] | None:
     """Product and benchmark files that differ between `commit` and the working tree (None:
     the commit is unknown here)."""
+    if not _git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"):
+        return None
     paths = [*PRODUCT_PATHS, "benchmarks", ":!benchmarks/results"]
-    completed = subprocess.run(
-        ["git", "-C", str(PROJECT), "diff", "--name-only", commit, "--", *paths],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return set(completed.stdout.split()) if completed.returncode == 0 else None
+    return set(_git("diff", "--name-only", commit, "--", *paths).split())
 
 
 def is_stale(result: dict[str, Any], module_path: str, changed: set[str] | None) -> bool:
