@@ -14,7 +14,6 @@ keeps the count). A file that cannot be opened counts as one quarantined record.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import itertools
@@ -37,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 import zstandard
+from isal import igzip, isal_zlib
 
 from lakehouse.batches import FILE_CHANGED, FILE_MISSING, LandingFile
 from lakehouse.prefetch import prefetched
@@ -246,7 +246,7 @@ class _ZstdStream:
 def _decompressing(raw: IO[bytes], uri: str) -> IO[bytes] | _ZstdStream:
     name = uri.lower()
     if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return igzip.GzipFile(fileobj=raw, mode="rb")
     if name.endswith((".zst", ".zstd")):
         return _ZstdStream(raw)
     return raw
@@ -270,7 +270,7 @@ def _line_blocks(
         except EOFError as error:
             yield _StreamError(Reason.TRUNCATED_FILE, f"file ends early: {error}", buffer)
             return
-        except (OSError, zlib.error, zstandard.ZstdError) as error:
+        except (OSError, zlib.error, isal_zlib.error, zstandard.ZstdError) as error:
             reason = Reason.CORRUPT_FILE if decoded_any else Reason.UNREADABLE_FILE
             yield _StreamError(reason, f"cannot decode: {error}", buffer)
             return
@@ -288,11 +288,17 @@ def _line_blocks(
             yield _Oversized(skipping.size + end, skipping.prefix)
             skipping = None
             chunk = chunk[end + 1 :]
-        buffer += chunk
-        cut = buffer.rfind(b"\n")
-        if cut != -1:
-            yield buffer[: cut + 1]
-            buffer = buffer[cut + 1 :]
+        cut = chunk.rfind(b"\n")
+        if cut == -1:
+            buffer += chunk
+        else:
+            # One copy of the block at most: none when it holds whole lines only.
+            yield (
+                chunk
+                if not buffer and cut == len(chunk) - 1
+                else b"".join((buffer, memoryview(chunk)[: cut + 1]))
+            )
+            buffer = chunk[cut + 1 :]
         if len(buffer) > max_record_bytes:
             skipping = _Oversized(len(buffer), buffer[:PREVIEW_BYTES])
             buffer = b""
@@ -378,10 +384,9 @@ class _FileReader:
         blocks = _line_blocks(stream, self.limits.read_block_bytes, limit)
         for item in prefetched(blocks, depth=2):
             if isinstance(item, bytes):
-                batch, lines = self._jsonl_block(_Block(line, item))
+                batches, lines = self._jsonl_block(_Block(line, item))
                 line += lines
-                if batch is not None:
-                    yield batch
+                yield from batches
             elif isinstance(item, _Oversized):
                 detail = f"record of {item.size} bytes exceeds ingest.max_record_bytes={limit}"
                 self.quarantine.add(
@@ -391,7 +396,7 @@ class _FileReader:
             else:
                 self.quarantine.add(self.file, line, item.reason, item.detail, item.partial or None)
 
-    def _jsonl_block(self, block: _Block) -> tuple[pa.RecordBatch | None, int]:
+    def _jsonl_block(self, block: _Block) -> tuple[list[pa.RecordBatch], int]:
         """Bronze rows of a block of whole lines, and how many lines it held."""
         data = block.data
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
@@ -402,8 +407,14 @@ class _FileReader:
         if fast and _valid_utf8(data):
             parsed = self._arrow_parse(data, int(lengths.max()), len(ends))
             if parsed is not None:
-                return self._fast_rows(parsed, block, starts, ends), len(ends)
-        return self._line_by_line(block, starts, ends), len(ends)
+                # Chunk by chunk as Arrow parsed them: joining the chunks would copy the texts.
+                batches, first = [], 0
+                for chunk in parsed.to_batches():
+                    batches.append(self._fast_rows(chunk, block, first, starts, ends))
+                    first += chunk.num_rows
+                return batches, len(ends)
+        batch = self._line_by_line(block, starts, ends)
+        return ([] if batch is None else [batch]), len(ends)
 
     def _arrow_parse(self, data: bytes, longest: int, lines: int) -> pa.Table | None:
         text_field = self.source.text_field
@@ -413,7 +424,11 @@ class _FileReader:
         )
         read = pa_json.ReadOptions(block_size=max(1 << 22, longest + 2))
         try:
-            parsed = pa_json.read_json(io.BytesIO(data), read_options=read, parse_options=options)
+            # A BufferReader lends Arrow the block in place: no copy, and its reader threads
+            # never wait for the GIL to call a Python file's read().
+            parsed = pa_json.read_json(
+                pa.BufferReader(data), read_options=read, parse_options=options
+            )
         except (pa.ArrowInvalid, UnicodeDecodeError, pa.ArrowNotImplementedError):
             return None
         if parsed.num_rows != lines:
@@ -427,27 +442,38 @@ class _FileReader:
         return parsed
 
     def _fast_rows(
-        self, parsed: pa.Table, block: _Block, starts: np.ndarray, ends: np.ndarray
-    ) -> pa.RecordBatch | None:
-        texts = parsed[self.source.text_field].combine_chunks()
+        self,
+        chunk: pa.RecordBatch,
+        block: _Block,
+        first: int,
+        starts: np.ndarray,
+        ends: np.ndarray,
+    ) -> pa.RecordBatch:
+        """Bronze rows of a chunk of Arrow's parse, whose first row is the block's line `first`."""
+        texts = chunk.column(self.source.text_field)
         id_field = self.source.id_field
         ids = (
-            _string_column(parsed[id_field].combine_chunks())
-            if id_field and id_field in parsed.column_names
+            _string_column(chunk.column(id_field))
+            if id_field and id_field in chunk.schema.names
             else pa.nulls(len(texts), pa.string())
         )
         missing = pc.is_null(texts)
         blank = pc.fill_null(_blank(texts), False)
         bad = pc.or_(missing, blank)
-        for index in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
-            raw = block.data[starts[index] : ends[index]]
+        bad_rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+        start = block.first_line + first
+        records = np.arange(start, start + len(texts), dtype=np.int64)
+        if not len(bad_rows):
+            return self._bronze(texts, ids, records)
+        for index in bad_rows:
+            line = first + int(index)
+            raw = block.data[starts[line] : ends[line]]
             if missing[index].as_py():
                 reason, detail = Reason.TEXT_MISSING, f"no {self.source.text_field!r} or null"
             else:
                 reason, detail = Reason.TEXT_EMPTY, "text is empty or only whitespace"
-            self.quarantine.add(self.file, block.first_line + int(index), reason, detail, raw)
+            self.quarantine.add(self.file, start + int(index), reason, detail, raw)
         keep = pc.invert(bad)
-        records = np.arange(block.first_line, block.first_line + len(texts), dtype=np.int64)
         return self._bronze(
             pc.filter(texts, keep), pc.filter(ids, keep), records[keep.to_numpy(False)]
         )

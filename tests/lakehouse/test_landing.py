@@ -203,6 +203,50 @@ def test_truncated_gzip_keeps_what_was_read_and_quarantines_the_rest(tmp_path: P
     assert rows["source_record"].to_pylist() == list(range(rows.num_rows))
 
 
+def test_corrupt_gzip_keeps_what_was_read_and_quarantines_the_rest(tmp_path: Path) -> None:
+    payload = b"\n".join(good(i) for i in range(200_000)) + b"\n"
+    compressed = bytearray(gzip.compress(payload, compresslevel=1))
+    # Bytes overwritten deep inside the deflate stream: the inflater rejects the data itself
+    # (not a bad header, not a missing end).
+    middle = len(compressed) * 3 // 4
+    compressed[middle : middle + 64] = b"\xff" * 64
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(bytes(compressed))
+    rows, quarantined, _ = ingest([path])
+    assert 0 < rows.num_rows < 200_000
+    assert quarantined["reason"].to_pylist() == [Reason.CORRUPT_FILE]
+    assert quarantined["source_record"].to_pylist() == [rows.num_rows]
+    assert rows["source_record"].to_pylist() == list(range(rows.num_rows))
+
+
+def test_concatenated_gzip_members_are_read(tmp_path: Path) -> None:
+    members = [
+        gzip.compress(b"\n".join(good(i) for i in range(k, k + 50)) + b"\n") for k in (0, 50)
+    ]
+    path = tmp_path / "members.jsonl.gz"
+    path.write_bytes(b"".join(members))
+    rows, quarantined, _ = ingest([path])
+    assert rows["source_record"].to_pylist() == list(range(100)) and quarantined.num_rows == 0
+
+
+def test_records_keep_their_numbers_across_the_chunks_of_a_large_block(tmp_path: Path) -> None:
+    # Arrow parses a block of more than 4 MiB in several chunks; each chunk's rows and bad
+    # records must keep their line numbers in the file.
+    text = "word " * 400
+    records = [json.dumps({"id": i, "text": text}).encode() for i in range(6000)]
+    blank = {5, 4000, 5999}
+    for index in blank:
+        records[index] = json.dumps({"id": index, "text": "  "}).encode()
+    path = lines(tmp_path / "big.jsonl", records)
+    limits = IngestConfig(max_record_bytes=10_000, read_block_bytes=16 << 20)
+    rows, quarantined, _ = ingest([path], limits=limits)
+    assert reasons(quarantined) == {index: Reason.TEXT_EMPTY for index in blank}
+    kept = [index for index in range(6000) if index not in blank]
+    assert rows["source_record"].to_pylist() == kept
+    assert rows["source_id"].to_pylist() == [str(index) for index in kept]
+    assert rows["doc_id"].to_pylist() == doc_ids(str(path), kept)
+
+
 def test_truncated_zstd_is_quarantined(tmp_path: Path) -> None:
     payload = b"\n".join(good(i) for i in range(20_000)) + b"\n"
     compressed = zstandard.ZstdCompressor().compress(payload)
