@@ -3,7 +3,8 @@
 The package ships the weights and tokenizer; they are loaded from its model folder by path with
 `local_files_only`, so the hub is never asked and nothing is ever downloaded. On CUDA the
 encoder runs under bf16 autocast with PyTorch's scaled-dot-product attention; on CPU in fp32 by
-default, or with int8 dynamic quantization of its Linear layers when the recipe asks for it.
+default, under bf16 autocast where the CPU multiplies bf16 natively (AVX512-BF16 or AMX), or with
+int8 dynamic quantization of its Linear layers, when the recipe asks for one of those.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ENCODER_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 
 Device = Literal["auto", "cpu", "cuda"]
-CpuPrecision = Literal["fp32", "int8"]
+CpuPrecision = Literal["fp32", "bf16", "int8"]
 
 
 class EncoderLoadError(RuntimeError):
@@ -77,9 +78,17 @@ class Encoder:
         return f"{ENCODER_NAME}@{version}/max{self.max_tokens}/{self.precision}"
 
     def autocast(self) -> torch.autocast:
-        """bf16 autocast on CUDA; a disabled context on CPU (the weights set the precision)."""
-        enabled = self.device.type == "cuda"
+        """bf16 autocast on CUDA and in the CPU's bf16 mode; else a disabled context (the
+        weights set the precision)."""
+        enabled = self.precision == "bf16"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def cpu_multiplies_bf16() -> bool:
+    """Whether oneDNN has native bf16 matrix products on this CPU (AVX512-BF16 or AMX); without
+    them bf16 is emulated and slower than fp32."""
+    # The probe torch's own tests use; there is no public one in this release.
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def _quantized(model: torch.nn.Module) -> torch.nn.Module:
@@ -119,6 +128,13 @@ def load_encoder(
     precision = "fp32"
     if target.type == "cuda":
         model = model.to(target)
+        precision = "bf16"
+    elif cpu_precision == "bf16":
+        if not cpu_multiplies_bf16():
+            raise DeviceUnavailableError(
+                "score.cpu_precision is bf16 but this CPU has no native bf16 matrix products "
+                "(AVX512-BF16 or AMX), so it would be slower than fp32; set it to fp32"
+            )
         precision = "bf16"
     elif cpu_precision == "int8":
         model = _quantized(model)

@@ -650,10 +650,11 @@ class ScoreConfig(_Section):
         "or (named here on purpose, for demos and tests) use the shipped uniform head: every "
         "quality score 0.5, every document the first domain.",
     )
-    cpu_precision: Literal["fp32", "int8"] = Field(
+    cpu_precision: Literal["fp32", "bf16", "int8"] = Field(
         default="fp32",
-        description="CPU inference mode: fp32, or int8 dynamic quantization of Linear layers "
-        "(faster, embeddings further from fp32; see docs/benchmarks.md).",
+        description="CPU inference mode: fp32; bf16 autocast, on CPUs with native bf16 matrix "
+        "products (faster, cosine to fp32 above 0.999); or int8 dynamic quantization of Linear "
+        "layers (faster still, embeddings further from fp32; see docs/benchmarks.md).",
     )
     max_tokens: int = Field(
         default=256, ge=8, le=512, description="Encoder tokens per document; longer is cut."

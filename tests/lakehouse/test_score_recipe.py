@@ -25,6 +25,7 @@ def test_a_recipe_without_a_score_section_gets_the_defaults() -> None:
     score = parse_recipe(MINIMAL).score
     assert score.cpu_precision == "fp32" and score.quality.reference_sources == []
     assert score.semdedup.cosine_threshold == 0.95
+    assert parse_recipe(MINIMAL + "score: {cpu_precision: bf16}\n").score.cpu_precision == "bf16"
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,10 @@ def test_a_recipe_without_a_score_section_gets_the_defaults() -> None:
     [
         ("score: {max_tokens: 1024}", r"score\.max_tokens: Input should be less than or equal"),
         ("score: {device: tpu}", r"score\.device: Input should be 'auto', 'cpu' or 'cuda'"),
+        (
+            "score: {cpu_precision: fp16}",
+            r"score\.cpu_precision: Input should be 'fp32', 'bf16' or 'int8'",
+        ),
         ("score: {semdedup: {cosine_threshold: 1.5}}", r"score\.semdedup\.cosine_threshold"),
         ("score: {quality: {epoch: 3}}", r"score\.quality\.epoch: unknown key"),
     ],
