@@ -59,8 +59,11 @@ def test_load_texts_interleaves_sources_and_names_a_too_small_corpus(tmp_path: P
         load_texts(tmp_path, 5)
 
 
-def _runs() -> list[dict]:
-    rates = {"sentence_transformers": (10.0, 8.0), "funnel_fp32": (11.0, 10.0)}
+def _runs(rates: dict[str, tuple[float, ...]] | None = None, **extra: float) -> list[dict]:
+    """Engine runs, alternating per round, at the given docs/s (default: peer and fp32, 2
+    rounds); `extra` figures go into every run."""
+    rates = rates or {"sentence_transformers": (10.0, 8.0), "funnel_fp32": (11.0, 10.0)}
+    rounds = len(next(iter(rates.values())))
     return [
         {
             "engine": engine,
@@ -69,8 +72,9 @@ def _runs() -> list[dict]:
             "docs_per_s": rates[engine][round_],
             "fp32_peak_gflops": 100.0,
             "torch_threads": 2,
+            **extra,
         }
-        for round_ in range(2)
+        for round_ in range(rounds)
         for engine in rates
     ]
 
@@ -115,19 +119,7 @@ def test_render_puts_ratios_and_fidelity_beside_the_rates() -> None:
 
 def test_target_is_judged_on_ratios_of_runs_made_under_the_same_load() -> None:
     # Per round 1.1, 1.3, 1.225 (median 1.225); the medians of the rates give only 11 / 10.
-    rates = {"sentence_transformers": (10.0, 5.0, 20.0), "funnel_fp32": (11.0, 6.5, 24.5)}
-    runs = [
-        {
-            "engine": engine,
-            "round": round_ + 1,
-            "docs": 100,
-            "docs_per_s": rates[engine][round_],
-            "fp32_peak_gflops": 100.0,
-            "torch_threads": 2,
-        }
-        for round_ in range(3)
-        for engine in rates
-    ]
+    runs = _runs({"sentence_transformers": (10.0, 5.0, 20.0), "funnel_fp32": (11.0, 6.5, 24.5)})
     summary = summarize(runs, {"funnel_fp32": {"min": 1.0, "mean": 1.0}}, MINILM, 200)
     assert summary["engines"]["funnel_fp32"]["ratio_of_medians"] == 1.1
     assert summary["target"]["met_by"] == ["funnel_fp32"]
@@ -141,19 +133,7 @@ def test_a_fast_mode_below_the_cosine_bound_does_not_meet_the_target() -> None:
         "funnel_bf16": (13.0, 13.0),
         "funnel_int8": (20.0, 20.0),
     }
-    runs = [
-        {
-            "engine": engine,
-            "round": round_ + 1,
-            "docs": 100,
-            "docs_per_s": rates[engine][round_],
-            "fp32_peak_gflops": 100.0,
-            "bf16_peak_gflops": 400.0,
-            "torch_threads": 2,
-        }
-        for round_ in range(2)
-        for engine in rates
-    ]
+    runs = _runs(rates, bf16_peak_gflops=400.0)
     cosines = {
         "funnel_bf16": {"min": 0.9995, "mean": 0.9999},
         "funnel_int8": {"min": 0.9, "mean": 0.95},
